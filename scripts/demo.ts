@@ -1,0 +1,61 @@
+// npm run demo: the whole life of a key with no Venice account. Starts the Venice-compatible test
+// server on loopback, runs the committed dist/ main then post as the runner would, and prints what a
+// workflow log would show (masked, as GitHub masks it), the outputs, and the server's keys before and after.
+import { runStep, type StepResult } from '../test/support/runner.ts';
+import { VeniceServer } from '../test/support/venice-server.ts';
+
+const server = await new VeniceServer().start();
+const inputs = {
+  'admin-key': server.adminKey,
+  'api-url': server.apiUrl,
+  'expires-in': '2h',
+  'usd-limit': '5',
+  description: 'demo run',
+  'export-env': 'VENICE_API_KEY',
+};
+
+const masks: string[] = [];
+/** What the job log shows: workflow commands interpreted, masked values replaced by ***. */
+function showLog(step: StepResult): void {
+  for (const line of step.stdout.split('\n')) {
+    const mask = /^::add-mask::(.*)$/.exec(line);
+    if (mask) {
+      masks.push(mask[1] ?? '');
+      continue;
+    }
+    let shown = line;
+    for (const secret of masks) if (secret) shown = shown.split(secret).join('***');
+    if (shown) console.log(`  | ${shown}`);
+  }
+}
+
+function showKeys(title: string): void {
+  const keys = server.liveKeys();
+  console.log(`\n${title}: ${keys.length} live key(s)`);
+  for (const key of keys) console.log(`  - ${key.id}  "${key.description}"  expires ${key.expiresAt}`);
+}
+
+try {
+  console.log(`Venice-compatible server on ${server.apiUrl}`);
+  showKeys('Before the job');
+
+  console.log('\n--- main step (log as GitHub shows it) ---');
+  const main = await runStep('main', { inputs });
+  showLog(main);
+  console.log(`exit code ${main.exitCode}`);
+  console.log('\nOutputs (api-key is masked in logs; shown here by its length only):');
+  for (const [name, value] of Object.entries(main.outputs)) {
+    console.log(`  ${name} = ${name === 'api-key' ? `<${value.length} characters, masked>` : value}`);
+  }
+  showKeys('After main');
+
+  console.log('\n--- post step ---');
+  const post = await runStep('post', { inputs, state: main.state });
+  showLog(post);
+  console.log(`exit code ${post.exitCode}`);
+  showKeys('After post');
+  console.log(`\nRequests the action sent: ${server.requests.map((r) => `${r.method} ${r.path} → ${r.status}`).join(', ')}`);
+  process.exitCode = main.exitCode === 0 && post.exitCode === 0 && server.liveKeys().length === 0 ? 0 : 1;
+} finally {
+  await server.stop();
+}

@@ -1,0 +1,60 @@
+import { STATE, type ActionIO } from './action-io.js';
+import { parseTag } from './description-tag.js';
+import { messageOf } from './errors.js';
+import type { Config } from './inputs.js';
+import { deleteInvocationKeys } from './mint.js';
+import { VeniceError, type VeniceClient } from './venice-client.js';
+
+export interface CleanupDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  now: () => number;
+}
+
+/**
+ * Post step: delete the key main minted. Success when it is deleted or already gone; a failure is a
+ * warning naming the key, the status and Venice's text (or a failed step with fail-on-cleanup-error).
+ */
+export async function cleanUp(config: Config, deps: CleanupDeps): Promise<void> {
+  const { io } = deps;
+  const keyId = io.getState(STATE.keyId);
+  const expiresAt = io.getState(STATE.expiresAt);
+  const tag = parseTag(io.getState(STATE.tag));
+
+  if (keyId && config.skipDelete) {
+    io.info(`skip-delete is true: key ${keyId} stays usable until it expires at ${expiresAt || 'its expiry'}.`);
+    return;
+  }
+  if (!keyId && !tag) {
+    io.info('No key was minted in this job; nothing to delete.');
+    return;
+  }
+  try {
+    if (!keyId) {
+      // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
+      const count = await deleteInvocationKeys(tag!, deps, 'main did not finish with it');
+      io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
+      return;
+    }
+    if (expiresAt && Date.parse(expiresAt) <= deps.now()) {
+      io.info(`Key ${keyId} expired at ${expiresAt}; nothing to delete.`);
+      return;
+    }
+    const outcome = await deps.client.deleteKey(keyId);
+    io.info(outcome === 'deleted' ? `Deleted key ${keyId}.` : `Key ${keyId} was already gone.`);
+  } catch (error) {
+    const message = cleanupFailureMessage(keyId, expiresAt, error);
+    if (config.failOnCleanupError) io.setFailed(message);
+    else io.warning(message);
+  }
+}
+
+function cleanupFailureMessage(keyId: string, expiresAt: string, error: unknown): string {
+  const which = keyId ? `key ${keyId}` : 'the keys this job created';
+  let what = messageOf(error);
+  if (error instanceof VeniceError && error.status !== undefined) {
+    what = `HTTP ${error.status}${error.veniceText ? ` "${error.veniceText}"` : ''}: ${error.message}`;
+  }
+  const until = expiresAt ? `It stays usable until it expires at ${expiresAt}` : 'It stays usable until it expires';
+  return `could not delete ${which}. ${what} ${until}; delete it in Venice's dashboard (API keys) if that is too long.`;
+}

@@ -1,0 +1,32 @@
+/** Every message the action prints on failure starts with its name, so it stands out in a long log. */
+export const ACTION_NAME = 'venice-ephemeral-key';
+
+/** A user mistake in the workflow file: shown as one clear error, never with a stack trace. */
+export class InputError extends Error {
+  constructor(readonly input: string, detail: string) {
+    super(`input '${input}': ${detail}`);
+    this.name = 'InputError';
+  }
+}
+
+/** Several bad inputs are reported together, so one run shows every mistake. */
+export class InputErrors extends Error {
+  constructor(readonly errors: InputError[]) {
+    super(errors.map((e) => e.message).join('\n'));
+    this.name = 'InputErrors';
+  }
+}
+
+/** A failure the action explains itself (Venice said no, the deadline passed, the job was cancelled). */
+export class ActionFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionFailure';
+  }
+}
+
+/** The text to show for any error: our own messages as they are, anything unexpected by its message only. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

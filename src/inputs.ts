@@ -1,0 +1,175 @@
+import { parseDuration } from './duration.js';
+import { InputError, InputErrors } from './errors.js';
+
+export const LIMIT_PERIODS = ['EPOCH', 'MONTH', 'LIFETIME'] as const;
+export const MODEL_PRIVACIES = ['ALL', 'PRIVATE_TEXT', 'PRIVATE_ONLY'] as const;
+export const MODES = ['mint', 'revoke', 'sweep'] as const;
+export type LimitPeriod = (typeof LIMIT_PERIODS)[number];
+export type ModelPrivacy = (typeof MODEL_PRIVACIES)[number];
+export type Mode = (typeof MODES)[number];
+
+/** Venice's bounds for a consumption limit (see swagger.yaml, consumptionLimit). */
+export const MAX_LIMIT = 9_999_999_999;
+/** A key outliving a year is no longer "ephemeral"; Venice itself has no documented maximum. */
+export const MAX_EXPIRES_IN_MS = 366 * 86_400_000;
+/** The whole step must end well within GitHub's own job limit (6 h). */
+export const MAX_TIMEOUT_MS = 6 * 3_600_000;
+
+/** Everything the action was asked to do, typed and validated. */
+export interface Config {
+  adminKey: string;
+  expiresInMs: number;
+  usdLimit: number | null;
+  diemLimit: number | null;
+  limitPeriod: LimitPeriod;
+  modelPrivacy: ModelPrivacy | undefined;
+  label: string;
+  verify: boolean;
+  skipDelete: boolean;
+  exportEnv: string | undefined;
+  apiUrl: string;
+  timeoutMs: number;
+  failOnCleanupError: boolean;
+}
+
+export type ReadInput = (name: string) => string;
+
+// YAML 1.2 core schema spellings, the same set @actions/core's getBooleanInput accepts.
+const TRUE_WORDS = new Set(['true', 'True', 'TRUE']);
+const FALSE_WORDS = new Set(['false', 'False', 'FALSE']);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+// Variables a step must not overwrite: the runner's own, and ones that change how later steps run.
+const RESERVED_ENV = /^(GITHUB_|RUNNER_|ACTIONS_)|^(NODE_OPTIONS|PATH|HOME|CI)$/i;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Reads and validates every input before anything is sent, so one run reports every mistake at once.
+ * Messages repeat the bad value (never for the admin key) and show one accepted value.
+ */
+export function readConfig(read: ReadInput): Config {
+  const errors: InputError[] = [];
+  const field = <T>(name: string, parse: (raw: string) => T): T => {
+    try {
+      return parse(read(name).trim());
+    } catch (error) {
+      if (error instanceof InputError) {
+        errors.push(error);
+        return undefined as T;
+      }
+      throw error;
+    }
+  };
+
+  const config: Config = {
+    adminKey: field('admin-key', parseAdminKey),
+    expiresInMs: field('expires-in', (raw) => durationInput('expires-in', raw, '1h', MAX_EXPIRES_IN_MS, '366d')),
+    usdLimit: field('usd-limit', (raw) => limitInput('usd-limit', raw)),
+    diemLimit: field('diem-limit', (raw) => limitInput('diem-limit', raw)),
+    limitPeriod: field('limit-period', (raw) => enumInput('limit-period', raw, LIMIT_PERIODS, 'EPOCH')),
+    modelPrivacy: field('model-privacy', (raw) =>
+      raw === '' ? undefined : enumInput('model-privacy', raw, MODEL_PRIVACIES, 'PRIVATE_ONLY'),
+    ),
+    label: field('description', parseLabel),
+    verify: field('verify', (raw) => booleanInput('verify', raw)),
+    skipDelete: field('skip-delete', (raw) => booleanInput('skip-delete', raw)),
+    exportEnv: field('export-env', parseExportEnv),
+    apiUrl: field('api-url', parseApiUrl),
+    timeoutMs: field('timeout', (raw) => durationInput('timeout', raw, '5m', MAX_TIMEOUT_MS, '6h')),
+    failOnCleanupError: field('fail-on-cleanup-error', (raw) => booleanInput('fail-on-cleanup-error', raw)),
+  };
+  if (errors.length > 0) throw new InputErrors(errors);
+  return config;
+}
+
+function parseAdminKey(raw: string): string {
+  if (raw === '') {
+    throw new InputError(
+      'admin-key',
+      'is empty. Pass your Venice admin key from a secret, e.g. `admin-key: ${{ secrets.VENICE_ADMIN_KEY }}`. ' +
+        'If the secret is set, this run cannot see it: secrets are not passed to workflows triggered from forks or by Dependabot.',
+    );
+  }
+  if (/\s/.test(raw)) {
+    throw new InputError('admin-key', 'contains white space inside it; check that the secret holds exactly one Venice admin key.');
+  }
+  return raw;
+}
+
+function durationInput(name: string, raw: string, example: string, maxMs: number, maxText: string): number {
+  const ms = parseDuration(raw);
+  if (ms === undefined) {
+    throw new InputError(
+      name,
+      `"${raw}" is not a positive duration. Use whole numbers with units d, h, m, s in that order, e.g. "${example}", "90s", "2h30m" or "7d".`,
+    );
+  }
+  if (ms > maxMs) throw new InputError(name, `"${raw}" is longer than the ${maxText} allowed; e.g. "${example}".`);
+  return ms;
+}
+
+function limitInput(name: string, raw: string): number | null {
+  if (raw.toLowerCase() === 'unlimited') return null;
+  const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(value) || value > MAX_LIMIT) {
+    throw new InputError(name, `"${raw}" is not a limit. Use a number from 0 to ${MAX_LIMIT}, e.g. "5" or "0.5", or "unlimited".`);
+  }
+  return value;
+}
+
+function enumInput<T extends string>(name: string, raw: string, allowed: readonly T[], example: T): T {
+  const upper = raw.toUpperCase() as T;
+  if (!allowed.includes(upper)) {
+    throw new InputError(name, `"${raw}" is not one of ${allowed.join(', ')} (any case); e.g. "${example}".`);
+  }
+  return upper;
+}
+
+export function booleanInput(name: string, raw: string): boolean {
+  if (TRUE_WORDS.has(raw)) return true;
+  if (FALSE_WORDS.has(raw)) return false;
+  throw new InputError(name, `"${raw}" is not a boolean. Use "true" or "false".`);
+}
+
+/** Control characters would garble the Venice dashboard and the log; they become spaces. */
+function parseLabel(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function parseExportEnv(raw: string): string | undefined {
+  if (raw === '') return undefined;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) {
+    throw new InputError('export-env', `"${raw}" is not an environment variable name; e.g. "VENICE_API_KEY".`);
+  }
+  if (RESERVED_ENV.test(raw)) {
+    throw new InputError('export-env', `"${raw}" is reserved by the runner; choose another name, e.g. "VENICE_API_KEY".`);
+  }
+  return raw;
+}
+
+function parseApiUrl(raw: string): string {
+  const example = 'e.g. "https://api.venice.ai/api/v1"';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InputError('api-url', `"${raw}" is not a URL; ${example}.`);
+  }
+  if (url.username || url.password) {
+    throw new InputError('api-url', `must not carry credentials in the URL (${url.host}); pass the key as admin-key; ${example}.`);
+  }
+  if (url.search || url.hash) {
+    throw new InputError('api-url', `"${raw}" must not have a query or fragment; ${example}.`);
+  }
+  const loopback = isLoopbackHost(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new InputError(
+      'api-url',
+      `"${raw}" must use https: (plain http: is allowed only for 127.0.0.1, localhost and [::1]); ${example}.`,
+    );
+  }
+  return url.href.replace(/\/+$/, '');
+}

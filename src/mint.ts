@@ -1,0 +1,106 @@
+import { STATE, type ActionIO } from './action-io.js';
+import { buildDescription, formatTag, isSameInvocation, repoToken, type KeyTag } from './description-tag.js';
+import { ActionFailure, messageOf } from './errors.js';
+import type { Config } from './inputs.js';
+import type { RunContext } from './run-context.js';
+import { mintSummary } from './summary.js';
+import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
+
+export interface MintDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  context: RunContext;
+  /** Random per-invocation token for the tag. */
+  token: string;
+  now: () => number;
+  isCancelled: () => boolean;
+}
+
+/** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
+export function createKeyBody(config: Config, description: string, now: number): CreateKeyBody {
+  return {
+    apiKeyType: 'INFERENCE',
+    description,
+    expiresAt: new Date(now + config.expiresInMs).toISOString(),
+    consumptionLimit: { usd: config.usdLimit, diem: config.diemLimit },
+    limitPeriod: config.limitPeriod,
+    ...(config.modelPrivacy ? { modelPrivacy: config.modelPrivacy } : {}),
+  };
+}
+
+/**
+ * Main step: mint one key, mask it, publish it, verify it. On success exactly one live key from this
+ * invocation exists (the one in the outputs); on failure main deletes what it made, and the post step
+ * can still find anything left by the tag saved in state before the create was sent.
+ */
+export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey> {
+  const { io, client, context } = deps;
+  const tag: KeyTag = {
+    repo: repoToken(context.repository),
+    pr: context.prNumber,
+    runId: context.runId,
+    runAttempt: context.runAttempt,
+    token: deps.token,
+  };
+  const { description, labelTruncated } = buildDescription(config.label, tag);
+  if (labelTruncated) io.info(`The description was shortened to fit Venice's 64 characters.`);
+
+  // Saved before the create is sent: if the job dies mid-request, post can still find the key by its tag.
+  io.saveState(STATE.tag, formatTag(tag));
+  const body = createKeyBody(config, description, deps.now());
+  io.info(`Creating an inference key "${description}", expiring at ${body.expiresAt}.`);
+  const key = await client.createKey(body, async () => {
+    await deleteInvocationKeys(tag, deps, 'its answer was lost');
+  });
+  io.setSecret(key.apiKey);
+  io.saveState(STATE.keyId, key.id);
+  const expiresAt = key.expiresAt ?? body.expiresAt;
+  io.saveState(STATE.expiresAt, expiresAt);
+
+  try {
+    if (deps.isCancelled()) throw new ActionFailure('the job was cancelled while the key was being created.');
+    io.setOutput('api-key', key.apiKey);
+    io.setOutput('key-id', key.id);
+    io.setOutput('expires-at', expiresAt);
+    io.setOutput('description', key.description);
+    if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
+    io.info(`Minted key ${key.id}; it expires at ${expiresAt}.`);
+
+    if (config.verify) {
+      if (!(await client.verifyKey(key.apiKey))) {
+        throw new ActionFailure(
+          `the new key ${key.id} was created but Venice reports accessPermitted: false for it, so it cannot be used. ` +
+            'Check the account balance and the limits (a limit of 0 allows no spending), or set verify: false.',
+        );
+      }
+      io.info(`Verified: Venice accepts key ${key.id}.`);
+    }
+  } catch (error) {
+    await deleteAfterFailure(key.id, deps);
+    throw error;
+  }
+
+  await io.appendSummary(mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify }, config));
+  return key;
+}
+
+/** A failed main leaves no key behind; if this delete fails too, the post step tries again. */
+async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> {
+  try {
+    await deps.client.deleteKey(keyId);
+    deps.io.saveState(STATE.keyId, '');
+    deps.io.info(`Deleted key ${keyId} because the step failed.`);
+  } catch (error) {
+    deps.io.warning(`Could not delete key ${keyId} after the failure (${messageOf(error)}); the post step will try again.`);
+  }
+}
+
+/** Deletes keys carrying this invocation's tag, whose secret we never saw. */
+export async function deleteInvocationKeys(tag: KeyTag, deps: Pick<MintDeps, 'io' | 'client'>, why: string): Promise<number> {
+  const keys = (await deps.client.listKeys()).filter((key) => isSameInvocation(key.description, tag));
+  for (const key of keys) {
+    await deps.client.deleteKey(key.id);
+    deps.io.info(`Deleted key ${key.id} from this step: ${why}.`);
+  }
+  return keys.length;
+}

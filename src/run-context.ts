@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { ActionFailure } from './errors.js';
+
+/**
+ * Who is running: the repository, the run and its attempt, and the pull request if there is one.
+ * Read from the runner's environment and event payload directly rather than through @actions/github,
+ * whose entry module loads Octokit: the mint path never talks to GitHub and should not pay for it.
+ */
+export interface RunContext {
+  repository: string;
+  runId: string;
+  runAttempt: string;
+  eventName: string;
+  prNumber: number | undefined;
+  githubApiUrl: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function readRunContext(env: Env): RunContext {
+  const repository = env.GITHUB_REPOSITORY ?? '';
+  const runId = env.GITHUB_RUN_ID ?? '';
+  if (!/^[^/\s]+\/[^/\s]+$/.test(repository) || !/^\d+$/.test(runId)) {
+    throw new ActionFailure(
+      'GITHUB_REPOSITORY and GITHUB_RUN_ID are not set as the GitHub runner sets them; this action must run inside a GitHub Actions job.',
+    );
+  }
+  const runAttempt = /^\d+$/.test(env.GITHUB_RUN_ATTEMPT ?? '') ? (env.GITHUB_RUN_ATTEMPT as string) : '1';
+  const eventName = env.GITHUB_EVENT_NAME ?? '';
+  return {
+    repository,
+    runId,
+    runAttempt,
+    eventName,
+    prNumber: prNumberFromEvent(readEventPayload(env.GITHUB_EVENT_PATH)),
+    githubApiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
+  };
+}
+
+function readEventPayload(path: string | undefined): unknown {
+  if (!path) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined; // no payload (a local run) or an unreadable one: there is simply no PR to find.
+  }
+}
+
+/**
+ * The PR an event is about: `pull_request*` events carry `pull_request.number`; an `issue_comment`
+ * (or other issue event) is about a PR only when its issue has a `pull_request` link.
+ */
+export function prNumberFromEvent(payload: unknown): number | undefined {
+  if (!isObject(payload)) return undefined;
+  const pr = payload.pull_request;
+  if (isObject(pr) && isPrNumber(pr.number)) return pr.number;
+  const issue = payload.issue;
+  if (isObject(issue) && isObject(issue.pull_request) && isPrNumber(issue.number)) return issue.number;
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isPrNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}

@@ -1,0 +1,40 @@
+import { expect, test } from 'vitest';
+import { runJob } from '../support/runner.ts';
+import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
+
+const ctx = useVeniceServer();
+
+test('mints a masked inference key with the default settings, verifies it, and post deletes it', async () => {
+  const { server } = ctx;
+  const before = Date.now();
+  const { main, post } = await runJob({ inputs: baseInputs(server) });
+
+  expect(main.exitCode).toBe(0);
+  expect(main.errors).toEqual([]);
+  const [minted] = server.minted;
+  expect(server.minted).toHaveLength(1);
+  expect(minted!.apiKeyType).toBe('INFERENCE');
+  expect(minted!.consumptionLimit).toEqual({ usd: 1, diem: 1 });
+  expect(minted!.limitPeriod).toBe('EPOCH');
+  const lifetime = Date.parse(minted!.expiresAt!) - before;
+  expect(lifetime).toBeGreaterThan(3_590_000);
+  expect(lifetime).toBeLessThanOrEqual(3_600_000 + 60_000);
+
+  expect(main.outputs['api-key']).toBe(minted!.apiKey);
+  expect(main.outputs['key-id']).toBe(minted!.id);
+  expect(main.outputs['expires-at']).toBe(minted!.expiresAt);
+  expect(main.outputs.description).toBe(minted!.description);
+  expect(minted!.description).toMatch(/^vek:octo-org\/shop r18234567890\.1 [0-9a-z]{6}$/);
+  expect(main.stdout).toContain(`::add-mask::${minted!.apiKey}`);
+  expect(main.stdout).toContain(`::add-mask::${server.adminKey}`);
+  expect(main.summary).toContain(minted!.id);
+  expect(main.state['key-id']).toBe(minted!.id);
+
+  // Exactly create + verify in main, one delete in post.
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'delete']);
+  expect(post.exitCode).toBe(0);
+  expect(post.warnings).toEqual([]);
+  expect(post.stdout).toContain(`Deleted key ${minted!.id}`);
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, main, post);
+});

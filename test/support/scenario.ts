@@ -1,0 +1,26 @@
+// Shared set-up for scenario tests: a fresh Venice-compatible server per test, and the leak scan
+// every scenario ends with.
+import { afterEach, beforeEach, expect } from 'vitest';
+import { secretLeaks, type StepResult } from './runner.ts';
+import { VeniceServer, type VeniceServerOptions } from './venice-server.ts';
+
+export function useVeniceServer(options: VeniceServerOptions = {}): { server: VeniceServer } {
+  const holder = {} as { server: VeniceServer };
+  beforeEach(async () => {
+    holder.server = await new VeniceServer(options).start();
+  });
+  afterEach(async () => {
+    await holder.server.stop();
+  });
+  return holder;
+}
+
+/** The inputs every scenario needs: the server's admin key and URL, and a short deadline. */
+export function baseInputs(server: VeniceServer, inputs: Record<string, string> = {}): Record<string, string> {
+  return { 'admin-key': server.adminKey, 'api-url': server.apiUrl, ...inputs };
+}
+
+/** Neither the admin key nor any key the server minted appears anywhere but its add-mask line. */
+export function expectNoLeaks(server: VeniceServer, ...steps: StepResult[]): void {
+  expect(secretLeaks(steps, [server.adminKey, ...server.minted.map((key) => key.apiKey)])).toEqual([]);
+}

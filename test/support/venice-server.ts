@@ -1,0 +1,323 @@
+// A Venice-compatible server for tests and the demo: the /api/v1/api_keys routes this action uses,
+// with Venice's documented behaviour (../shared/venice/README.md): request bodies validated against
+// Venice's own spec, 402 without a key, 401 for unknown keys and for inference keys on admin routes,
+// 400 "API key could not be found" on delete, the creation rate limit, the 500-key cap, expiry, and
+// fault injection. Loopback only. Every 2xx body it sends is checked against the spec as well.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadVeniceSchemas, type VeniceSchemas } from './venice-spec.ts';
+
+export type Call = 'create' | 'list' | 'delete' | 'verify';
+
+/**
+ * Faults a test can inject into the next matching request(s):
+ * - status: answer with this HTTP status (and Retry-After when given);
+ * - reset-before: drop the connection before acting; reset-after: act (create the key), then drop it;
+ * - hang: act, then never answer (the client's timeout must fire);
+ * - malformed: act, then answer 200 with a body that is not JSON;
+ * - missing-fields: act, then answer 200 with `data` lacking its fields.
+ */
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string }
+  | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' };
+
+export interface StoredKey {
+  id: string;
+  apiKey: string;
+  apiKeyType: 'INFERENCE' | 'ADMIN';
+  description: string;
+  createdAt: string;
+  expiresAt: string | null;
+  consumptionLimit: { usd: number | null; diem: number | null };
+  limitPeriod: string;
+  modelPrivacy: string;
+}
+
+export interface RequestRecord {
+  call: Call | 'other';
+  method: string;
+  path: string;
+  status: number | 'dropped' | 'hung';
+  body?: unknown;
+}
+
+export interface VeniceServerOptions {
+  /** The admin key the server accepts. Default: a fresh random one (see `adminKey`). */
+  adminKey?: string;
+  /** Creations allowed per window: Venice allows 20 per minute. */
+  createLimit?: { count: number; windowMs: number };
+  maxActiveKeys?: number;
+  port?: number;
+}
+
+const MAX_ACTIVE_KEYS = 500;
+const ABUSE_LIMIT = 50; // failed requests in 30 s before Venice blocks the key
+const ABUSE_WINDOW_MS = 30_000;
+
+export class VeniceServer {
+  readonly adminKey: string;
+  readonly keys = new Map<string, StoredKey>();
+  readonly requests: RequestRecord[] = [];
+  /** Every key ever created through the API, deleted ones too: the secrets tests scan logs for. */
+  readonly minted: StoredKey[] = [];
+  /** Set false to make rate_limits report accessPermitted: false (a key that cannot be used). */
+  accessPermitted = true;
+  url = '';
+  private readonly faults: { call: Call; fault: Fault; times: number }[] = [];
+  private readonly creations: number[] = [];
+  private readonly failures = new Map<string, number[]>();
+  private readonly createLimit: { count: number; windowMs: number };
+  private readonly maxActiveKeys: number;
+  private readonly server: Server;
+  private readonly hung = new Set<ServerResponse>();
+  private schemas!: VeniceSchemas;
+  private readonly port: number;
+
+  constructor(options: VeniceServerOptions = {}) {
+    this.adminKey = options.adminKey ?? `VENICE_ADMIN_KEY_${randomBytes(18).toString('base64url')}`;
+    this.createLimit = options.createLimit ?? { count: 20, windowMs: 60_000 };
+    this.maxActiveKeys = options.maxActiveKeys ?? MAX_ACTIVE_KEYS;
+    this.port = options.port ?? 0;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        process.stderr.write(`venice-server: ${String(error)}\n`);
+        if (!res.headersSent) this.send(res, 500, { error: 'An unknown error occurred' });
+      });
+    });
+  }
+
+  /** The base URL to pass as `api-url`. */
+  get apiUrl(): string {
+    return `${this.url}/api/v1`;
+  }
+
+  async start(): Promise<this> {
+    this.schemas = await loadVeniceSchemas();
+    await new Promise<void>((done) => this.server.listen(this.port, '127.0.0.1', done));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hung) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  inject(call: Call, fault: Fault, times = 1): void {
+    this.faults.push({ call, fault, times });
+  }
+
+  /** Keys that exist and have not expired, as Venice lists them. */
+  liveKeys(now = Date.now()): StoredKey[] {
+    return [...this.keys.values()].filter((key) => key.expiresAt === null || Date.parse(key.expiresAt) > now);
+  }
+
+  /** Adds a key directly (e.g. an admin key, or another repository's key), returning it. */
+  addKey(fields: Partial<StoredKey> & { description: string }): StoredKey {
+    const key: StoredKey = {
+      id: randomUUID(),
+      apiKey: `VENICE_INFERENCE_KEY_${randomBytes(24).toString('base64url')}`,
+      apiKeyType: 'INFERENCE',
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      consumptionLimit: { usd: 1, diem: 1 },
+      limitPeriod: 'EPOCH',
+      modelPrivacy: 'ALL',
+      ...fields,
+    };
+    this.keys.set(key.id, key);
+    return key;
+  }
+
+  count(call: Call): number {
+    return this.requests.filter((r) => r.call === call).length;
+  }
+
+  /** Failed (4xx other than 429) requests, which Venice counts towards blocking a key. */
+  failedRequests(): number {
+    return this.requests.filter((r) => typeof r.status === 'number' && r.status >= 400 && r.status < 500 && r.status !== 429).length;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const raw = await readBody(req);
+    const call = routeOf(req.method ?? '', url.pathname);
+    const record: RequestRecord = { call: call ?? 'other', method: req.method ?? '', path: url.pathname, status: 0 };
+    this.requests.push(record);
+    res.on('finish', () => (record.status = res.statusCode));
+    if (!call) return this.send(res, 404, { error: 'Not found' });
+
+    const fault = this.takeFault(call);
+    if (fault?.kind === 'reset-before') return this.drop(res, record);
+    if (fault?.kind === 'status') {
+      if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
+      return this.send(res, fault.status, { error: fault.status === 429 ? 'Rate limit exceeded' : 'An unknown error occurred' });
+    }
+
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer === undefined) return this.send(res, 402, { error: 'Payment required', x402: { accepts: [] } });
+    if (this.isBlocked(bearer)) return this.send(res, 429, { error: 'Too many failed requests; try again later' });
+    const caller = bearer === this.adminKey ? 'admin' : this.findLiveKey(bearer) ? 'inference' : undefined;
+    if (!caller) return this.fail(res, bearer, 401, { error: 'Authentication failed' });
+    if (call !== 'verify' && caller !== 'admin') return this.fail(res, bearer, 401, { error: 'Admin API key required' });
+
+    // The route acts; a fault may then spoil the answer (the key exists either way).
+    const answer = this.act(call, url, raw, bearer);
+    if (answer.status >= 400) return this.fail(res, bearer, answer.status, answer.body, answer.headers);
+    if (fault?.kind === 'reset-after') return this.drop(res, record);
+    if (fault?.kind === 'hang') {
+      record.status = 'hung';
+      this.hung.add(res);
+      return;
+    }
+    if (fault?.kind === 'malformed') return this.sendRaw(res, 200, '{"data": {"id": ');
+    if (fault?.kind === 'missing-fields') return this.send(res, 200, { success: true, data: {} });
+    this.checkAgainstSpec(call, answer.body);
+    return this.send(res, answer.status, answer.body);
+  }
+
+  private act(call: Call, url: URL, raw: string, bearer: string): { status: number; body: unknown; headers?: Record<string, string> } {
+    const now = Date.now();
+    if (call === 'create') {
+      const body = parseJson(raw);
+      if (!this.schemas.createRequest(body)) {
+        return { status: 400, body: { error: 'Invalid request parameters', details: this.schemas.describe(this.schemas.createRequest) } };
+      }
+      const recent = this.creations.filter((t) => t > now - this.createLimit.windowMs);
+      this.creations.splice(0, this.creations.length, ...recent);
+      if (recent.length >= this.createLimit.count) {
+        const retryAfter = Math.max(1, Math.ceil(((recent[0] ?? now) + this.createLimit.windowMs - now) / 1000));
+        return { status: 429, body: { error: 'Rate limit exceeded' }, headers: { 'retry-after': String(retryAfter) } };
+      }
+      if (this.liveKeys(now).length >= this.maxActiveKeys) {
+        return { status: 400, body: { error: `You have reached the maximum number of API keys (${this.maxActiveKeys})` } };
+      }
+      this.creations.push(now);
+      const request = body as { apiKeyType: 'INFERENCE' | 'ADMIN'; description: string; expiresAt?: string; consumptionLimit?: { usd?: number | null; diem?: number | null }; limitPeriod?: string; modelPrivacy?: string };
+      const key = this.addKey({
+        apiKeyType: request.apiKeyType,
+        apiKey: `VENICE_${request.apiKeyType}_KEY_${randomBytes(24).toString('base64url')}`,
+        description: request.description,
+        expiresAt: request.expiresAt ? new Date(request.expiresAt).toISOString() : null,
+        consumptionLimit: { usd: request.consumptionLimit?.usd ?? null, diem: request.consumptionLimit?.diem ?? null },
+        limitPeriod: request.limitPeriod ?? 'EPOCH',
+        modelPrivacy: request.modelPrivacy ?? 'ALL',
+      });
+      this.minted.push(key);
+      const { createdAt: _created, ...data } = key;
+      return { status: 200, body: { success: true, data } };
+    }
+    if (call === 'list') {
+      // Newest first, as Venice lists them; never the secret.
+      const data = this.liveKeys(now)
+        .reverse()
+        .map((key) => ({
+          id: key.id,
+          apiKeyType: key.apiKeyType,
+          description: key.description,
+          createdAt: key.createdAt,
+          expiresAt: key.expiresAt,
+          last6Chars: key.apiKey.slice(-6),
+          lastUsedAt: null,
+          consumptionLimits: key.consumptionLimit,
+          limitPeriod: key.limitPeriod,
+          modelPrivacy: key.modelPrivacy,
+          usage: { trailingSevenDays: { usd: '0.0000', vcu: '0.0000', diem: '0.0000' } },
+        }));
+      return { status: 200, body: { object: 'list', data } };
+    }
+    if (call === 'delete') {
+      const id = url.searchParams.get('id');
+      if (!id) return { status: 400, body: { error: 'Invalid request parameters', details: { id: { _errors: ['Required'] } } } };
+      if (!this.keys.delete(id)) return { status: 400, body: { error: 'API key could not be found' } };
+      return { status: 200, body: { success: true } };
+    }
+    const key = this.findLiveKey(bearer);
+    return {
+      status: 200,
+      body: {
+        data: {
+          accessPermitted: bearer === this.adminKey || this.accessPermitted,
+          apiTier: { id: 'paid', isCharged: true },
+          balances: { USD: 10, DIEM: 1 },
+          keyExpiration: key?.expiresAt ?? null,
+          nextEpochBegins: new Date(Math.ceil(now / 86_400_000) * 86_400_000).toISOString(),
+          rateLimits: [],
+        },
+      },
+    };
+  }
+
+  private findLiveKey(secret: string): StoredKey | undefined {
+    return this.liveKeys().find((key) => key.apiKey === secret);
+  }
+
+  private takeFault(call: Call): Fault | undefined {
+    const index = this.faults.findIndex((f) => f.call === call);
+    if (index < 0) return undefined;
+    const entry = this.faults[index]!;
+    if (--entry.times <= 0) this.faults.splice(index, 1);
+    return entry.fault;
+  }
+
+  private checkAgainstSpec(call: Call, body: unknown): void {
+    const validate = {
+      create: this.schemas.createResponse,
+      list: this.schemas.listResponse,
+      delete: this.schemas.deleteResponse,
+      verify: this.schemas.rateLimitsResponse,
+    }[call];
+    if (!validate(body)) throw new Error(`test server answer to ${call} does not fit the spec: ${this.schemas.describe(validate)}`);
+  }
+
+  private isBlocked(bearer: string): boolean {
+    const recent = (this.failures.get(bearer) ?? []).filter((t) => t > Date.now() - ABUSE_WINDOW_MS);
+    this.failures.set(bearer, recent);
+    return recent.length > ABUSE_LIMIT;
+  }
+
+  private fail(res: ServerResponse, bearer: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (status !== 429) this.failures.set(bearer, [...(this.failures.get(bearer) ?? []), Date.now()]);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    this.send(res, status, body);
+  }
+
+  private drop(res: ServerResponse, record: RequestRecord): void {
+    record.status = 'dropped';
+    res.socket?.resetAndDestroy();
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    this.sendRaw(res, status, JSON.stringify(body));
+  }
+
+  private sendRaw(res: ServerResponse, status: number, text: string): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(text);
+  }
+}
+
+function routeOf(method: string, path: string): Call | undefined {
+  if (path === '/api/v1/api_keys') return ({ POST: 'create', GET: 'list', DELETE: 'delete' } as const)[method as 'POST'];
+  if (path === '/api/v1/api_keys/rate_limits' && method === 'GET') return 'verify';
+  return undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((done, failed) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', failed);
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
