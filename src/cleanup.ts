@@ -7,32 +7,36 @@ import { VeniceError, type VeniceClient } from './venice-client.js';
 
 export interface CleanupDeps {
   io: ActionIO;
-  client: VeniceClient;
   now: () => number;
+  /** Inputs are read only when there is something to delete: a post after a failed main must stay quiet. */
+  loadConfig: () => Config;
+  connect: (config: Config) => VeniceClient;
 }
 
 /**
  * Post step: delete the key main minted. Success when it is deleted or already gone; a failure is a
  * warning naming the key, the status and Venice's text (or a failed step with fail-on-cleanup-error).
  */
-export async function cleanUp(config: Config, deps: CleanupDeps): Promise<void> {
+export async function cleanUp(deps: CleanupDeps): Promise<void> {
   const { io } = deps;
   const keyId = io.getState(STATE.keyId);
   const expiresAt = io.getState(STATE.expiresAt);
   const tag = parseTag(io.getState(STATE.tag));
+  if (!keyId && !tag) {
+    io.info('No key was minted in this job; nothing to delete.');
+    return;
+  }
+  const config = deps.loadConfig();
+  const client = deps.connect(config);
 
   if (keyId && config.skipDelete) {
     io.info(`skip-delete is true: key ${keyId} stays usable until it expires at ${expiresAt || 'its expiry'}.`);
     return;
   }
-  if (!keyId && !tag) {
-    io.info('No key was minted in this job; nothing to delete.');
-    return;
-  }
   try {
     if (!keyId) {
       // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
-      const count = await deleteInvocationKeys(tag!, deps, 'main did not finish with it');
+      const count = await deleteInvocationKeys(tag!, { io, client }, 'main did not finish with it');
       io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
       return;
     }
@@ -40,7 +44,7 @@ export async function cleanUp(config: Config, deps: CleanupDeps): Promise<void> 
       io.info(`Key ${keyId} expired at ${expiresAt}; nothing to delete.`);
       return;
     }
-    const outcome = await deps.client.deleteKey(keyId);
+    const outcome = await client.deleteKey(keyId);
     io.info(outcome === 'deleted' ? `Deleted key ${keyId}.` : `Key ${keyId} was already gone.`);
   } catch (error) {
     const message = cleanupFailureMessage(keyId, expiresAt, error);

@@ -81,5 +81,5 @@ export function isSameInvocation(description: string | null | undefined, tag: Ke
 /** Keys this action minted for the given repository and PR, by any run. */
 export function isForPullRequest(description: string | null | undefined, repository: string, pr: number): boolean {
   const found = parseTag(description);
-  return found !== undefined && found.repo === repoToken(repository) && found.pr === pr;
+  return found !== undefined && found.repo.toLowerCase() === repoToken(repository).toLowerCase() && found.pr === pr;
 }

@@ -35,6 +35,7 @@ const io: ActionIO = {
 };
 
 export async function runMain(): Promise<void> {
+  maskAdminKey();
   const cancel = watchForCancel();
   try {
     const config = readInputs();
@@ -56,10 +57,10 @@ export async function runMain(): Promise<void> {
 }
 
 export async function runPost(): Promise<void> {
+  maskAdminKey();
   const cancel = watchForCancel();
   try {
-    const config = readInputs();
-    await cleanUp(config, { io, client: veniceClient(config, cancel), now: Date.now });
+    await cleanUp({ io, now: Date.now, loadConfig: readInputs, connect: (config) => veniceClient(config, cancel) });
   } catch (error) {
     fail(error, cancel.signal.aborted);
   } finally {
@@ -67,10 +68,13 @@ export async function runPost(): Promise<void> {
   }
 }
 
-/** Masks the admin key before anything else can print, then validates every input. */
-function readInputs(): Config {
+/** First thing each step does: nothing can print the admin key after this. */
+function maskAdminKey(): void {
   const adminKey = core.getInput('admin-key').trim();
   if (adminKey) core.setSecret(adminKey);
+}
+
+function readInputs(): Config {
   return readConfig((name) => core.getInput(name));
 }
 

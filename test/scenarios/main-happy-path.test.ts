@@ -36,5 +36,5 @@ test('mints a masked inference key with the default settings, verifies it, and p
   expect(post.warnings).toEqual([]);
   expect(post.stdout).toContain(`Deleted key ${minted!.id}`);
   expect(server.liveKeys()).toEqual([]);
-  expectNoLeaks(server, main, post);
+  expectNoLeaks(server, [main, post]);
 });

@@ -21,6 +21,6 @@ export function baseInputs(server: VeniceServer, inputs: Record<string, string> 
 }
 
 /** Neither the admin key nor any key the server minted appears anywhere but its add-mask line. */
-export function expectNoLeaks(server: VeniceServer, ...steps: StepResult[]): void {
-  expect(secretLeaks(steps, [server.adminKey, ...server.minted.map((key) => key.apiKey)])).toEqual([]);
+export function expectNoLeaks(server: VeniceServer, steps: StepResult[], otherSecrets: string[] = []): void {
+  expect(secretLeaks(steps, [server.adminKey, ...server.minted.map((key) => key.apiKey), ...otherSecrets])).toEqual([]);
 }

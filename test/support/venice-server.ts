@@ -61,6 +61,8 @@ export class VeniceServer {
   readonly requests: RequestRecord[] = [];
   /** Every key ever created through the API, deleted ones too: the secrets tests scan logs for. */
   readonly minted: StoredKey[] = [];
+  /** Every create body that passed validation, as received. */
+  readonly createBodies: unknown[] = [];
   /** Set false to make rate_limits report accessPermitted: false (a key that cannot be used). */
   accessPermitted = true;
   url = '';
@@ -195,6 +197,7 @@ export class VeniceServer {
         return { status: 400, body: { error: `You have reached the maximum number of API keys (${this.maxActiveKeys})` } };
       }
       this.creations.push(now);
+      this.createBodies.push(body);
       const request = body as { apiKeyType: 'INFERENCE' | 'ADMIN'; description: string; expiresAt?: string; consumptionLimit?: { usd?: number | null; diem?: number | null }; limitPeriod?: string; modelPrivacy?: string };
       const key = this.addKey({
         apiKeyType: request.apiKeyType,

@@ -1,0 +1,21 @@
+import { expect, test } from 'vitest';
+import { runJob } from '../support/runner.ts';
+import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
+
+const ctx = useVeniceServer();
+
+test('a wrong admin key fails with a message saying it is wrong, expired or revoked', async () => {
+  const { server } = ctx;
+  const wrongKey = 'VENICE_ADMIN_KEY_not-the-right-one-1234567890';
+  const { main, post } = await runJob({ inputs: baseInputs(server, { 'admin-key': wrongKey }) });
+
+  expect(main.exitCode).toBe(1);
+  expect(main.errors).toHaveLength(1);
+  expect(main.errors[0]).toMatch(/^venice-ephemeral-key: Venice refused the admin-key \(401\)/);
+  expect(main.errors[0]).toContain('wrong, expired or revoked');
+  expect(main.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  expect(server.count('create')).toBe(1); // a 401 is never retried
+  expect(server.liveKeys()).toEqual([]);
+  expect(post.exitCode).toBe(0);
+  expectNoLeaks(server, [main, post], [wrongKey]);
+});

@@ -1,0 +1,96 @@
+import { describe, expect, test } from 'vitest';
+import { InputErrors } from '../../src/errors.ts';
+import { readConfig } from '../../src/inputs.ts';
+import { actionInputs } from '../support/runner.ts';
+
+/** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
+function inputs(given: Record<string, string>): (name: string) => string {
+  const defaults = Object.fromEntries(Object.entries(actionInputs()).map(([name, spec]) => [name, spec.default ?? '']));
+  const all: Record<string, string> = { ...defaults, 'admin-key': 'VENICE_ADMIN_KEY_x', ...given };
+  return (name) => {
+    if (!(name in all)) throw new Error(`readConfig asked for undeclared input '${name}'`);
+    return all[name]!;
+  };
+}
+
+function errorsFor(given: Record<string, string>): string[] {
+  try {
+    readConfig(inputs(given));
+  } catch (error) {
+    if (error instanceof InputErrors) return error.errors.map((e) => e.message);
+    throw error;
+  }
+  return [];
+}
+
+test('the defaults in action.yml make a valid config', () => {
+  expect(readConfig(inputs({}))).toEqual({
+    adminKey: 'VENICE_ADMIN_KEY_x',
+    expiresInMs: 3_600_000,
+    usdLimit: 1,
+    diemLimit: 1,
+    limitPeriod: 'EPOCH',
+    modelPrivacy: undefined,
+    label: '',
+    verify: true,
+    skipDelete: false,
+    exportEnv: undefined,
+    apiUrl: 'https://api.venice.ai/api/v1',
+    timeoutMs: 300_000,
+    failOnCleanupError: false,
+  });
+});
+
+describe('limits', () => {
+  test.each([
+    ['0', 0],
+    ['0.25', 0.25],
+    ['9999999999', 9_999_999_999],
+    ['unlimited', null],
+    ['Unlimited', null],
+    [' 5 ', 5],
+  ])('%j → %j', (raw, value) => {
+    expect(readConfig(inputs({ 'usd-limit': raw })).usdLimit).toBe(value);
+    expect(readConfig(inputs({ 'diem-limit': raw })).diemLimit).toBe(value);
+  });
+  test.each(['', '-0.5', '1e3', '0x10', '10000000000', 'NaN', 'Infinity', '1,5'])('%j is refused', (raw) => {
+    expect(errorsFor({ 'usd-limit': raw })).toEqual([expect.stringContaining("input 'usd-limit'")]);
+  });
+});
+
+test.each([
+  ['limit-period', 'month', 'limitPeriod', 'MONTH'],
+  ['limit-period', 'Lifetime', 'limitPeriod', 'LIFETIME'],
+  ['model-privacy', 'private_text', 'modelPrivacy', 'PRIVATE_TEXT'],
+  ['model-privacy', '', 'modelPrivacy', undefined],
+  ['verify', 'FALSE', 'verify', false],
+  ['skip-delete', 'True', 'skipDelete', true],
+  ['export-env', 'venice_key', 'exportEnv', 'venice_key'],
+  ['api-url', 'http://127.0.0.1:8080/api/v1/', 'apiUrl', 'http://127.0.0.1:8080/api/v1'],
+  ['api-url', 'http://localhost:1/x', 'apiUrl', 'http://localhost:1/x'],
+  ['api-url', 'http://[::1]:1', 'apiUrl', 'http://[::1]:1'],
+  ['api-url', 'https://venice.example.com', 'apiUrl', 'https://venice.example.com'],
+  ['description', '  two\nlines\t here ', 'label', 'two lines here'],
+  ['timeout', '90s', 'timeoutMs', 90_000],
+] as const)('%s %j is read as %s = %j', (input, raw, field, value) => {
+  expect(readConfig(inputs({ [input]: raw }))[field]).toEqual(value);
+});
+
+test.each([
+  ['api-url', 'http://10.0.0.1/api/v1'],
+  ['api-url', 'https://user:pass@api.venice.ai/api/v1'],
+  ['api-url', 'https://api.venice.ai/api/v1?x=1'],
+  ['api-url', 'ftp://api.venice.ai'],
+  ['export-env', 'PATH'],
+  ['export-env', 'RUNNER_TEMP'],
+  ['export-env', '1KEY'],
+  ['verify', ''],
+  ['timeout', '7h'],
+])('%s %j is refused naming the input', (input, raw) => {
+  expect(errorsFor({ [input]: raw })).toEqual([expect.stringContaining(`input '${input}'`)]);
+});
+
+test('admin-key is never repeated in its error', () => {
+  expect(errorsFor({ 'admin-key': 'has space' })[0]).not.toContain('has space');
+  expect(errorsFor({ 'admin-key': '   ' })[0]).toContain('forks or by Dependabot');
+});
