@@ -59,13 +59,8 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
 
   try {
     if (deps.isCancelled()) throw new ActionFailure('the job was cancelled while the key was being created.');
-    io.setOutput('api-key', key.apiKey);
-    io.setOutput('key-id', key.id);
-    io.setOutput('expires-at', expiresAt);
-    io.setOutput('description', key.description);
-    if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
     io.info(`Minted key ${key.id}; it expires at ${expiresAt}.`);
-
+    // Verified before it is published, so a failed step never hands a dead key to later steps.
     if (config.verify) {
       if (!(await client.verifyKey(key.apiKey))) {
         throw new ActionFailure(
@@ -75,6 +70,11 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
       }
       io.info(`Verified: Venice accepts key ${key.id}.`);
     }
+    io.setOutput('api-key', key.apiKey);
+    io.setOutput('key-id', key.id);
+    io.setOutput('expires-at', expiresAt);
+    io.setOutput('description', key.description);
+    if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
   } catch (error) {
     await deleteAfterFailure(key.id, deps);
     throw error;

@@ -43,7 +43,7 @@ export interface RetryOptions {
   log: (message: string) => void;
   signal?: AbortSignal | undefined;
   /** Runs before each retry, e.g. to clean up after an ambiguous create. */
-  beforeRetry?: (error: Error & RetryableFailure) => Promise<void>;
+  beforeRetry?: (() => Promise<void>) | undefined;
 }
 
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
@@ -68,7 +68,7 @@ export async function withRetries<T>(call: string, attempt: () => Promise<T>, op
       if (delay >= deadline.remainingMs()) throw deadline.exceeded(call, error.summary);
       log(`${call}: attempt ${attemptNo} failed (${error.summary}); retrying in ${formatDuration(delay)}.`);
       await policy.sleep(delay, options.signal);
-      await options.beforeRetry?.(error);
+      await options.beforeRetry?.();
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { Deadline } from './deadline.js';
-import { ActionFailure } from './errors.js';
+import { ActionFailure, messageOf } from './errors.js';
 import { NoResponseError, sendRequest, type HttpResponse } from './http.js';
 import type { LimitPeriod, ModelPrivacy } from './inputs.js';
 import { withRetries, type RetryPolicy, type RetryableFailure } from './retry.js';
@@ -76,26 +76,47 @@ export class VeniceClient {
    * was lost, `recover` runs before the next attempt to delete whatever that attempt made.
    */
   async createKey(body: CreateKeyBody, recover: () => Promise<void>): Promise<MintedKey> {
-    return this.retrying(
-      'create',
-      async () => {
-        const response = await this.send('create', 'POST', '/api_keys', this.options.adminKey, body, this.options.settleSignal);
-        const data = (response.json as { data?: Partial<MintedKey> } | undefined)?.data;
-        if (typeof data?.id !== 'string' || typeof data.apiKey !== 'string' || data.apiKey === '') {
-          // Venice answered 2xx but without a usable key: one may exist that we cannot use.
-          throw retryable('create', response.status, 'a response without the new key', true);
-        }
-        return {
-          id: data.id,
-          apiKey: data.apiKey,
-          description: typeof data.description === 'string' ? data.description : body.description,
-          expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : null,
-        };
-      },
-      async (error) => {
-        if (error.ambiguous) await recover();
-      },
-    );
+    let mayHaveMadeKey = false; // the last attempt failed in a way that may have left a key behind
+    try {
+      return await this.retrying(
+        'create',
+        async () => {
+          try {
+            return await this.createOnce(body);
+          } catch (error) {
+            mayHaveMadeKey = error instanceof VeniceError && error.ambiguous;
+            throw error;
+          }
+        },
+        async () => {
+          if (mayHaveMadeKey) await recover();
+          mayHaveMadeKey = false;
+        },
+      );
+    } catch (error) {
+      // Giving up right after an attempt that may have made a key: clean up once more before failing.
+      if (mayHaveMadeKey) {
+        await recover().catch((cleanupError: unknown) =>
+          this.options.log(`Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`),
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async createOnce(body: CreateKeyBody): Promise<MintedKey> {
+    const response = await this.send('create', 'POST', '/api_keys', this.options.adminKey, body, this.options.settleSignal);
+    const data = (response.json as { data?: Partial<MintedKey> } | undefined)?.data;
+    if (typeof data?.id !== 'string' || typeof data.apiKey !== 'string' || data.apiKey === '') {
+      // Venice answered 2xx but without a usable key: one may exist that we cannot use.
+      throw retryable('create', response.status, 'a response without the new key', true);
+    }
+    return {
+      id: data.id,
+      apiKey: data.apiKey,
+      description: typeof data.description === 'string' ? data.description : body.description,
+      expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : null,
+    };
   }
 
   /** Asks Venice whether the new key may be used: GET /api_keys/rate_limits with that key. */
@@ -142,13 +163,13 @@ export class VeniceClient {
     });
   }
 
-  private retrying<T>(call: VeniceCall, attempt: () => Promise<T>, beforeRetry?: (error: VeniceError) => Promise<void>): Promise<T> {
+  private retrying<T>(call: VeniceCall, attempt: () => Promise<T>, beforeRetry?: () => Promise<void>): Promise<T> {
     return withRetries(call, attempt, {
       policy: this.options.policy,
       deadline: this.options.deadline,
       log: this.options.log,
       signal: this.options.signal,
-      beforeRetry: beforeRetry as ((error: Error & RetryableFailure) => Promise<void>) | undefined,
+      beforeRetry,
     });
   }
 

@@ -16,11 +16,13 @@ export type Call = 'create' | 'list' | 'delete' | 'verify';
  * - reset-before: drop the connection before acting; reset-after: act (create the key), then drop it;
  * - hang: act, then never answer (the client's timeout must fire);
  * - malformed: act, then answer 200 with a body that is not JSON;
- * - missing-fields: act, then answer 200 with `data` lacking its fields.
+ * - missing-fields: act, then answer 200 with `data` lacking its fields;
+ * - delay: act, then answer normally after `ms`.
  */
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string }
-  | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' };
+  | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' }
+  | { kind: 'delay'; ms: number };
 
 export interface StoredKey {
   id: string;
@@ -177,6 +179,7 @@ export class VeniceServer {
     if (fault?.kind === 'malformed') return this.sendRaw(res, 200, '{"data": {"id": ');
     if (fault?.kind === 'missing-fields') return this.send(res, 200, { success: true, data: {} });
     this.checkAgainstSpec(call, answer.body);
+    if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.ms));
     return this.send(res, answer.status, answer.body);
   }
 

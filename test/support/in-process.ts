@@ -1,0 +1,101 @@
+// Runs the steps in this process against the loopback server, with an in-memory IO and a fast retry
+// policy, for tests that need many runs (fault matrix, property tests) and for coverage of src/.
+// It renders what @actions/core would print, so the same leak scan applies.
+import type { ActionIO } from '../../src/action-io.ts';
+import { newInvocationToken } from '../../src/description-tag.ts';
+import type { RetryPolicy } from '../../src/retry.ts';
+import { runMainStep, runPostStep, type CancelSignals } from '../../src/steps.ts';
+import { actionInputs, type StepResult } from './runner.ts';
+
+export interface InProcessOptions {
+  inputs: Record<string, string>;
+  state?: Record<string, string>;
+  env?: Record<string, string>;
+  cancel?: CancelSignals;
+  /** Every delay the retry policy asked for, in ms (the sleep itself is capped at `maxSleepMs`). */
+  delays?: number[];
+  maxSleepMs?: number;
+}
+
+/** Backoff as in production, but real sleeps capped, so tests do not wait for Retry-After in full. */
+export function fastPolicy(delays: number[] = [], maxSleepMs = 20): RetryPolicy {
+  return {
+    maxAttempts: 8,
+    baseDelayMs: 500,
+    maxDelayMs: 15_000,
+    random: Math.random,
+    sleep: async (ms, signal) => {
+      delays.push(ms);
+      signal?.throwIfAborted();
+      await new Promise((done) => setTimeout(done, Math.min(ms, maxSleepMs)));
+    },
+  };
+}
+
+class MemoryIO implements ActionIO {
+  readonly lines: string[] = [];
+  readonly outputs: Record<string, string> = {};
+  readonly state: Record<string, string>;
+  readonly env: Record<string, string> = {};
+  summary = '';
+  failed = false;
+  constructor(state: Record<string, string>) {
+    this.state = { ...state };
+  }
+  info = (message: string): void => void this.lines.push(message);
+  warning = (message: string): void => void this.lines.push(`::warning::${escape(`venice-ephemeral-key: ${message}`)}`);
+  debug = (message: string): void => void this.lines.push(`::debug::${escape(message)}`);
+  setSecret = (secret: string): void => void this.lines.push(`::add-mask::${secret}`);
+  setOutput = (name: string, value: string): void => void (this.outputs[name] = value);
+  saveState = (name: string, value: string): void => void (this.state[name] = value);
+  getState = (name: string): string => this.state[name] ?? '';
+  exportVariable = (name: string, value: string): void => void (this.env[name] = value);
+  appendSummary = async (markdown: string): Promise<void> => void (this.summary += markdown);
+  setFailed = (message: string): void => {
+    this.failed = true;
+    this.lines.push(`::error::${escape(`venice-ephemeral-key: ${message}`)}`);
+  };
+}
+
+function escape(message: string): string {
+  return message.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<StepResult> {
+  const io = new MemoryIO(options.state ?? {});
+  const inputs = Object.fromEntries(
+    Object.entries(actionInputs()).map(([name, spec]) => [name, options.inputs[name] ?? spec.default ?? '']),
+  );
+  const never = new AbortController().signal;
+  const step = {
+    io,
+    readInput: (name: string) => {
+      if (!(name in inputs)) throw new Error(`input '${name}' is not declared in action.yml`);
+      return inputs[name]!;
+    },
+    env: { GITHUB_REPOSITORY: 'octo-org/shop', GITHUB_RUN_ID: '18234567890', GITHUB_RUN_ATTEMPT: '1', ...options.env },
+    policy: fastPolicy(options.delays, options.maxSleepMs),
+    now: Date.now,
+    cancel: options.cancel ?? { signal: never, settleSignal: never },
+    newToken: newInvocationToken,
+  };
+  await (entry === 'main' ? runMainStep(step) : runPostStep(step));
+  const stdout = io.lines.join('\n');
+  return {
+    entry,
+    exitCode: io.failed ? 1 : 0,
+    signal: null,
+    stdout,
+    stderr: '',
+    outputs: io.outputs,
+    state: io.state,
+    env: io.env,
+    summary: io.summary,
+    commands: [],
+    errors: io.lines.filter((l) => l.startsWith('::error::')).map((l) => l.slice('::error::'.length)),
+    warnings: io.lines.filter((l) => l.startsWith('::warning::')).map((l) => l.slice('::warning::'.length)),
+  };
+}
+
+export const mainInProcess = (options: InProcessOptions): Promise<StepResult> => runInProcess('main', options);
+export const postInProcess = (options: InProcessOptions): Promise<StepResult> => runInProcess('post', options);
