@@ -77,6 +77,7 @@ export class VeniceServer {
   private readonly hung = new Set<ServerResponse>();
   private schemas!: VeniceSchemas;
   private readonly port: number;
+  private readonly waiters: { call: Call; done: () => void }[] = [];
 
   constructor(options: VeniceServerOptions = {}) {
     this.adminKey = options.adminKey ?? `VENICE_ADMIN_KEY_${randomBytes(18).toString('base64url')}`;
@@ -107,6 +108,11 @@ export class VeniceServer {
     for (const res of this.hung) res.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  /** Resolves when the next request for `call` arrives (before the server acts on it). */
+  nextRequest(call: Call): Promise<void> {
+    return new Promise((done) => this.waiters.push({ call, done }));
   }
 
   inject(call: Call, fault: Fault, times = 1): void {
@@ -152,6 +158,10 @@ export class VeniceServer {
     this.requests.push(record);
     res.on('finish', () => (record.status = res.statusCode));
     if (!call) return this.send(res, 404, { error: 'Not found' });
+    for (const waiter of this.waiters.filter((w) => w.call === call)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.done();
+    }
 
     const fault = this.takeFault(call);
     if (fault?.kind === 'reset-before') return this.drop(res, record);

@@ -1,0 +1,100 @@
+// A cancelled job: the runner sends SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that, then still
+// runs the post step. Whatever moment the signal hits, no key may be left alive afterwards.
+import { expect, test } from 'vitest';
+import { runStep, startStep } from '../support/runner.ts';
+import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
+
+const ctx = useVeniceServer();
+
+test('SIGINT the moment main starts: nothing minted, post finds nothing', async () => {
+  const { server } = ctx;
+  const inputs = baseInputs(server);
+  const running = startStep('main', { inputs });
+  running.cancel();
+  const main = await running.done;
+  expect(main.exitCode === 0 && main.signal === null).toBe(false);
+
+  const post = await runStep('post', { inputs, state: main.state });
+  expect(post.exitCode).toBe(0);
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
+
+test('SIGINT while waiting to retry a rate-limited create: stops at once, nothing minted', async () => {
+  const { server } = ctx;
+  const inputs = baseInputs(server);
+  server.inject('create', { kind: 'status', status: 429, retryAfter: '30' });
+  const running = startStep('main', { inputs });
+  await server.nextRequest('create');
+  await new Promise((done) => setTimeout(done, 200)); // let it start its 30 s wait
+  running.cancel();
+  const main = await running.done;
+
+  expect(main.exitCode).toBe(1);
+  expect(main.signal).toBeNull(); // it exited by itself, not by the runner's SIGKILL
+  expect(main.errors).toEqual([expect.stringContaining('the job was cancelled')]);
+  const post = await runStep('post', { inputs, state: main.state });
+  expect(post.exitCode).toBe(0);
+  expect(server.count('create')).toBe(1);
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
+
+test('SIGINT during a slow create: the create settles, main deletes the key it will not hand out', async () => {
+  const { server } = ctx;
+  const inputs = baseInputs(server);
+  server.inject('create', { kind: 'delay', ms: 1_500 });
+  const running = startStep('main', { inputs });
+  await server.nextRequest('create');
+  running.cancel();
+  const main = await running.done;
+
+  expect(main.exitCode).toBe(1);
+  expect(main.signal).toBeNull();
+  expect(server.minted).toHaveLength(1);
+  expect(server.liveKeys()).toEqual([]); // deleted by main itself
+  expect(main.outputs).toEqual({});
+  const post = await runStep('post', { inputs, state: main.state });
+  expect(post.exitCode).toBe(0);
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
+
+test('SIGINT during a create that never answers: main gives up, post finds the key by its tag and deletes it', async () => {
+  const { server } = ctx;
+  const inputs = baseInputs(server);
+  server.inject('create', { kind: 'hang' });
+  const running = startStep('main', { inputs });
+  await server.nextRequest('create');
+  running.cancel();
+  const main = await running.done;
+
+  expect(main.exitCode).toBe(1);
+  expect(main.state['key-id'] ?? '').toBe('');
+  expect(main.state['invocation-tag']).toMatch(/^vek:octo-org\/shop r18234567890\.1 [0-9a-z]{6}$/);
+  expect(server.liveKeys()).toHaveLength(1); // made by Venice, never seen by main
+
+  const post = await runStep('post', { inputs, state: main.state });
+  expect(post.exitCode).toBe(0);
+  expect(post.stdout).toContain('Deleted 1 key(s) left by main.');
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
+
+test('SIGINT during verification: main deletes the new key before exiting', async () => {
+  const { server } = ctx;
+  const inputs = baseInputs(server);
+  server.inject('verify', { kind: 'hang' });
+  const running = startStep('main', { inputs });
+  await server.nextRequest('verify');
+  running.cancel();
+  const main = await running.done;
+
+  expect(main.exitCode).toBe(1);
+  expect(main.signal).toBeNull();
+  expect(server.liveKeys()).toEqual([]);
+  const post = await runStep('post', { inputs, state: main.state });
+  expect(post.exitCode).toBe(0);
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
