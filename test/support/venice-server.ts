@@ -5,6 +5,7 @@
 // fault injection. Loopback only. Every 2xx body it sends is checked against the spec as well.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadVeniceSchemas, type VeniceSchemas } from './venice-spec.ts';
 
@@ -51,6 +52,8 @@ export interface VeniceServerOptions {
   createLimit?: { count: number; windowMs: number };
   maxActiveKeys?: number;
   port?: number;
+  /** Serve https with this certificate, under `hostname` in `apiUrl` (for proxy tests). */
+  tls?: { key: string; cert: string; hostname: string };
 }
 
 const MAX_ACTIVE_KEYS = 500;
@@ -77,6 +80,7 @@ export class VeniceServer {
   private readonly hung = new Set<ServerResponse>();
   private schemas!: VeniceSchemas;
   private readonly port: number;
+  private readonly tls: VeniceServerOptions['tls'];
   private readonly waiters: { call: Call; done: () => void }[] = [];
 
   constructor(options: VeniceServerOptions = {}) {
@@ -84,12 +88,14 @@ export class VeniceServer {
     this.createLimit = options.createLimit ?? { count: 20, windowMs: 60_000 };
     this.maxActiveKeys = options.maxActiveKeys ?? MAX_ACTIVE_KEYS;
     this.port = options.port ?? 0;
-    this.server = createServer((req, res) => {
+    this.tls = options.tls;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
         process.stderr.write(`venice-server: ${String(error)}\n`);
         if (!res.headersSent) this.send(res, 500, { error: 'An unknown error occurred' });
       });
-    });
+    };
+    this.server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
   }
 
   /** The base URL to pass as `api-url`. */
@@ -100,7 +106,8 @@ export class VeniceServer {
   async start(): Promise<this> {
     this.schemas = await loadVeniceSchemas();
     await new Promise<void>((done) => this.server.listen(this.port, '127.0.0.1', done));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const port = (this.server.address() as AddressInfo).port;
+    this.url = this.tls ? `https://${this.tls.hostname}:${port}` : `http://127.0.0.1:${port}`;
     return this;
   }
 

@@ -1,0 +1,48 @@
+import { afterEach, expect, test } from 'vitest';
+import { ConnectProxy } from '../support/connect-proxy.ts';
+import { runJob } from '../support/runner.ts';
+import { expectNoLeaks } from '../support/scenario.ts';
+import { makeCertificate } from '../support/test-certificate.ts';
+import { VeniceServer } from '../support/venice-server.ts';
+
+// "venice.test" resolves nowhere but in the proxy: a request that succeeds went through the proxy.
+const HOST = 'venice.test';
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+test.each(['HTTPS_PROXY', 'https_proxy'])('%s: every Venice request goes through the proxy (CONNECT)', async (variable) => {
+  const certificate = makeCertificate(HOST);
+  const server = await new VeniceServer({ tls: { ...certificate, hostname: HOST } }).start();
+  const proxy = await new ConnectProxy({ [HOST]: '127.0.0.1' }).start();
+  stops.push(() => server.stop(), () => proxy.stop());
+
+  const { main, post } = await runJob({
+    inputs: { 'admin-key': server.adminKey, 'api-url': server.apiUrl },
+    env: { [variable]: proxy.url, NODE_EXTRA_CA_CERTS: certificate.certPath },
+  });
+
+  expect(main.exitCode, main.stdout).toBe(0);
+  expect(post.exitCode).toBe(0);
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'delete']);
+  expect(proxy.requested.length).toBeGreaterThanOrEqual(1);
+  expect(new Set(proxy.requested)).toEqual(new Set([new URL(server.url).host]));
+  expect(server.liveKeys()).toEqual([]);
+  expectNoLeaks(server, [main, post]);
+});
+
+test('loopback api-url bypasses HTTP_PROXY and HTTPS_PROXY', async () => {
+  const server = await new VeniceServer().start();
+  const proxy = await new ConnectProxy().start();
+  stops.push(() => server.stop(), () => proxy.stop());
+
+  const { main, post } = await runJob({
+    inputs: { 'admin-key': server.adminKey, 'api-url': server.apiUrl },
+    env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, http_proxy: proxy.url },
+  });
+  expect(main.exitCode).toBe(0);
+  expect(post.exitCode).toBe(0);
+  expect(proxy.requested).toEqual([]);
+  expect(server.liveKeys()).toEqual([]);
+});
