@@ -18,12 +18,14 @@ export type Call = 'create' | 'list' | 'delete' | 'verify';
  * - hang: act, then never answer (the client's timeout must fire);
  * - malformed: act, then answer 200 with a body that is not JSON;
  * - missing-fields: act, then answer 200 with `data` lacking its fields;
- * - delay: act, then answer normally after `ms`.
+ * - delay: act, then answer normally after `ms`;
+ * - redirect: answer 307 to `location` without acting.
  */
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string }
   | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  | { kind: 'redirect'; location: string };
 
 export interface StoredKey {
   id: string;
@@ -172,6 +174,10 @@ export class VeniceServer {
 
     const fault = this.takeFault(call);
     if (fault?.kind === 'reset-before') return this.drop(res, record);
+    if (fault?.kind === 'redirect') {
+      res.writeHead(307, { location: fault.location });
+      return void res.end();
+    }
     if (fault?.kind === 'status') {
       if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
       return this.send(res, fault.status, { error: fault.status === 429 ? 'Rate limit exceeded' : 'An unknown error occurred' });
