@@ -5,5 +5,14 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
+    coverage: {
+      // The gate covers src/ as run in-process; the scenario tests run the same code as dist/ in
+      // child processes, which coverage cannot see.
+      enabled: true,
+      provider: 'v8',
+      include: ['src/**'],
+      reporter: ['text-summary'],
+      thresholds: { lines: 100, branches: 95 },
+    },
   },
 });

@@ -51,27 +51,19 @@ export async function sendRequest(req: HttpRequest): Promise<HttpResponse> {
       body: req.body,
       signal,
       dispatcher: dispatcherFor(req.url),
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
     });
     const text = await response.body.text();
     return { status: response.statusCode, headers: response.headers, text };
   } catch (error) {
     if (req.signal?.aborted) throw new NoResponseError('cancelled', 'cancelled');
-    if (timeout.aborted || isTimeoutError(error)) {
-      throw new NoResponseError('timeout', `no answer within ${Math.round(req.timeoutMs / 100) / 10}s`);
-    }
+    // The timeout signal covers connecting, headers and body alike (undici's own timeouts are longer).
+    if (timeout.aborted) throw new NoResponseError('timeout', `no answer within ${Math.round(req.timeoutMs / 100) / 10}s`);
     throw new NoResponseError('network', networkErrorText(error));
   }
 }
 
-function isTimeoutError(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
-}
-
 /** A short description of a network failure: its code, never the request (which holds a header with a key). */
-function networkErrorText(error: unknown): string {
+export function networkErrorText(error: unknown): string {
   const cause = (error as { cause?: { code?: string } }).cause;
   const code = (error as { code?: string }).code ?? cause?.code;
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';

@@ -60,7 +60,7 @@ async function withCancelWatch(step: (cancel: CancelSignals) => Promise<void>): 
     }
     core.info(`Received ${signal}: the job is being cancelled.`);
     cancel.abort();
-    setTimeout(() => settle.abort(), CANCEL_GRACE_MS).unref();
+    setTimeout(settle.abort.bind(settle), CANCEL_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -50,7 +50,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
   const body = createKeyBody(config, description, deps.now());
   io.info(`Creating an inference key "${description}", expiring at ${body.expiresAt}.`);
   const key = await client.createKey(body, async () => {
-    await deleteInvocationKeys(tag, deps, 'its answer was lost');
+    await deleteInvocationKeys(tag, { io, client: client.forCleanup() }, 'its answer was lost');
   });
   io.setSecret(key.apiKey);
   io.saveState(STATE.keyId, key.id);
@@ -80,14 +80,23 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     throw error;
   }
 
-  await io.appendSummary(mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify }, config));
+  await writeSummary(io, mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify }, config));
   return key;
+}
+
+/** The summary is a courtesy: failing to write it must not fail a step that did its work. */
+export async function writeSummary(io: ActionIO, markdown: string): Promise<void> {
+  try {
+    await io.appendSummary(markdown);
+  } catch (error) {
+    io.warning(`could not write the job summary (${messageOf(error)}).`);
+  }
 }
 
 /** A failed main leaves no key behind; if this delete fails too, the post step tries again. */
 async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> {
   try {
-    await deps.client.deleteKey(keyId);
+    await deps.client.forCleanup().deleteKey(keyId);
     deps.io.saveState(STATE.keyId, '');
     deps.io.info(`Deleted key ${keyId} because the step failed.`);
   } catch (error) {

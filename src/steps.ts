@@ -71,7 +71,7 @@ function veniceClient(config: Config, step: StepEnvironment): VeniceClient {
   return new VeniceClient({
     apiUrl: config.apiUrl,
     adminKey: config.adminKey,
-    deadline: new Deadline(config.timeoutMs, step.now),
+    deadline: Deadline.forStep(config.timeoutMs, step.now),
     policy: step.policy,
     log: step.io.info,
     signal: step.cancel.signal,

@@ -71,6 +71,11 @@ const MIN_REQUEST_TIMEOUT_MS = 1_000;
 export class VeniceClient {
   constructor(private readonly options: VeniceClientOptions) {}
 
+  /** The same client with the deadline's reserve released: for deleting what failed work left. */
+  forCleanup(): VeniceClient {
+    return new VeniceClient({ ...this.options, deadline: this.options.deadline.forCleanup() });
+  }
+
   /**
    * Creates a key. Creation is not idempotent: when a create may have reached Venice but its answer
    * was lost, `recover` runs before the next attempt to delete whatever that attempt made.
@@ -199,11 +204,9 @@ export class VeniceClient {
         signal,
       });
     } catch (error) {
-      if (error instanceof NoResponseError) {
-        if (error.reason === 'cancelled') throw new ActionFailure(`${describeCall(call)} was cancelled.`);
-        throw retryable(call, undefined, error.message, call === 'create');
-      }
-      throw error;
+      if (error instanceof NoResponseError && error.reason === 'cancelled') throw new ActionFailure(`${describeCall(call)} was cancelled.`);
+      // No answer: a create may still have reached Venice.
+      throw retryable(call, undefined, messageOf(error), call === 'create');
     }
 
     const { status } = response;

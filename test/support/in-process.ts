@@ -15,6 +15,8 @@ export interface InProcessOptions {
   /** Every delay the retry policy asked for, in ms (the sleep itself is capped at `maxSleepMs`). */
   delays?: number[];
   maxSleepMs?: number;
+  /** Make writing a file command fail, as a full disk would. */
+  fail?: 'summary' | 'output';
 }
 
 /** Backoff as in production, but real sleeps capped, so tests do not wait for Retry-After in full. */
@@ -39,18 +41,27 @@ class MemoryIO implements ActionIO {
   readonly env: Record<string, string> = {};
   summary = '';
   failed = false;
-  constructor(state: Record<string, string>) {
+  constructor(
+    state: Record<string, string>,
+    private readonly failing?: 'summary' | 'output',
+  ) {
     this.state = { ...state };
   }
   info = (message: string): void => void this.lines.push(message);
   warning = (message: string): void => void this.lines.push(`::warning::${escape(`venice-ephemeral-key: ${message}`)}`);
   debug = (message: string): void => void this.lines.push(`::debug::${escape(message)}`);
   setSecret = (secret: string): void => void this.lines.push(`::add-mask::${secret}`);
-  setOutput = (name: string, value: string): void => void (this.outputs[name] = value);
+  setOutput = (name: string, value: string): void => {
+    if (this.failing === 'output') throw new Error('ENOSPC: no space left on device, write');
+    this.outputs[name] = value;
+  };
   saveState = (name: string, value: string): void => void (this.state[name] = value);
   getState = (name: string): string => this.state[name] ?? '';
   exportVariable = (name: string, value: string): void => void (this.env[name] = value);
-  appendSummary = async (markdown: string): Promise<void> => void (this.summary += markdown);
+  appendSummary = async (markdown: string): Promise<void> => {
+    if (this.failing === 'summary') throw new Error('ENOSPC: no space left on device, write');
+    this.summary += markdown;
+  };
   setFailed = (message: string): void => {
     this.failed = true;
     this.lines.push(`::error::${escape(`venice-ephemeral-key: ${message}`)}`);
@@ -62,7 +73,7 @@ function escape(message: string): string {
 }
 
 async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<StepResult> {
-  const io = new MemoryIO(options.state ?? {});
+  const io = new MemoryIO(options.state ?? {}, options.fail);
   const inputs = Object.fromEntries(
     Object.entries(actionInputs()).map(([name, spec]) => [name, options.inputs[name] ?? spec.default ?? '']),
   );

@@ -22,7 +22,7 @@ export type Call = 'create' | 'list' | 'delete' | 'verify';
  * - redirect: answer 307 to `location` without acting.
  */
 export type Fault =
-  | { kind: 'status'; status: number; retryAfter?: string }
+  | { kind: 'status'; status: number; retryAfter?: string; error?: string }
   | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' }
   | { kind: 'delay'; ms: number }
   | { kind: 'redirect'; location: string };
@@ -180,7 +180,8 @@ export class VeniceServer {
     }
     if (fault?.kind === 'status') {
       if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
-      return this.send(res, fault.status, { error: fault.status === 429 ? 'Rate limit exceeded' : 'An unknown error occurred' });
+      const error = fault.error ?? (fault.status === 429 ? 'Rate limit exceeded' : 'An unknown error occurred');
+      return this.send(res, fault.status, { error });
     }
 
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

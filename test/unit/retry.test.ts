@@ -1,0 +1,67 @@
+import { expect, test } from 'vitest';
+import { Deadline } from '../../src/deadline.ts';
+import { ActionFailure } from '../../src/errors.ts';
+import { backoffDelayMs, defaultRetryPolicy, withRetries, type RetryPolicy } from '../../src/retry.ts';
+
+const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
+
+function retryable(summary: string, retryAfterMs?: number): Error {
+  return Object.assign(new Error(summary), { retryable: true, summary, retryAfterMs });
+}
+
+test('backoff doubles up to its cap; full jitter scales it by a random factor', () => {
+  expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelayMs(n, policy))).toEqual([500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000]);
+  expect(backoffDelayMs(3, { ...policy, random: () => 0.25 })).toBe(500);
+  expect(backoffDelayMs(3, { ...policy, random: () => 0 })).toBe(0);
+});
+
+test('Retry-After sets the wait, with up to one base delay of jitter on top', () => {
+  expect(backoffDelayMs(1, { ...policy, random: () => 0 }, 3_000)).toBe(3_000);
+  expect(backoffDelayMs(1, policy, 3_000)).toBe(3_500);
+});
+
+test('only retryable failures are retried', async () => {
+  let calls = 0;
+  const final = new ActionFailure('final');
+  await expect(withRetries('x', async () => { calls++; throw final; }, { policy, deadline: new Deadline(60_000), log: () => {} })).rejects.toBe(final);
+  expect(calls).toBe(1);
+});
+
+test('a cancelled step does not retry', async () => {
+  const controller = new AbortController();
+  controller.abort();
+  let calls = 0;
+  const error = retryable('HTTP 503');
+  await expect(withRetries('x', async () => { calls++; throw error; }, { policy, deadline: new Deadline(60_000), log: () => {}, signal: controller.signal })).rejects.toBe(error);
+  expect(calls).toBe(1);
+});
+
+test('success after retries returns the value and logs each retry', async () => {
+  const log: string[] = [];
+  let calls = 0;
+  const value = await withRetries('list', async () => {
+    if (++calls < 3) throw retryable('connection reset');
+    return 'done';
+  }, { policy, deadline: new Deadline(60_000), log: (m) => log.push(m) });
+  expect(value).toBe('done');
+  expect(log).toEqual(['list: attempt 1 failed (connection reset); retrying in 0.5s.', 'list: attempt 2 failed (connection reset); retrying in 1s.']);
+});
+
+test('the production sleep really waits, and stops when aborted', async () => {
+  await defaultRetryPolicy.sleep(1);
+  const controller = new AbortController();
+  const sleeping = defaultRetryPolicy.sleep(60_000, controller.signal);
+  controller.abort();
+  await expect(sleeping).rejects.toThrow(/abort/i);
+});
+
+test('deadline: remaining time and the message when exceeded', () => {
+  let now = 1_000;
+  const deadline = new Deadline(90_000, () => now);
+  expect(deadline.remainingMs()).toBe(90_000);
+  now += 100_000;
+  expect(deadline.remainingMs()).toBe(0);
+  expect(deadline.exceeded('create').message).toBe(
+    "gave up after the step's timeout of 1m 30s while waiting for create. Raise the `timeout` input if Venice is slow or many jobs mint at once.",
+  );
+});

@@ -1,0 +1,111 @@
+// The real wiring (src/index.ts with @actions/core, process signals, and the entry files) run in
+// this process, so coverage sees it; the scenario tests run the same code as the bundle.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { parseFileCommands } from '../support/runner.ts';
+import { VeniceServer } from '../support/venice-server.ts';
+
+let server: VeniceServer;
+let files: Record<string, string>;
+let stdout: string[];
+const savedEnv = { ...process.env };
+
+beforeEach(async () => {
+  server = await new VeniceServer().start();
+  const dir = mkdtempSync(join(tmpdir(), 'vek-wiring-'));
+  files = {};
+  for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_STEP_SUMMARY']) {
+    files[name] = join(dir, name);
+    writeFileSync(files[name]!, '');
+  }
+  Object.assign(process.env, files, {
+    GITHUB_REPOSITORY: 'octo-org/shop',
+    GITHUB_RUN_ID: '42',
+    GITHUB_RUN_ATTEMPT: '1',
+    'INPUT_ADMIN-KEY': server.adminKey,
+    'INPUT_API-URL': server.apiUrl,
+    'INPUT_EXPIRES-IN': '1h',
+    'INPUT_USD-LIMIT': '1',
+    'INPUT_DIEM-LIMIT': '1',
+    'INPUT_LIMIT-PERIOD': 'EPOCH',
+    INPUT_VERIFY: 'true',
+    'INPUT_SKIP-DELETE': 'false',
+    INPUT_TIMEOUT: '5m',
+    'INPUT_FAIL-ON-CLEANUP-ERROR': 'false',
+  });
+  stdout = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.env = { ...savedEnv };
+  process.exitCode = undefined;
+  await server.stop();
+});
+
+function stateForPost(): void {
+  for (const [name, value] of Object.entries(parseFileCommands(readFileSync(files.GITHUB_STATE!, 'utf8')))) {
+    process.env[`STATE_${name}`] = value;
+  }
+}
+
+test('runMain then runPost through @actions/core: outputs, state, summary, and the key deleted', async () => {
+  const { runMain, runPost } = await import('../../src/index.ts');
+  await runMain();
+  const outputs = parseFileCommands(readFileSync(files.GITHUB_OUTPUT!, 'utf8'));
+  expect(outputs['api-key']).toBe(server.minted[0]!.apiKey);
+  expect(readFileSync(files.GITHUB_STEP_SUMMARY!, 'utf8')).toContain(server.minted[0]!.id);
+  expect(stdout.join('')).toContain(`::add-mask::${server.adminKey}`);
+  expect(process.exitCode ?? 0).toBe(0);
+
+  stateForPost();
+  await runPost();
+  expect(server.liveKeys()).toEqual([]);
+  expect(process.exitCode ?? 0).toBe(0);
+});
+
+test('a delete Venice refuses is a warning through @actions/core', async () => {
+  const { runMain, runPost } = await import('../../src/index.ts');
+  await runMain();
+  stateForPost();
+  server.inject('delete', { kind: 'status', status: 403 });
+  await runPost();
+  expect(stdout.join('')).toMatch(/::warning::venice-ephemeral-key: could not delete key /);
+  expect(process.exitCode ?? 0).toBe(0);
+});
+
+test('SIGINT stops a hung create; SIGTERM ends its grace period at once', async () => {
+  const { runMain } = await import('../../src/index.ts');
+  server.inject('create', { kind: 'hang' });
+  const running = runMain();
+  await server.nextRequest('create');
+  process.emit('SIGINT', 'SIGINT');
+  process.emit('SIGTERM', 'SIGTERM');
+  await running;
+  expect(process.exitCode).toBe(1);
+  expect(stdout.join('')).toContain('Received SIGINT: the job is being cancelled.');
+  expect(stdout.join('')).toContain('::error::venice-ephemeral-key: the job was cancelled');
+  expect(process.listenerCount('SIGINT')).toBe(0); // handlers removed after the step
+});
+
+test('without GITHUB_STEP_SUMMARY the summary is skipped quietly', async () => {
+  delete process.env.GITHUB_STEP_SUMMARY;
+  const { runMain } = await import('../../src/index.ts');
+  await runMain();
+  expect(process.exitCode ?? 0).toBe(0);
+  expect(stdout.join('')).not.toContain('::warning::');
+});
+
+test('the entry files run their step when loaded', async () => {
+  await import('../../src/main.ts');
+  expect(server.liveKeys()).toHaveLength(1);
+  stateForPost();
+  await import('../../src/post.ts');
+  expect(server.liveKeys()).toEqual([]);
+});
