@@ -30,6 +30,12 @@ export interface Config {
   apiUrl: string;
   timeoutMs: number;
   failOnCleanupError: boolean;
+  mode: Mode;
+  /** From the pr-number input; the event's PR is read separately (run-context.ts). */
+  prNumber: number | undefined;
+  rotate: boolean;
+  dryRun: boolean;
+  githubToken: string;
 }
 
 export type ReadInput = (name: string) => string;
@@ -79,6 +85,11 @@ export function readConfig(read: ReadInput): Config {
     apiUrl: field('api-url', parseApiUrl),
     timeoutMs: field('timeout', (raw) => durationInput('timeout', raw, '5m', MAX_TIMEOUT_MS, '6h')),
     failOnCleanupError: field('fail-on-cleanup-error', (raw) => booleanInput('fail-on-cleanup-error', raw)),
+    mode: field('mode', parseMode),
+    prNumber: field('pr-number', parsePrNumber),
+    rotate: field('rotate', (raw) => booleanInput('rotate', raw)),
+    dryRun: field('dry-run', (raw) => booleanInput('dry-run', raw)),
+    githubToken: field('github-token', (raw) => raw),
   };
   if (errors.length > 0) throw new InputErrors(errors);
   return config;
@@ -137,6 +148,21 @@ export function booleanInput(name: string, raw: string): boolean {
 function parseLabel(raw: string): string {
   // eslint-disable-next-line no-control-regex
   return raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function parseMode(raw: string): Mode {
+  const mode = raw.toLowerCase() as Mode;
+  if (!MODES.includes(mode)) throw new InputError('mode', `"${raw}" is not one of ${MODES.join(', ')} (any case); e.g. "revoke".`);
+  return mode;
+}
+
+function parsePrNumber(raw: string): number | undefined {
+  if (raw === '') return undefined;
+  const value = /^#?\d{1,10}$/.test(raw) ? Number(raw.replace('#', '')) : 0;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InputError('pr-number', `"${raw}" is not a pull request number; e.g. "7" or \`\${{ github.event.pull_request.number }}\`.`);
+  }
+  return value;
 }
 
 function parseExportEnv(raw: string): string | undefined {

@@ -1,7 +1,9 @@
 import { STATE, type ActionIO } from './action-io.js';
 import { buildDescription, formatTag, isSameInvocation, repoToken, type KeyTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
+import type { PullRequests } from './github-prs.js';
 import type { Config } from './inputs.js';
+import { pullRequestFor, rotateOlderPrKeys } from './pr-keys.js';
 import type { RunContext } from './run-context.js';
 import { mintSummary } from './summary.js';
 import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
@@ -14,6 +16,8 @@ export interface MintDeps {
   token: string;
   now: () => number;
   isCancelled: () => boolean;
+  /** GitHub, asked only for a PR mint: is the PR still open? */
+  pullRequests: () => PullRequests;
 }
 
 /** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
@@ -33,11 +37,13 @@ export function createKeyBody(config: Config, description: string, now: number):
  * invocation exists (the one in the outputs); on failure main deletes what it made, and the post step
  * can still find anything left by the tag saved in state before the create was sent.
  */
-export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey> {
+export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey | undefined> {
   const { io, client, context } = deps;
+  const pr = pullRequestFor(config, context);
+  if (pr !== undefined && !(await pullRequestIsOpen(pr, deps))) return undefined;
   const tag: KeyTag = {
     repo: repoToken(context.repository),
-    pr: context.prNumber,
+    pr,
     runId: context.runId,
     runAttempt: context.runAttempt,
     token: deps.token,
@@ -80,8 +86,47 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     throw error;
   }
 
-  await writeSummary(io, mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify }, config));
+  const rotated = config.rotate ? await rotate(key.id, tag, deps) : [];
+  await writeSummary(io, mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify, rotated }, config));
   return key;
+}
+
+/**
+ * A late run after a fast merge must not leave a key behind: a closed or merged PR gets none. When
+ * GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
+ */
+async function pullRequestIsOpen(pr: number, deps: MintDeps): Promise<boolean> {
+  let state;
+  try {
+    state = await deps.pullRequests().stateOf(pr);
+  } catch (error) {
+    deps.io.warning(`${messageOf(error)} Minting the key anyway; it expires as set, and mode: sweep removes keys of closed PRs.`);
+    return true;
+  }
+  if (state === 'open') return true;
+  deps.io.info(`PR #${pr} is ${state}: no key minted, so nothing is left behind for it.`);
+  await writeSummary(deps.io, `### No Venice key minted
+
+PR #${pr} is already ${state}.
+`);
+  return false;
+}
+
+/** rotate: the new key is good, so this PR's older keys can go. Failing that is only a warning. */
+async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<string[]> {
+  const { pr } = tag;
+  if (pr === undefined) {
+    deps.io.warning('rotate is true but this run has no pull request (set pr-number or run on a pull_request event); nothing rotated.');
+    return [];
+  }
+  try {
+    const deleted = await rotateOlderPrKeys(newKeyId, { ...tag, pr }, deps);
+    deps.io.info(deleted.length === 0 ? `No older key of PR #${pr} to rotate out.` : `Rotated out ${deleted.length} older key(s) of PR #${pr}.`);
+    return deleted;
+  } catch (error) {
+    deps.io.warning(`could not delete the older keys of PR #${pr} (${messageOf(error)}); they expire as set.`);
+    return [];
+  }
 }
 
 /** The summary is a courtesy: failing to write it must not fail a step that did its work. */

@@ -3,7 +3,9 @@ import { cleanUp } from './cleanup.js';
 import { Deadline } from './deadline.js';
 import { ActionFailure, InputErrors, messageOf } from './errors.js';
 import { readConfig, type Config, type ReadInput } from './inputs.js';
+import { gitHubPullRequests } from './github-prs.js';
 import { mintKey } from './mint.js';
+import { revokePrKeys, sweepClosedPrKeys } from './pr-keys.js';
 import type { RetryPolicy } from './retry.js';
 import { readRunContext } from './run-context.js';
 import { VeniceClient } from './venice-client.js';
@@ -34,14 +36,15 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
   try {
     const config = readConfig(step.readInput);
     const context = readRunContext(step.env);
-    await mintKey(config, {
+    const deps = {
       io: step.io,
       client: veniceClient(config, step),
       context,
-      token: step.newToken(),
-      now: step.now,
-      isCancelled: () => step.cancel.signal.aborted,
-    });
+      pullRequests: () => gitHubPullRequests(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal),
+    };
+    if (config.mode === 'revoke') return await revokePrKeys(config, deps);
+    if (config.mode === 'sweep') return await sweepClosedPrKeys(config, deps);
+    await mintKey(config, { ...deps, token: step.newToken(), now: step.now, isCancelled: () => step.cancel.signal.aborted });
   } catch (error) {
     fail(step, error);
   }
@@ -61,10 +64,12 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
   }
 }
 
-/** First thing each step does: nothing can print the admin key after this. */
+/** First thing each step does: nothing can print the admin key (or the GitHub token) after this. */
 function maskAdminKey(step: StepEnvironment): void {
-  const adminKey = step.readInput('admin-key').trim();
-  if (adminKey) step.io.setSecret(adminKey);
+  for (const name of ['admin-key', 'github-token']) {
+    const secret = step.readInput(name).trim();
+    if (secret) step.io.setSecret(secret);
+  }
 }
 
 function veniceClient(config: Config, step: StepEnvironment): VeniceClient {

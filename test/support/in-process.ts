@@ -5,7 +5,7 @@ import type { ActionIO } from '../../src/action-io.ts';
 import { newInvocationToken } from '../../src/description-tag.ts';
 import type { RetryPolicy } from '../../src/retry.ts';
 import { runMainStep, runPostStep, type CancelSignals } from '../../src/steps.ts';
-import { actionInputs, type StepResult } from './runner.ts';
+import { actionInputs, TEST_GITHUB_TOKEN, type StepResult } from './runner.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;
@@ -75,7 +75,10 @@ function escape(message: string): string {
 async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<StepResult> {
   const io = new MemoryIO(options.state ?? {}, options.fail);
   const inputs = Object.fromEntries(
-    Object.entries(actionInputs()).map(([name, spec]) => [name, options.inputs[name] ?? spec.default ?? '']),
+    Object.entries(actionInputs()).map(([name, spec]) => [
+      name,
+      (options.inputs[name] ?? spec.default ?? '').replace('${{ github.token }}', TEST_GITHUB_TOKEN),
+    ]),
   );
   const never = new AbortController().signal;
   const step = {
@@ -84,7 +87,8 @@ async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): 
       if (!(name in inputs)) throw new Error(`input '${name}' is not declared in action.yml`);
       return inputs[name]!;
     },
-    env: { GITHUB_REPOSITORY: 'octo-org/shop', GITHUB_RUN_ID: '18234567890', GITHUB_RUN_ATTEMPT: '1', ...options.env },
+    // GITHUB_API_URL points at a closed loopback port unless a test gives its GitHub server.
+    env: { GITHUB_REPOSITORY: 'octo-org/shop', GITHUB_RUN_ID: '18234567890', GITHUB_RUN_ATTEMPT: '1', GITHUB_API_URL: 'http://127.0.0.1:9', ...options.env },
     policy: fastPolicy(options.delays, options.maxSleepMs),
     now: Date.now,
     cancel: options.cancel ?? { signal: never, settleSignal: never },

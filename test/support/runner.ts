@@ -45,6 +45,9 @@ export interface StepOptions {
   event?: { name: string; payload: unknown };
 }
 
+/** What `${{ github.token }}` evaluates to in the harness. */
+export const TEST_GITHUB_TOKEN = 'ghs_harnessTokenForTests0123456789abcdef';
+
 export interface RunningStep {
   child: ChildProcess;
   done: Promise<StepResult>;
@@ -84,9 +87,10 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
     ...files,
     ...options.env,
   };
-  // The runner sets every declared input, defaults applied, upper-cased with hyphens kept.
+  // The runner sets every declared input, defaults applied (expressions evaluated), upper-cased with hyphens kept.
   for (const [name, spec] of Object.entries(actionInputs())) {
-    env[`INPUT_${name.toUpperCase()}`] = options.inputs?.[name] ?? spec.default ?? '';
+    const value = options.inputs?.[name] ?? spec.default ?? '';
+    env[`INPUT_${name.toUpperCase()}`] = value.replace('${{ github.token }}', TEST_GITHUB_TOKEN);
   }
   for (const name of Object.keys(options.inputs ?? {})) {
     if (!(`INPUT_${name.toUpperCase()}` in env)) throw new Error(`input '${name}' is not declared in action.yml`);

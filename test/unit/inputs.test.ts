@@ -5,7 +5,7 @@ import { actionInputs } from '../support/runner.ts';
 
 /** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
 function inputs(given: Record<string, string>): (name: string) => string {
-  const defaults = Object.fromEntries(Object.entries(actionInputs()).map(([name, spec]) => [name, spec.default ?? '']));
+  const defaults = Object.fromEntries(Object.entries(actionInputs()).map(([name, spec]) => [name, (spec.default ?? '').replace('${{ github.token }}', 'ghs_t')]));
   const all: Record<string, string> = { ...defaults, 'admin-key': 'VENICE_ADMIN_KEY_x', ...given };
   return (name) => {
     if (!(name in all)) throw new Error(`readConfig asked for undeclared input '${name}'`);
@@ -38,6 +38,11 @@ test('the defaults in action.yml make a valid config', () => {
     apiUrl: 'https://api.venice.ai/api/v1',
     timeoutMs: 300_000,
     failOnCleanupError: false,
+    mode: 'mint',
+    prNumber: undefined,
+    rotate: false,
+    dryRun: false,
+    githubToken: 'ghs_t',
   });
 });
 
@@ -72,6 +77,11 @@ test.each([
   ['api-url', 'https://venice.example.com', 'apiUrl', 'https://venice.example.com'],
   ['description', '  two\nlines\t here ', 'label', 'two lines here'],
   ['timeout', '90s', 'timeoutMs', 90_000],
+  ['mode', 'Sweep', 'mode', 'sweep'],
+  ['pr-number', '#42', 'prNumber', 42],
+  ['pr-number', '7', 'prNumber', 7],
+  ['rotate', 'true', 'rotate', true],
+  ['dry-run', 'TRUE', 'dryRun', true],
 ] as const)('%s %j is read as %s = %j', (input, raw, field, value) => {
   expect(readConfig(inputs({ [input]: raw }))[field]).toEqual(value);
 });
@@ -86,6 +96,11 @@ test.each([
   ['export-env', '1KEY'],
   ['verify', ''],
   ['timeout', '7h'],
+  ['mode', 'delete'],
+  ['pr-number', '0'],
+  ['pr-number', 'seven'],
+  ['pr-number', '12345678901'],
+  ['dry-run', 'sure'],
 ])('%s %j is refused naming the input', (input, raw) => {
   expect(errorsFor({ [input]: raw })).toEqual([expect.stringContaining(`input '${input}'`)]);
 });

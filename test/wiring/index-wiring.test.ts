@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
-import { parseFileCommands } from '../support/runner.ts';
+import { actionInputs, parseFileCommands, TEST_GITHUB_TOKEN } from '../support/runner.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 
 let server: VeniceServer;
@@ -20,20 +20,15 @@ beforeEach(async () => {
     files[name] = join(dir, name);
     writeFileSync(files[name]!, '');
   }
+  for (const [name, spec] of Object.entries(actionInputs())) {
+    process.env[`INPUT_${name.toUpperCase()}`] = (spec.default ?? '').replace('${{ github.token }}', TEST_GITHUB_TOKEN);
+  }
   Object.assign(process.env, files, {
     GITHUB_REPOSITORY: 'octo-org/shop',
     GITHUB_RUN_ID: '42',
     GITHUB_RUN_ATTEMPT: '1',
     'INPUT_ADMIN-KEY': server.adminKey,
     'INPUT_API-URL': server.apiUrl,
-    'INPUT_EXPIRES-IN': '1h',
-    'INPUT_USD-LIMIT': '1',
-    'INPUT_DIEM-LIMIT': '1',
-    'INPUT_LIMIT-PERIOD': 'EPOCH',
-    INPUT_VERIFY: 'true',
-    'INPUT_SKIP-DELETE': 'false',
-    INPUT_TIMEOUT: '5m',
-    'INPUT_FAIL-ON-CLEANUP-ERROR': 'false',
   });
   stdout = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {

@@ -1,0 +1,114 @@
+import type { ActionIO } from './action-io.js';
+import { isForPullRequest, parseTag, repoToken, type KeyTag } from './description-tag.js';
+import { ActionFailure, messageOf } from './errors.js';
+import type { PrState, PullRequests } from './github-prs.js';
+import type { Config } from './inputs.js';
+import type { RunContext } from './run-context.js';
+import { keyTable } from './summary.js';
+import type { ListedKey, VeniceClient } from './venice-client.js';
+
+/**
+ * Keys that live as long as a pull request: revoke (a PR's keys), sweep (keys of closed PRs), and the
+ * rotation after a PR mint. Keys are chosen by their tag alone: a key without this action's tag, or
+ * tagged for another repository or PR, is never touched.
+ */
+export interface PrKeysDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  context: RunContext;
+  pullRequests: () => PullRequests;
+}
+
+/** The PR to act for: the pr-number input, else the event's. */
+export function pullRequestFor(config: Config, context: RunContext): number | undefined {
+  return config.prNumber ?? context.prNumber;
+}
+
+export async function revokePrKeys(config: Config, deps: PrKeysDeps): Promise<void> {
+  const pr = pullRequestFor(config, deps.context);
+  if (pr === undefined) {
+    throw new ActionFailure(
+      `mode: revoke needs a pull request, and this ${deps.context.eventName || 'run'} event has none. ` +
+        'Run it on `pull_request: types: [closed]`, or set pr-number, e.g. `pr-number: ${{ github.event.pull_request.number }}`.',
+    );
+  }
+  const keys = (await deps.client.listKeys()).filter((key) => isForPullRequest(key.description, deps.context.repository, pr));
+  deps.io.info(`${keys.length} key(s) of ${deps.context.repository} PR #${pr} found.`);
+  const deleted = await deleteAll(keys, config.dryRun, deps);
+  publish(deps.io, deleted, config.dryRun);
+  await deps.io.appendSummary(
+    `### Venice keys of PR #${pr} ${config.dryRun ? 'that would be revoked (dry run)' : 'revoked'}\n\n${keyTable(keys)}\n`,
+  );
+}
+
+export async function sweepClosedPrKeys(config: Config, deps: PrKeysDeps): Promise<void> {
+  const repo = repoToken(deps.context.repository).toLowerCase();
+  const keys = (await deps.client.listKeys()).filter((key) => {
+    const tag = parseTag(key.description);
+    return tag?.pr !== undefined && tag.repo.toLowerCase() === repo;
+  });
+  // Every PR's state is known before anything is deleted: if GitHub cannot be asked, nothing is.
+  const states = new Map<number, PrState>();
+  for (const pr of new Set(keys.map((key) => parseTag(key.description)!.pr!))) {
+    states.set(pr, await deps.pullRequests().stateOf(pr));
+  }
+  const stateOf = (key: ListedKey): PrState => states.get(parseTag(key.description)!.pr!)!;
+  const closed = keys.filter((key) => stateOf(key) !== 'open');
+  const kept = keys.filter((key) => stateOf(key) === 'open');
+  deps.io.info(`${keys.length} PR key(s) of ${deps.context.repository}: ${closed.length} of closed PRs, ${kept.length} of open PRs.`);
+
+  const deleted = await deleteAll(closed, config.dryRun, deps);
+  publish(deps.io, deleted, config.dryRun);
+  deps.io.setOutput('kept-count', String(kept.length));
+  const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';
+  await deps.io.appendSummary(
+    `### Venice PR keys swept\n\n#### ${verb}: keys of closed PRs\n\n${keyTable(closed, stateOf)}\n\n` +
+      `#### Kept: keys of open PRs\n\n${keyTable(kept, stateOf)}\n`,
+  );
+}
+
+/** After a PR mint: delete this repository's keys for the same PR minted before the new one. */
+export async function rotateOlderPrKeys(newKeyId: string, tag: KeyTag & { pr: number }, deps: Omit<PrKeysDeps, 'pullRequests'>): Promise<string[]> {
+  const keys = (await deps.client.listKeys()).filter((key) => isForPullRequest(key.description, deps.context.repository, tag.pr));
+  const newKey = keys.find((key) => key.id === newKeyId);
+  // Only older keys: a run for a later push may already have minted a newer one, which must stay.
+  const older = keys.filter((key) => key.id !== newKeyId && isOlder(key, newKey, tag));
+  return deleteAll(older, false, deps);
+}
+
+/** By creation time when Venice gives it for both keys, else by run id and attempt from the tags. */
+function isOlder(key: ListedKey, newKey: ListedKey | undefined, newTag: KeyTag): boolean {
+  if (key.createdAt && newKey?.createdAt) return Date.parse(key.createdAt) < Date.parse(newKey.createdAt);
+  const theirs = parseTag(key.description)!;
+  const [run, newRun] = [Number(theirs.runId), Number(newTag.runId)];
+  return run < newRun || (run === newRun && Number(theirs.runAttempt) < Number(newTag.runAttempt));
+}
+
+/** Deletes each key (or only lists it in a dry run); one failure does not stop the rest, but fails the step. */
+async function deleteAll(keys: ListedKey[], dryRun: boolean, deps: Pick<PrKeysDeps, 'io' | 'client'>): Promise<string[]> {
+  const deleted: string[] = [];
+  const failures: string[] = [];
+  for (const key of keys) {
+    if (dryRun) {
+      deps.io.info(`Would delete key ${key.id} "${key.description}" (dry run).`);
+      continue;
+    }
+    try {
+      await deps.client.deleteKey(key.id);
+      deleted.push(key.id);
+      deps.io.info(`Deleted key ${key.id} "${key.description}".`);
+    } catch (error) {
+      failures.push(`${key.id}: ${messageOf(error)}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new ActionFailure(`deleted ${deleted.length} of ${keys.length} key(s); could not delete ${failures.join('; ')}`);
+  }
+  return deleted;
+}
+
+function publish(io: ActionIO, deleted: string[], dryRun: boolean): void {
+  io.setOutput('deleted-count', String(deleted.length));
+  io.setOutput('deleted-ids', deleted.join(','));
+  if (dryRun) io.info('Dry run: nothing was deleted.');
+}
