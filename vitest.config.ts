@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
+    // GitHub's workflow parser imports JSON without import attributes: let Vite transform it.
+    server: { deps: { inline: [/@actions\/(languageservice|workflow-parser|expressions)/] } },
     coverage: {
       // The gate covers src/ as run in-process; the scenario tests run the same code as dist/ in
       // child processes, which coverage cannot see.

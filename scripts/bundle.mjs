@@ -6,7 +6,8 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const ncc = (args) => execFileSync(process.execPath, ['node_modules/@vercel/ncc/dist/ncc/cli.js', 'build', ...args, '--quiet'], { stdio: 'inherit' });
+const ncc = (args) =>
+  execFileSync(process.execPath, ['node_modules/@vercel/ncc/dist/ncc/cli.js', 'build', ...args, '--quiet'], { stdio: 'inherit' });
 
 const out = process.argv[2] ?? 'dist';
 rmSync(out, { recursive: true, force: true });

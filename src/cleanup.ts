@@ -1,9 +1,9 @@
-import { STATE, type ActionIO } from './action-io.js';
+import { type ActionIO, STATE } from './action-io.js';
 import { parseTag } from './description-tag.js';
 import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
 import { deleteInvocationKeys } from './mint.js';
-import { VeniceError, type VeniceClient } from './venice-client.js';
+import { type VeniceClient, VeniceError } from './venice-client.js';
 
 export interface CleanupDeps {
   io: ActionIO;
@@ -34,9 +34,9 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
     return;
   }
   try {
-    if (!keyId) {
+    if (!keyId && tag) {
       // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
-      const count = await deleteInvocationKeys(tag!, { io, client }, 'main did not finish with it');
+      const count = await deleteInvocationKeys(tag, { io, client }, 'main did not finish with it');
       io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
       return;
     }

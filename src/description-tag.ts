@@ -78,8 +78,7 @@ export function isSameInvocation(description: string | null | undefined, tag: Ke
   );
 }
 
-/** Keys this action minted for the given repository and PR, by any run. */
-export function isForPullRequest(description: string | null | undefined, repository: string, pr: number): boolean {
-  const found = parseTag(description);
-  return found !== undefined && found.repo.toLowerCase() === repoToken(repository).toLowerCase() && found.pr === pr;
+/** Whether a parsed tag names this repository (GitHub repository names are case-insensitive). */
+export function isTagOfRepository(tag: KeyTag, repository: string): boolean {
+  return tag.repo.toLowerCase() === repoToken(repository).toLowerCase();
 }

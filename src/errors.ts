@@ -3,7 +3,10 @@ export const ACTION_NAME = 'venice-ephemeral-key';
 
 /** A user mistake in the workflow file: shown as one clear error, never with a stack trace. */
 export class InputError extends Error {
-  constructor(readonly input: string, detail: string) {
+  constructor(
+    readonly input: string,
+    detail: string,
+  ) {
     super(`input '${input}': ${detail}`);
     this.name = 'InputError';
   }

@@ -19,7 +19,9 @@ export function gitHubPullRequests(token: string, repository: string, apiUrl: st
   return {
     async stateOf(pr) {
       if (!token) {
-        throw new ActionFailure("github-token is empty; it is needed to ask GitHub which pull requests are open. Leave it at its default (`${{ github.token }}`).");
+        throw new ActionFailure(
+          'github-token is empty; it is needed to ask GitHub which pull requests are open. Leave it at its default (`${{ github.token }}`).',
+        );
       }
       octokit ??= import('@actions/github').then(({ getOctokit }) => getOctokit(token, { baseUrl: apiUrl }));
       try {

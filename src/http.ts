@@ -1,4 +1,4 @@
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { isLoopbackHost } from './inputs.js';
 
 /**
@@ -28,8 +28,12 @@ let directAgent: Dispatcher | undefined;
 let proxyAgent: Dispatcher | undefined;
 
 export function dispatcherFor(url: URL): Dispatcher {
-  if (isLoopbackHost(url.hostname)) return (directAgent ??= new Agent());
-  return (proxyAgent ??= new EnvHttpProxyAgent());
+  if (isLoopbackHost(url.hostname)) {
+    directAgent ??= new Agent();
+    return directAgent;
+  }
+  proxyAgent ??= new EnvHttpProxyAgent();
+  return proxyAgent;
 }
 
 export interface HttpRequest {

@@ -3,7 +3,7 @@ import type { ActionIO } from './action-io.js';
 import { newInvocationToken } from './description-tag.js';
 import { ACTION_NAME } from './errors.js';
 import { defaultRetryPolicy } from './retry.js';
-import { runMainStep, runPostStep, type CancelSignals, type StepEnvironment } from './steps.js';
+import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
 
 /**
  * The action's wiring: the real collaborators (@actions/core, the clock, process signals) handed to

@@ -146,8 +146,9 @@ export function booleanInput(name: string, raw: string): boolean {
 
 /** Control characters would garble the Venice dashboard and the log; they become spaces. */
 function parseLabel(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  return raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
+  const control = /[\u0000-\u001f\u007f]+/g;
+  return raw.replace(control, ' ').replace(/\s+/g, ' ').trim();
 }
 
 function parseMode(raw: string): Mode {

@@ -1,7 +1,7 @@
-import { STATE, type ActionIO } from './action-io.js';
-import { buildDescription, formatTag, isSameInvocation, repoToken, type KeyTag } from './description-tag.js';
+import { type ActionIO, STATE } from './action-io.js';
+import { buildDescription, formatTag, isSameInvocation, type KeyTag, repoToken } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
-import type { PullRequests } from './github-prs.js';
+import type { PrState, PullRequests } from './github-prs.js';
 import type { Config } from './inputs.js';
 import { pullRequestFor, rotateOlderPrKeys } from './pr-keys.js';
 import type { RunContext } from './run-context.js';
@@ -96,7 +96,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
  * GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
  */
 async function pullRequestIsOpen(pr: number, deps: MintDeps): Promise<boolean> {
-  let state;
+  let state: PrState;
   try {
     state = await deps.pullRequests().stateOf(pr);
   } catch (error) {
@@ -105,10 +105,13 @@ async function pullRequestIsOpen(pr: number, deps: MintDeps): Promise<boolean> {
   }
   if (state === 'open') return true;
   deps.io.info(`PR #${pr} is ${state}: no key minted, so nothing is left behind for it.`);
-  await writeSummary(deps.io, `### No Venice key minted
+  await writeSummary(
+    deps.io,
+    `### No Venice key minted
 
 PR #${pr} is already ${state}.
-`);
+`,
+  );
   return false;
 }
 
@@ -121,7 +124,9 @@ async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<st
   }
   try {
     const deleted = await rotateOlderPrKeys(newKeyId, { ...tag, pr }, deps);
-    deps.io.info(deleted.length === 0 ? `No older key of PR #${pr} to rotate out.` : `Rotated out ${deleted.length} older key(s) of PR #${pr}.`);
+    deps.io.info(
+      deleted.length === 0 ? `No older key of PR #${pr} to rotate out.` : `Rotated out ${deleted.length} older key(s) of PR #${pr}.`,
+    );
     return deleted;
   } catch (error) {
     deps.io.warning(`could not delete the older keys of PR #${pr} (${messageOf(error)}); they expire as set.`);

@@ -1,5 +1,5 @@
 import type { ActionIO } from './action-io.js';
-import { isForPullRequest, parseTag, repoToken, type KeyTag } from './description-tag.js';
+import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
 import type { PrState, PullRequests } from './github-prs.js';
 import type { Config } from './inputs.js';
@@ -19,6 +19,21 @@ export interface PrKeysDeps {
   pullRequests: () => PullRequests;
 }
 
+/** A key this action minted for a PR of this repository, with what its tag says. */
+interface PrKey extends ListedKey {
+  pr: number;
+  runId: number;
+  runAttempt: number;
+}
+
+function repositoryPrKeys(keys: ListedKey[], repository: string): PrKey[] {
+  return keys.flatMap((key) => {
+    const tag = parseTag(key.description);
+    if (tag?.pr === undefined || !isTagOfRepository(tag, repository)) return [];
+    return [{ ...key, pr: tag.pr, runId: Number(tag.runId), runAttempt: Number(tag.runAttempt) }];
+  });
+}
+
 /** The PR to act for: the pr-number input, else the event's. */
 export function pullRequestFor(config: Config, context: RunContext): number | undefined {
   return config.prNumber ?? context.prNumber;
@@ -32,7 +47,7 @@ export async function revokePrKeys(config: Config, deps: PrKeysDeps): Promise<vo
         'Run it on `pull_request: types: [closed]`, or set pr-number, e.g. `pr-number: ${{ github.event.pull_request.number }}`.',
     );
   }
-  const keys = (await deps.client.listKeys()).filter((key) => isForPullRequest(key.description, deps.context.repository, pr));
+  const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository).filter((key) => key.pr === pr);
   deps.io.info(`${keys.length} key(s) of ${deps.context.repository} PR #${pr} found.`);
   const deleted = await deleteAll(keys, config.dryRun, deps);
   publish(deps.io, deleted, config.dryRun);
@@ -42,17 +57,13 @@ export async function revokePrKeys(config: Config, deps: PrKeysDeps): Promise<vo
 }
 
 export async function sweepClosedPrKeys(config: Config, deps: PrKeysDeps): Promise<void> {
-  const repo = repoToken(deps.context.repository).toLowerCase();
-  const keys = (await deps.client.listKeys()).filter((key) => {
-    const tag = parseTag(key.description);
-    return tag?.pr !== undefined && tag.repo.toLowerCase() === repo;
-  });
+  const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository);
   // Every PR's state is known before anything is deleted: if GitHub cannot be asked, nothing is.
   const states = new Map<number, PrState>();
-  for (const pr of new Set(keys.map((key) => parseTag(key.description)!.pr!))) {
+  for (const pr of new Set(keys.map((key) => key.pr))) {
     states.set(pr, await deps.pullRequests().stateOf(pr));
   }
-  const stateOf = (key: ListedKey): PrState => states.get(parseTag(key.description)!.pr!)!;
+  const stateOf = (key: PrKey): PrState => states.get(key.pr) ?? 'open';
   const closed = keys.filter((key) => stateOf(key) !== 'open');
   const kept = keys.filter((key) => stateOf(key) === 'open');
   deps.io.info(`${keys.length} PR key(s) of ${deps.context.repository}: ${closed.length} of closed PRs, ${kept.length} of open PRs.`);
@@ -68,8 +79,12 @@ export async function sweepClosedPrKeys(config: Config, deps: PrKeysDeps): Promi
 }
 
 /** After a PR mint: delete this repository's keys for the same PR minted before the new one. */
-export async function rotateOlderPrKeys(newKeyId: string, tag: KeyTag & { pr: number }, deps: Omit<PrKeysDeps, 'pullRequests'>): Promise<string[]> {
-  const keys = (await deps.client.listKeys()).filter((key) => isForPullRequest(key.description, deps.context.repository, tag.pr));
+export async function rotateOlderPrKeys(
+  newKeyId: string,
+  tag: KeyTag & { pr: number },
+  deps: Omit<PrKeysDeps, 'pullRequests'>,
+): Promise<string[]> {
+  const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository).filter((key) => key.pr === tag.pr);
   const newKey = keys.find((key) => key.id === newKeyId);
   // Only older keys: a run for a later push may already have minted a newer one, which must stay.
   const older = keys.filter((key) => key.id !== newKeyId && isOlder(key, newKey, tag));
@@ -77,11 +92,10 @@ export async function rotateOlderPrKeys(newKeyId: string, tag: KeyTag & { pr: nu
 }
 
 /** By creation time when Venice gives it for both keys, else by run id and attempt from the tags. */
-function isOlder(key: ListedKey, newKey: ListedKey | undefined, newTag: KeyTag): boolean {
+function isOlder(key: PrKey, newKey: PrKey | undefined, newTag: KeyTag): boolean {
   if (key.createdAt && newKey?.createdAt) return Date.parse(key.createdAt) < Date.parse(newKey.createdAt);
-  const theirs = parseTag(key.description)!;
-  const [run, newRun] = [Number(theirs.runId), Number(newTag.runId)];
-  return run < newRun || (run === newRun && Number(theirs.runAttempt) < Number(newTag.runAttempt));
+  const newRun = Number(newTag.runId);
+  return key.runId < newRun || (key.runId === newRun && key.runAttempt < Number(newTag.runAttempt));
 }
 
 /** Deletes each key (or only lists it in a dry run); one failure does not stop the rest, but fails the step. */

@@ -1,7 +1,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { ActionFailure } from './errors.js';
 import type { Deadline } from './deadline.js';
 import { formatDuration } from './duration.js';
+import { ActionFailure } from './errors.js';
 
 /**
  * How failed requests are retried: capped exponential backoff with full jitter, at least as long as the

@@ -20,13 +20,18 @@ export function mintSummary(key: MintedSummary, config: Config): string {
     ['Model privacy', config.modelPrivacy ?? 'Venice default (ALL)'],
     ['Verified', key.verified ? 'yes' : 'not checked (verify: false)'],
     ['After the job', config.skipDelete ? 'kept until it expires (skip-delete)' : 'deleted by the post step'],
-    ...(config.rotate ? [['Rotated out', key.rotated.length === 0 ? 'no older key' : key.rotated.map(code).join(', ')] as [string, string]] : []),
+    ...(config.rotate
+      ? [['Rotated out', key.rotated.length === 0 ? 'no older key' : key.rotated.map(code).join(', ')] as [string, string]]
+      : []),
   ];
   return `### Venice inference key minted\n\n${table(['', ''], rows)}\n`;
 }
 
 /** One row per key: id, description, expiry, and (for sweep) its PR's state. Never a secret. */
-export function keyTable<K extends { id: string; description: string; expiresAt: string | null }>(keys: K[], prState?: (key: K) => string): string {
+export function keyTable<K extends { id: string; description: string; expiresAt: string | null }>(
+  keys: K[],
+  prState?: (key: K) => string,
+): string {
   if (keys.length === 0) return '_none_';
   const header = ['Key id', 'Description', 'Expires', ...(prState ? ['PR state'] : [])];
   const rows = keys.map((key) => [code(key.id), code(key.description), key.expiresAt ?? 'never', ...(prState ? [prState(key)] : [])]);

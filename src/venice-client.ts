@@ -1,8 +1,8 @@
 import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
-import { NoResponseError, sendRequest, type HttpResponse } from './http.js';
+import { type HttpResponse, NoResponseError, sendRequest } from './http.js';
 import type { LimitPeriod, ModelPrivacy } from './inputs.js';
-import { withRetries, type RetryPolicy, type RetryableFailure } from './retry.js';
+import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 
 /**
  * The Venice API as this action uses it: create, verify, list and delete keys (swagger.yaml,
@@ -102,7 +102,9 @@ export class VeniceClient {
       // Giving up right after an attempt that may have made a key: clean up once more before failing.
       if (mayHaveMadeKey) {
         await recover().catch((cleanupError: unknown) =>
-          this.options.log(`Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`),
+          this.options.log(
+            `Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`,
+          ),
         );
       }
       throw error;
@@ -157,7 +159,14 @@ export class VeniceClient {
   async deleteKey(id: string): Promise<'deleted' | 'already-gone'> {
     return this.retrying('delete', async () => {
       try {
-        await this.send('delete', 'DELETE', `/api_keys?id=${encodeURIComponent(id)}`, this.options.adminKey, undefined, this.options.settleSignal);
+        await this.send(
+          'delete',
+          'DELETE',
+          `/api_keys?id=${encodeURIComponent(id)}`,
+          this.options.adminKey,
+          undefined,
+          this.options.settleSignal,
+        );
         return 'deleted' as const;
       } catch (error) {
         if (error instanceof VeniceError && error.status === 400 && /not (be )?found/i.test(error.veniceText)) {

@@ -41,7 +41,11 @@ test('rotate keeps a newer key of the same PR, and every key of other PRs and re
   expect(main.exitCode, main.stdout).toBe(0);
   const newer = addPrKey(venice, REPOSITORY, 7, '600');
   newer.createdAt = new Date(Date.now() + 60_000).toISOString();
-  const rerun = await runStep('main', { inputs: previewInputs(), env: { ...env, GITHUB_RUN_ID: '500', GITHUB_RUN_ATTEMPT: '2' }, event: events.pullRequest(7) });
+  const rerun = await runStep('main', {
+    inputs: previewInputs(),
+    env: { ...env, GITHUB_RUN_ID: '500', GITHUB_RUN_ATTEMPT: '2' },
+    event: events.pullRequest(7),
+  });
   expect(rerun.exitCode).toBe(0);
 
   const live = venice.liveKeys().map((key) => key.id);

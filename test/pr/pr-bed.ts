@@ -3,7 +3,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { formatTag, repoToken } from '../../src/description-tag.ts';
 import { GitHubServer } from '../support/github-server.ts';
-import { VeniceServer, type StoredKey } from '../support/venice-server.ts';
+import { type StoredKey, VeniceServer } from '../support/venice-server.ts';
 
 export const REPOSITORY = 'octo-org/shop';
 
@@ -23,6 +23,12 @@ export function usePrBed(): { venice: VeniceServer; github: GitHubServer; env: R
 
 /** A key as this action would have minted it for `repository` PR `pr` in an earlier run. */
 export function addPrKey(venice: VeniceServer, repository: string, pr: number | undefined, runId = '100', label = 'preview'): StoredKey {
-  const tag = formatTag({ repo: repoToken(repository), pr, runId, runAttempt: '1', token: Math.random().toString(36).slice(2, 8).padEnd(6, '0') });
+  const tag = formatTag({
+    repo: repoToken(repository),
+    pr,
+    runId,
+    runAttempt: '1',
+    token: Math.random().toString(36).slice(2, 8).padEnd(6, '0'),
+  });
   return venice.addKey({ description: `${label} ${tag}`, createdAt: new Date(Date.now() - 60_000).toISOString() });
 }

@@ -19,11 +19,20 @@ test("revoke for PR 7 deletes PR 7's keys and nothing else", async () => {
     venice.addKey({ description: 'vek:octo-org/shop#7 lookalike, not our tag' }),
   ];
 
-  const { main, post } = await runJob({ inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke' }, env, event: events.pullRequestClosed(7) });
+  const { main, post } = await runJob({
+    inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke' },
+    env,
+    event: events.pullRequestClosed(7),
+  });
   expect(main.exitCode, main.stdout).toBe(0);
   expect(main.outputs['deleted-count']).toBe('2');
   expect(main.outputs['deleted-ids']!.split(',').sort()).toEqual(target.map((k) => k.id).sort());
-  expect(venice.liveKeys().map((k) => k.id).sort()).toEqual(survivors.map((k) => k.id).sort());
+  expect(
+    venice
+      .liveKeys()
+      .map((k) => k.id)
+      .sort(),
+  ).toEqual(survivors.map((k) => k.id).sort());
   expect(main.summary).toContain('revoked');
   for (const key of target) expect(main.summary).toContain(key.id);
   expect(bed.github.requests).toEqual([]); // revoke needs no GitHub
@@ -36,7 +45,11 @@ test("revoke for PR 7 deletes PR 7's keys and nothing else", async () => {
 test('revoke with dry-run deletes nothing and reports what it would delete', async () => {
   const { venice, env } = bed;
   const target = addPrKey(venice, REPOSITORY, 7);
-  const { main } = await runJob({ inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke', 'dry-run': 'true' }, env, event: events.pullRequestClosed(7) });
+  const { main } = await runJob({
+    inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke', 'dry-run': 'true' },
+    env,
+    event: events.pullRequestClosed(7),
+  });
   expect(main.exitCode).toBe(0);
   expect(main.outputs['deleted-count']).toBe('0');
   expect(main.stdout).toContain(`Would delete key ${target.id}`);
@@ -48,7 +61,11 @@ test('revoke with dry-run deletes nothing and reports what it would delete', asy
 test('revoke refuses when no pull request can be determined, before any request', async () => {
   const { venice, env } = bed;
   addPrKey(venice, REPOSITORY, 7);
-  const { main } = await runJob({ inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke' }, env, event: events.push() });
+  const { main } = await runJob({
+    inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'revoke' },
+    env,
+    event: events.push(),
+  });
   expect(main.exitCode).toBe(1);
   expect(main.errors).toEqual([expect.stringContaining('mode: revoke needs a pull request, and this push event has none')]);
   expect(venice.requests).toEqual([]);
@@ -57,7 +74,11 @@ test('revoke refuses when no pull request can be determined, before any request'
 test('revoke with pr-number works from any event, e.g. a manual dispatch', async () => {
   const { venice, env } = bed;
   addPrKey(venice, REPOSITORY, 31);
-  const { main } = await runJob({ inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'REVOKE', 'pr-number': '31' }, env, event: { name: 'workflow_dispatch', payload: {} } });
+  const { main } = await runJob({
+    inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, mode: 'REVOKE', 'pr-number': '31' },
+    env,
+    event: { name: 'workflow_dispatch', payload: {} },
+  });
   expect(main.outputs['deleted-count']).toBe('1');
   expect(venice.liveKeys()).toEqual([]);
 });

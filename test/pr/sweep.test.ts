@@ -5,7 +5,12 @@ import { expectNoLeaks } from '../support/scenario.ts';
 import { addPrKey, REPOSITORY, usePrBed } from './pr-bed.ts';
 
 const bed = usePrBed();
-const sweepInputs = (extra: Record<string, string> = {}) => ({ 'admin-key': bed.venice.adminKey, 'api-url': bed.venice.apiUrl, mode: 'sweep', ...extra });
+const sweepInputs = (extra: Record<string, string> = {}) => ({
+  'admin-key': bed.venice.adminKey,
+  'api-url': bed.venice.apiUrl,
+  mode: 'sweep',
+  ...extra,
+});
 
 test('sweep deletes keys of closed and merged PRs, keeps open PRs, and never touches other keys', async () => {
   const { venice, github, env } = bed;
@@ -14,16 +19,29 @@ test('sweep deletes keys of closed and merged PRs, keeps open PRs, and never tou
   github.setPull(REPOSITORY, 3, 'merged');
   const open = [addPrKey(venice, REPOSITORY, 1), addPrKey(venice, REPOSITORY, 1, '101')];
   const closed = [addPrKey(venice, REPOSITORY, 2), addPrKey(venice, REPOSITORY, 3), addPrKey(venice, REPOSITORY, 3, '102')];
-  const untouched = [addPrKey(venice, 'octo-org/other', 2), addPrKey(venice, REPOSITORY, undefined), venice.addKey({ description: 'manual' })];
+  const untouched = [
+    addPrKey(venice, 'octo-org/other', 2),
+    addPrKey(venice, REPOSITORY, undefined),
+    venice.addKey({ description: 'manual' }),
+  ];
 
   const { main, post } = await runJob({ inputs: sweepInputs(), env, event: events.schedule() });
   expect(main.exitCode, main.stdout).toBe(0);
   expect(main.outputs['deleted-count']).toBe('3');
   expect(main.outputs['kept-count']).toBe('2');
   expect(main.outputs['deleted-ids']!.split(',').sort()).toEqual(closed.map((k) => k.id).sort());
-  expect(venice.liveKeys().map((k) => k.id).sort()).toEqual([...open, ...untouched].map((k) => k.id).sort());
+  expect(
+    venice
+      .liveKeys()
+      .map((k) => k.id)
+      .sort(),
+  ).toEqual([...open, ...untouched].map((k) => k.id).sort());
   // One question per PR, not per key.
-  expect(github.requests.map((r) => r.path).sort()).toEqual(['/repos/octo-org/shop/pulls/1', '/repos/octo-org/shop/pulls/2', '/repos/octo-org/shop/pulls/3']);
+  expect(github.requests.map((r) => r.path).sort()).toEqual([
+    '/repos/octo-org/shop/pulls/1',
+    '/repos/octo-org/shop/pulls/2',
+    '/repos/octo-org/shop/pulls/3',
+  ]);
   expect(main.summary).toContain('Kept: keys of open PRs');
   expect(main.summary).toContain('merged');
   expect(post.exitCode).toBe(0);

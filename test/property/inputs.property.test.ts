@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildDescription, type KeyTag } from '../../src/description-tag.ts';
 import { InputErrors } from '../../src/errors.ts';
-import { readConfig } from '../../src/inputs.ts';
+import { type Config, readConfig } from '../../src/inputs.ts';
 import { createKeyBody } from '../../src/mint.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 import { actionInputs } from '../support/runner.ts';
-import { loadVeniceSchemas, type VeniceSchemas } from '../support/venice-spec.ts';
 import { VeniceServer } from '../support/venice-server.ts';
+import { loadVeniceSchemas, type VeniceSchemas } from '../support/venice-spec.ts';
 
 const durations = fc.oneof(
   fc.constantFrom('1h', '90s', '2h30m', '7d', '366d', '367d', '0s', '', '1H', '1.5h', 'never', '-1h'),
@@ -64,7 +64,7 @@ const tag: KeyTag = { repo: 'octo-org/shop', pr: 123, runId: '18234567890', runA
 test('any input values: a config whose create body fits the spec, or input errors naming each bad input', () => {
   fc.assert(
     fc.property(fc.record(inputValues), (raw) => {
-      let config;
+      let config: Config;
       try {
         config = readConfig((name) => raw[name as keyof typeof raw]);
       } catch (error) {
@@ -114,12 +114,20 @@ test('the whole main step: invalid input sends no request and fails with one err
     fc.asyncProperty(fc.oneof(validOnly, fc.record(anyValues)), async (raw) => {
       // The admin key and URL are always the test server's: no generated value may send a request elsewhere.
       // Minting only: the PR modes have scenario tests of their own.
-      const inputs: Record<string, string> = { ...raw, 'admin-key': server.adminKey, 'api-url': server.apiUrl, mode: 'mint', 'pr-number': '' };
+      const inputs: Record<string, string> = {
+        ...raw,
+        'admin-key': server.adminKey,
+        'api-url': server.apiUrl,
+        mode: 'mint',
+        'pr-number': '',
+      };
       let skipDelete = false;
       let valid = true;
       try {
         // As the runner does: inputs not given take their action.yml default.
-        skipDelete = readConfig((name) => inputs[name] ?? (actionInputs()[name]?.default ?? '').replace('${{ github.token }}', 't')).skipDelete;
+        skipDelete = readConfig(
+          (name) => inputs[name] ?? (actionInputs()[name]?.default ?? '').replace('${{ github.token }}', 't'),
+        ).skipDelete;
       } catch {
         valid = false;
       }

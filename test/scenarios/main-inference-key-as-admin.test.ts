@@ -6,7 +6,7 @@ const ctx = useVeniceServer();
 
 test('an inference key given as admin-key fails saying an admin key is needed', async () => {
   const { server } = ctx;
-  const inference = server.addKey({ description: 'someone else\'s inference key' });
+  const inference = server.addKey({ description: "someone else's inference key" });
   const { main, post } = await runJob({ inputs: baseInputs(server, { 'admin-key': inference.apiKey }) });
 
   expect(main.exitCode).toBe(1);

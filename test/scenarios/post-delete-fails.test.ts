@@ -4,7 +4,7 @@ import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.
 
 const ctx = useVeniceServer();
 
-test('a delete Venice refuses is a warning naming the key id, the status, Venice\'s text and the expiry', async () => {
+test("a delete Venice refuses is a warning naming the key id, the status, Venice's text and the expiry", async () => {
   const { server } = ctx;
   const inputs = baseInputs(server);
   const main = await runStep('main', { inputs });

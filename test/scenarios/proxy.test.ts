@@ -16,7 +16,10 @@ test.each(['HTTPS_PROXY', 'https_proxy'])('%s: every Venice request goes through
   const certificate = makeCertificate(HOST);
   const server = await new VeniceServer({ tls: { ...certificate, hostname: HOST } }).start();
   const proxy = await new ConnectProxy({ [HOST]: '127.0.0.1' }).start();
-  stops.push(() => server.stop(), () => proxy.stop());
+  stops.push(
+    () => server.stop(),
+    () => proxy.stop(),
+  );
 
   const { main, post } = await runJob({
     inputs: { 'admin-key': server.adminKey, 'api-url': server.apiUrl },
@@ -35,7 +38,10 @@ test.each(['HTTPS_PROXY', 'https_proxy'])('%s: every Venice request goes through
 test('loopback api-url bypasses HTTP_PROXY and HTTPS_PROXY', async () => {
   const server = await new VeniceServer().start();
   const proxy = await new ConnectProxy().start();
-  stops.push(() => server.stop(), () => proxy.stop());
+  stops.push(
+    () => server.stop(),
+    () => proxy.stop(),
+  );
 
   const { main, post } = await runJob({
     inputs: { 'admin-key': server.adminKey, 'api-url': server.apiUrl },

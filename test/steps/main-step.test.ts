@@ -21,7 +21,9 @@ test('cancelled while the create is in flight: the create settles, the key is de
   const main = await mainInProcess({ inputs, cancel: { signal: cancel.signal, settleSignal: settle.signal } });
 
   expect(main.exitCode).toBe(1);
-  expect(main.errors).toEqual(['venice-ephemeral-key: the job was cancelled; any key this step created is deleted by it or by its post step.']);
+  expect(main.errors).toEqual([
+    'venice-ephemeral-key: the job was cancelled; any key this step created is deleted by it or by its post step.',
+  ]);
   expect(main.outputs).toEqual({});
   expect(server.minted).toHaveLength(1);
   expect(server.liveKeys()).toEqual([]);
@@ -34,14 +36,18 @@ test('a failed verification whose clean-up also fails leaves the key for post, a
   const main = await mainInProcess({ inputs });
   expect(main.exitCode).toBe(1);
   const id = server.minted[0]!.id;
-  expect(main.warnings).toEqual([expect.stringContaining(`Could not delete key ${id} after the failure (Venice forbade deleting the key (403).`)]);
+  expect(main.warnings).toEqual([
+    expect.stringContaining(`Could not delete key ${id} after the failure (Venice forbade deleting the key (403).`),
+  ]);
   expect(main.state['key-id']).toBe(id); // so post will try again
 });
 
 test('an unexpected error is reported as one, with the stack only in the debug log, and leaves no key', async () => {
   const main = await mainInProcess({ inputs, fail: 'output' });
   expect(main.exitCode).toBe(1);
-  expect(main.errors).toEqual(['venice-ephemeral-key: unexpected error: ENOSPC: no space left on device, write. Please report it with the debug log.']);
+  expect(main.errors).toEqual([
+    'venice-ephemeral-key: unexpected error: ENOSPC: no space left on device, write. Please report it with the debug log.',
+  ]);
   expect(main.stdout).toMatch(/::debug::Error: ENOSPC.*%0A\s+at /);
   expect(server.liveKeys()).toEqual([]);
 });

@@ -24,7 +24,9 @@ test('no state: nothing to delete, no request, inputs not even read', async () =
 });
 
 test('a tag but no key id and nothing left under it: one list, no delete', async () => {
-  server.addKey({ description: `someone else ${formatTag({ repo: 'octo-org/shop', pr: undefined, runId: '1', runAttempt: '1', token: 'zzzzzz' })}` });
+  server.addKey({
+    description: `someone else ${formatTag({ repo: 'octo-org/shop', pr: undefined, runId: '1', runAttempt: '1', token: 'zzzzzz' })}`,
+  });
   const post = await postInProcess({ inputs, state: { 'invocation-tag': tag, 'key-id': '' } });
   expect(post.stdout).toContain('No key from this job is left; nothing to delete.');
   expect(server.requests.map((r) => r.call)).toEqual(['list']);
@@ -54,22 +56,32 @@ test('skip-delete with a key id: nothing is deleted', async () => {
 test('Venice unreachable: a warning naming the key and the network problem, never empty', async () => {
   const url = server.apiUrl;
   await server.stop();
-  const post = await postInProcess({ inputs: { ...inputs, 'api-url': url, timeout: '2s' }, state: { 'invocation-tag': tag, 'key-id': 'k1', 'expires-at': '2999-01-01T00:00:00.000Z' } });
+  const post = await postInProcess({
+    inputs: { ...inputs, 'api-url': url, timeout: '2s' },
+    state: { 'invocation-tag': tag, 'key-id': 'k1', 'expires-at': '2999-01-01T00:00:00.000Z' },
+  });
   expect(post.exitCode).toBe(0);
   expect(post.warnings).toHaveLength(1);
-  expect(post.warnings[0]).toMatch(/^venice-ephemeral-key: could not delete key k1\. .*connection refused.* It stays usable until it expires at 2999-01-01T00:00:00\.000Z;/);
+  expect(post.warnings[0]).toMatch(
+    /^venice-ephemeral-key: could not delete key k1\. .*connection refused.* It stays usable until it expires at 2999-01-01T00:00:00\.000Z;/,
+  );
   server = await new VeniceServer().start();
 });
 
 test('cleanup by tag failing is a warning about the keys this job created', async () => {
   server.inject('list', { kind: 'status', status: 403 });
   const post = await postInProcess({ inputs, state: { 'invocation-tag': tag } });
-  expect(post.warnings[0]).toMatch(/could not delete the keys this job created\. HTTP 403 "An unknown error occurred": .* It stays usable until it expires;/);
+  expect(post.warnings[0]).toMatch(
+    /could not delete the keys this job created\. HTTP 403 "An unknown error occurred": .* It stays usable until it expires;/,
+  );
 });
 
 test('fail-on-cleanup-error: the same message fails the step instead', async () => {
   server.inject('delete', { kind: 'status', status: 403 });
-  const post = await postInProcess({ inputs: { ...inputs, 'fail-on-cleanup-error': 'true' }, state: { 'invocation-tag': tag, 'key-id': 'k1' } });
+  const post = await postInProcess({
+    inputs: { ...inputs, 'fail-on-cleanup-error': 'true' },
+    state: { 'invocation-tag': tag, 'key-id': 'k1' },
+  });
   expect(post.exitCode).toBe(1);
   expect(post.warnings).toEqual([]);
   expect(post.errors[0]).toMatch(/^venice-ephemeral-key: could not delete key k1\. HTTP 403 "An unknown error occurred"/);

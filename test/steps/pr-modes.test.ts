@@ -1,9 +1,9 @@
 // The PR modes in-process (coverage sees them), with their error paths; test/pr runs them as the bundle.
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { mainInProcess } from '../support/in-process.ts';
-import { GitHubServer } from '../support/github-server.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 import { addPrKey, REPOSITORY } from '../pr/pr-bed.ts';
+import { GitHubServer } from '../support/github-server.ts';
+import { mainInProcess } from '../support/in-process.ts';
+import { VeniceServer } from '../support/venice-server.ts';
 
 let venice: VeniceServer;
 let github: GitHubServer;
@@ -39,7 +39,10 @@ test('rotate falls back to run order when Venice gives no creation dates', async
   const sameRunLater = venice.addKey({ ...addPrKey(venice, REPOSITORY, 7, '18234567890'), id: 'later-attempt' });
   sameRunLater.description = sameRunLater.description.replace('r18234567890.1', 'r18234567890.3');
   for (const key of [older, newer, earlierAttempt, sameRunLater]) (key as { createdAt: string | null }).createdAt = null;
-  const main = await mainInProcess({ inputs: { ...inputs, 'pr-number': '7', rotate: 'true', 'skip-delete': 'true' }, env: { ...env, GITHUB_RUN_ATTEMPT: '2' } });
+  const main = await mainInProcess({
+    inputs: { ...inputs, 'pr-number': '7', rotate: 'true', 'skip-delete': 'true' },
+    env: { ...env, GITHUB_RUN_ATTEMPT: '2' },
+  });
   expect(main.exitCode).toBe(0);
   const live = venice.liveKeys().map((k) => k.id);
   expect(live).not.toContain(older.id);
@@ -53,7 +56,9 @@ test('rotate without a PR warns; GitHub unreachable for a PR mint warns and mint
   await github.stop();
   const unreachable = await mainInProcess({ inputs: { ...inputs, 'pr-number': '7' }, env });
   expect(unreachable.exitCode).toBe(0);
-  expect(unreachable.warnings).toEqual([expect.stringMatching(/could not ask GitHub about octo-org\/shop PR #7: .*Minting the key anyway/)]);
+  expect(unreachable.warnings).toEqual([
+    expect.stringMatching(/could not ask GitHub about octo-org\/shop PR #7: .*Minting the key anyway/),
+  ]);
   github = await new GitHubServer().start();
 });
 
@@ -76,7 +81,7 @@ test('a rotation that fails is a warning; the new key stands', async () => {
   expect(main.outputs['key-id']).toBeDefined();
 });
 
-test('revoke: deletes one PR\'s keys; a delete that fails fails the step and names the key', async () => {
+test("revoke: deletes one PR's keys; a delete that fails fails the step and names the key", async () => {
   const keys = [addPrKey(venice, REPOSITORY, 5, '1'), addPrKey(venice, REPOSITORY, 5, '2')];
   venice.inject('delete', { kind: 'status', status: 403 });
   const main = await mainInProcess({ inputs: { ...inputs, mode: 'revoke', 'pr-number': '5' }, env });

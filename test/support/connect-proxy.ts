@@ -2,7 +2,7 @@
 // absolute-URI requests (HTTP_PROXY). It resolves host names through a table it is given, so a
 // test can reach a loopback server under a made-up name that nothing else can resolve.
 import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 
 export class ConnectProxy {
   /** Every `host:port` asked for, in order. */
@@ -16,7 +16,13 @@ export class ConnectProxy {
       const target = new URL(req.url ?? '');
       this.requested.push(target.host);
       const upstream = request(
-        { host: this.resolve(target.hostname), port: target.port, method: req.method, path: target.pathname + target.search, headers: req.headers },
+        {
+          host: this.resolve(target.hostname),
+          port: target.port,
+          method: req.method,
+          path: target.pathname + target.search,
+          headers: req.headers,
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);

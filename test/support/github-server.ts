@@ -27,7 +27,12 @@ export class GitHubServer {
         return;
       }
       res.writeHead(200).end(
-        JSON.stringify({ number: Number(match[3]), state: state === 'open' ? 'open' : 'closed', merged: state === 'merged', merged_at: null }),
+        JSON.stringify({
+          number: Number(match[3]),
+          state: state === 'open' ? 'open' : 'closed',
+          merged: state === 'merged',
+          merged_at: null,
+        }),
       );
     });
   }
@@ -50,10 +55,19 @@ export class GitHubServer {
 
 /** Event payloads as GitHub writes them to GITHUB_EVENT_PATH (only the fields the action reads). */
 export const events = {
-  pullRequest: (number: number, action = 'synchronize') => ({ name: 'pull_request', payload: { action, number, pull_request: { number, state: 'open' } } }),
+  pullRequest: (number: number, action = 'synchronize') => ({
+    name: 'pull_request',
+    payload: { action, number, pull_request: { number, state: 'open' } },
+  }),
   pullRequestTarget: (number: number) => ({ name: 'pull_request_target', payload: { action: 'opened', number, pull_request: { number } } }),
-  pullRequestClosed: (number: number) => ({ name: 'pull_request', payload: { action: 'closed', number, pull_request: { number, state: 'closed', merged: true } } }),
-  issueCommentOnPr: (number: number) => ({ name: 'issue_comment', payload: { action: 'created', issue: { number, pull_request: { url: 'x' } }, comment: { body: '/preview' } } }),
+  pullRequestClosed: (number: number) => ({
+    name: 'pull_request',
+    payload: { action: 'closed', number, pull_request: { number, state: 'closed', merged: true } },
+  }),
+  issueCommentOnPr: (number: number) => ({
+    name: 'issue_comment',
+    payload: { action: 'created', issue: { number, pull_request: { url: 'x' } }, comment: { body: '/preview' } },
+  }),
   schedule: () => ({ name: 'schedule', payload: { schedule: '0 3 * * *' } }),
   push: () => ({ name: 'push', payload: { ref: 'refs/heads/main' } }),
 };

@@ -4,8 +4,8 @@
 import type { ActionIO } from '../../src/action-io.ts';
 import { newInvocationToken } from '../../src/description-tag.ts';
 import type { RetryPolicy } from '../../src/retry.ts';
-import { runMainStep, runPostStep, type CancelSignals } from '../../src/steps.ts';
-import { actionInputs, TEST_GITHUB_TOKEN, type StepResult } from './runner.ts';
+import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
+import { actionInputs, type StepResult, TEST_GITHUB_TOKEN } from './runner.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;
@@ -48,27 +48,31 @@ class MemoryIO implements ActionIO {
     this.state = { ...state };
   }
   info = (message: string): void => void this.lines.push(message);
-  warning = (message: string): void => void this.lines.push(`::warning::${escape(`venice-ephemeral-key: ${message}`)}`);
-  debug = (message: string): void => void this.lines.push(`::debug::${escape(message)}`);
+  warning = (message: string): void => void this.lines.push(`::warning::${escapeCommand(`venice-ephemeral-key: ${message}`)}`);
+  debug = (message: string): void => void this.lines.push(`::debug::${escapeCommand(message)}`);
   setSecret = (secret: string): void => void this.lines.push(`::add-mask::${secret}`);
   setOutput = (name: string, value: string): void => {
     if (this.failing === 'output') throw new Error('ENOSPC: no space left on device, write');
     this.outputs[name] = value;
   };
-  saveState = (name: string, value: string): void => void (this.state[name] = value);
+  saveState = (name: string, value: string): void => {
+    this.state[name] = value;
+  };
   getState = (name: string): string => this.state[name] ?? '';
-  exportVariable = (name: string, value: string): void => void (this.env[name] = value);
+  exportVariable = (name: string, value: string): void => {
+    this.env[name] = value;
+  };
   appendSummary = async (markdown: string): Promise<void> => {
     if (this.failing === 'summary') throw new Error('ENOSPC: no space left on device, write');
     this.summary += markdown;
   };
   setFailed = (message: string): void => {
     this.failed = true;
-    this.lines.push(`::error::${escape(`venice-ephemeral-key: ${message}`)}`);
+    this.lines.push(`::error::${escapeCommand(`venice-ephemeral-key: ${message}`)}`);
   };
 }
 
-function escape(message: string): string {
+function escapeCommand(message: string): string {
   return message.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
@@ -88,7 +92,13 @@ async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): 
       return inputs[name]!;
     },
     // GITHUB_API_URL points at a closed loopback port unless a test gives its GitHub server.
-    env: { GITHUB_REPOSITORY: 'octo-org/shop', GITHUB_RUN_ID: '18234567890', GITHUB_RUN_ATTEMPT: '1', GITHUB_API_URL: 'http://127.0.0.1:9', ...options.env },
+    env: {
+      GITHUB_REPOSITORY: 'octo-org/shop',
+      GITHUB_RUN_ID: '18234567890',
+      GITHUB_RUN_ATTEMPT: '1',
+      GITHUB_API_URL: 'http://127.0.0.1:9',
+      ...options.env,
+    },
     policy: fastPolicy(options.delays, options.maxSleepMs),
     now: Date.now,
     cancel: options.cancel ?? { signal: never, settleSignal: never },

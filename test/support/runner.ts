@@ -2,7 +2,7 @@
 // action.yml with its default applied (hyphens kept in the name), fresh GITHUB_OUTPUT / GITHUB_STATE /
 // GITHUB_ENV / GITHUB_STEP_SUMMARY files per step, STATE_* handed to post, and the cancel schedule
 // (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that). Stdout is parsed for workflow commands.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

@@ -1,7 +1,7 @@
 // Shared set-up for scenario tests: a fresh Venice-compatible server per test, and the leak scan
 // every scenario ends with.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { secretLeaks, type StepResult } from './runner.ts';
+import { type StepResult, secretLeaks } from './runner.ts';
 import { VeniceServer, type VeniceServerOptions } from './venice-server.ts';
 
 export function useVeniceServer(options: VeniceServerOptions = {}): { server: VeniceServer } {

@@ -225,7 +225,14 @@ export class VeniceServer {
       }
       this.creations.push(now);
       this.createBodies.push(body);
-      const request = body as { apiKeyType: 'INFERENCE' | 'ADMIN'; description: string; expiresAt?: string; consumptionLimit?: { usd?: number | null; diem?: number | null }; limitPeriod?: string; modelPrivacy?: string };
+      const request = body as {
+        apiKeyType: 'INFERENCE' | 'ADMIN';
+        description: string;
+        expiresAt?: string;
+        consumptionLimit?: { usd?: number | null; diem?: number | null };
+        limitPeriod?: string;
+        modelPrivacy?: string;
+      };
       const key = this.addKey({
         apiKeyType: request.apiKeyType,
         apiKey: `VENICE_${request.apiKeyType}_KEY_${randomBytes(24).toString('base64url')}`,

@@ -3,10 +3,11 @@
 //   1. $VENICE_SWAGGER_PATH
 //   2. ../shared/venice/swagger.yaml beside this repository (the project's workspace)
 //   3. .cache/venice-swagger.yaml (git-ignored), fetched once from Venice's published copy.
-import { Ajv, type ValidateFunction } from 'ajv';
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

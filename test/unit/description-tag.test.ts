@@ -2,12 +2,12 @@ import { expect, test } from 'vitest';
 import {
   buildDescription,
   formatTag,
-  isForPullRequest,
   isSameInvocation,
+  isTagOfRepository,
+  type KeyTag,
   newInvocationToken,
   parseTag,
   repoToken,
-  type KeyTag,
 } from '../../src/description-tag.ts';
 
 const tag: KeyTag = { repo: 'octo-org/shop', pr: 7, runId: '18234567890', runAttempt: '2', token: 'k3f9a2' };
@@ -45,7 +45,13 @@ test('long repository names are shortened with a hash, the same way every time',
 });
 
 test('the worst realistic tag still fits, with room for no label', () => {
-  const worst: KeyTag = { repo: repoToken(`${'o'.repeat(39)}/${'r'.repeat(100)}`), pr: 9_999_999, runId: '999999999999', runAttempt: '999', token: 'zzzzzz' };
+  const worst: KeyTag = {
+    repo: repoToken(`${'o'.repeat(39)}/${'r'.repeat(100)}`),
+    pr: 9_999_999,
+    runId: '999999999999',
+    runAttempt: '999',
+    token: 'zzzzzz',
+  };
   expect(formatTag(worst).length).toBeLessThanOrEqual(64);
   expect(parseTag(buildDescription('label', worst).description)).toEqual(worst);
 });
@@ -55,11 +61,13 @@ test('invocation and PR matching', () => {
   expect(isSameInvocation(description, tag)).toBe(true);
   expect(isSameInvocation(description, { ...tag, token: 'zzzzzz' })).toBe(false);
   expect(isSameInvocation(description, { ...tag, runAttempt: '1' })).toBe(false);
-  expect(isForPullRequest(description, 'octo-org/shop', 7)).toBe(true);
-  expect(isForPullRequest(description, 'Octo-Org/Shop', 7)).toBe(true);
-  expect(isForPullRequest(description, 'octo-org/shop', 8)).toBe(false);
-  expect(isForPullRequest(description, 'octo-org/other', 7)).toBe(false);
-  expect(isForPullRequest('untagged key', 'octo-org/shop', 7)).toBe(false);
+  const parsed = parseTag(description)!;
+  expect(isTagOfRepository(parsed, 'octo-org/shop')).toBe(true);
+  expect(isTagOfRepository(parsed, 'Octo-Org/Shop')).toBe(true);
+  expect(isTagOfRepository(parsed, 'octo-org/other')).toBe(false);
+  const long = 'a-very-long-organisation/an-even-longer-repository-name';
+  expect(isTagOfRepository({ ...parsed, repo: repoToken(long) }, long.toUpperCase())).toBe(true); // the hash is of the lower-cased name
+  expect(isTagOfRepository({ ...parsed, repo: repoToken(long) }, long)).toBe(true);
 });
 
 test('invocation tokens are six lower-case base-36 characters', () => {

@@ -12,7 +12,11 @@ test('messageOf gives a message for anything thrown', () => {
 
 test('a failure to read inputs is not mistaken for a bad input', () => {
   const broken = new Error('runner gave no inputs');
-  expect(() => readConfig(() => { throw broken; })).toThrow(broken);
+  expect(() =>
+    readConfig(() => {
+      throw broken;
+    }),
+  ).toThrow(broken);
 });
 
 test('a tag that cannot fit is a bug, reported as such', () => {

@@ -5,7 +5,9 @@ import { actionInputs } from '../support/runner.ts';
 
 /** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
 function inputs(given: Record<string, string>): (name: string) => string {
-  const defaults = Object.fromEntries(Object.entries(actionInputs()).map(([name, spec]) => [name, (spec.default ?? '').replace('${{ github.token }}', 'ghs_t')]));
+  const defaults = Object.fromEntries(
+    Object.entries(actionInputs()).map(([name, spec]) => [name, (spec.default ?? '').replace('${{ github.token }}', 'ghs_t')]),
+  );
   const all: Record<string, string> = { ...defaults, 'admin-key': 'VENICE_ADMIN_KEY_x', ...given };
   return (name) => {
     if (!(name in all)) throw new Error(`readConfig asked for undeclared input '${name}'`);

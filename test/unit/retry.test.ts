@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
 import { Deadline } from '../../src/deadline.ts';
 import { ActionFailure } from '../../src/errors.ts';
-import { backoffDelayMs, defaultRetryPolicy, withRetries, type RetryPolicy } from '../../src/retry.ts';
+import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, withRetries } from '../../src/retry.ts';
 
 const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
 
@@ -23,7 +23,16 @@ test('Retry-After sets the wait, with up to one base delay of jitter on top', ()
 test('only retryable failures are retried', async () => {
   let calls = 0;
   const final = new ActionFailure('final');
-  await expect(withRetries('x', async () => { calls++; throw final; }, { policy, deadline: new Deadline(60_000), log: () => {} })).rejects.toBe(final);
+  await expect(
+    withRetries(
+      'x',
+      async () => {
+        calls++;
+        throw final;
+      },
+      { policy, deadline: new Deadline(60_000), log: () => {} },
+    ),
+  ).rejects.toBe(final);
   expect(calls).toBe(1);
 });
 
@@ -32,19 +41,35 @@ test('a cancelled step does not retry', async () => {
   controller.abort();
   let calls = 0;
   const error = retryable('HTTP 503');
-  await expect(withRetries('x', async () => { calls++; throw error; }, { policy, deadline: new Deadline(60_000), log: () => {}, signal: controller.signal })).rejects.toBe(error);
+  await expect(
+    withRetries(
+      'x',
+      async () => {
+        calls++;
+        throw error;
+      },
+      { policy, deadline: new Deadline(60_000), log: () => {}, signal: controller.signal },
+    ),
+  ).rejects.toBe(error);
   expect(calls).toBe(1);
 });
 
 test('success after retries returns the value and logs each retry', async () => {
   const log: string[] = [];
   let calls = 0;
-  const value = await withRetries('list', async () => {
-    if (++calls < 3) throw retryable('connection reset');
-    return 'done';
-  }, { policy, deadline: new Deadline(60_000), log: (m) => log.push(m) });
+  const value = await withRetries(
+    'list',
+    async () => {
+      if (++calls < 3) throw retryable('connection reset');
+      return 'done';
+    },
+    { policy, deadline: new Deadline(60_000), log: (m) => log.push(m) },
+  );
   expect(value).toBe('done');
-  expect(log).toEqual(['list: attempt 1 failed (connection reset); retrying in 0.5s.', 'list: attempt 2 failed (connection reset); retrying in 1s.']);
+  expect(log).toEqual([
+    'list: attempt 1 failed (connection reset); retrying in 0.5s.',
+    'list: attempt 2 failed (connection reset); retrying in 1s.',
+  ]);
 });
 
 test('the production sleep really waits, and stops when aborted', async () => {

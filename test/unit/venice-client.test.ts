@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { Deadline } from '../../src/deadline.ts';
 import { ActionFailure } from '../../src/errors.ts';
-import { retryAfterMs, VeniceClient, VeniceError, type CreateKeyBody } from '../../src/venice-client.ts';
+import { type CreateKeyBody, retryAfterMs, VeniceClient, VeniceError } from '../../src/venice-client.ts';
 import { fastPolicy } from '../support/in-process.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 
@@ -88,7 +88,7 @@ test('a secret Venice echoes back is blanked out; long texts are cut', async () 
   expect((thrown as VeniceError).veniceText.length).toBeLessThanOrEqual(201);
 });
 
-test('retries give up after the policy\'s attempts with the last problem named', async () => {
+test("retries give up after the policy's attempts with the last problem named", async () => {
   server.inject('list', { kind: 'status', status: 503 }, 99);
   const log: string[] = [];
   const thrown = await failure(client({ log, timeoutMs: 120_000 }).listKeys());
@@ -101,12 +101,20 @@ test('retries give up after the policy\'s attempts with the last problem named',
 test('a wait longer than the deadline fails at once, saying what it was waiting for', async () => {
   server.inject('list', { kind: 'status', status: 429, retryAfter: '60' });
   const thrown = await failure(client({ timeoutMs: 5_000 }).listKeys());
-  expect(thrown.message).toMatch(/gave up after the step's timeout of 5s while waiting for list\. The last attempt failed with: HTTP 429 Rate limit exceeded\./);
+  expect(thrown.message).toMatch(
+    /gave up after the step's timeout of 5s while waiting for list\. The last attempt failed with: HTTP 429 Rate limit exceeded\./,
+  );
   expect(server.count('list')).toBe(1);
 });
 
 test('a request after the deadline is not sent', async () => {
-  const venice = new VeniceClient({ apiUrl: server.apiUrl, adminKey: server.adminKey, deadline: new Deadline(0), policy: fastPolicy(), log: () => {} });
+  const venice = new VeniceClient({
+    apiUrl: server.apiUrl,
+    adminKey: server.adminKey,
+    deadline: new Deadline(0),
+    policy: fastPolicy(),
+    log: () => {},
+  });
   const thrown = await failure(venice.listKeys());
   expect(thrown.message).toMatch(/while waiting for list\. Raise the `timeout` input/);
   expect(server.requests).toEqual([]);
@@ -126,7 +134,13 @@ test('a cancelled request stops at once and is not retried', async () => {
 test('connection refused is retried, then reported', async () => {
   const url = server.apiUrl;
   await server.stop();
-  const venice = new VeniceClient({ apiUrl: url, adminKey: 'k', deadline: new Deadline(10_000), policy: { ...fastPolicy(), maxAttempts: 2 }, log: () => {} });
+  const venice = new VeniceClient({
+    apiUrl: url,
+    adminKey: 'k',
+    deadline: new Deadline(10_000),
+    policy: { ...fastPolicy(), maxAttempts: 2 },
+    log: () => {},
+  });
   const thrown = await failure(venice.listKeys());
   expect(thrown.message).toBe('list failed 2 times; the last attempt failed with: connection refused.');
   server = await new VeniceServer().start(); // for afterEach
@@ -146,7 +160,13 @@ test('when create gives up after an ambiguous attempt, it still looks for the ke
   expect(recovered).toHaveLength(2); // before the retry, and after the last attempt
 
   const log: string[] = [];
-  const failing = new VeniceClient({ apiUrl: server.apiUrl, adminKey: server.adminKey, deadline: new Deadline(10_000), policy: { ...fastPolicy(), maxAttempts: 1 }, log: (m) => log.push(m) });
+  const failing = new VeniceClient({
+    apiUrl: server.apiUrl,
+    adminKey: server.adminKey,
+    deadline: new Deadline(10_000),
+    policy: { ...fastPolicy(), maxAttempts: 1 },
+    log: (m) => log.push(m),
+  });
   await failure(failing.createKey(body, async () => Promise.reject(new Error('list failed too'))));
   expect(log).toEqual(['Could not look for a key left by the failed create (list failed too); the post step will look again.']);
 });
