@@ -39,5 +39,6 @@ test('every output, in action.yml order', () => {
 });
 
 test('every input and output in action.yml has a description', () => {
-  for (const spec of [...Object.values(action.inputs), ...Object.values(action.outputs)]) expect(spec.description.length).toBeGreaterThan(10);
+  for (const spec of [...Object.values(action.inputs), ...Object.values(action.outputs)])
+    expect(spec.description.length).toBeGreaterThan(10);
 });

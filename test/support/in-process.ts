@@ -119,6 +119,7 @@ async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): 
     commands: [],
     errors: io.lines.filter((l) => l.startsWith('::error::')).map((l) => l.slice('::error::'.length)),
     warnings: io.lines.filter((l) => l.startsWith('::warning::')).map((l) => l.slice('::warning::'.length)),
+    durationMs: 0,
   };
 }
 

@@ -33,6 +33,8 @@ export interface StepResult {
   commands: WorkflowCommand[];
   errors: string[];
   warnings: string[];
+  /** Wall time from spawn to exit, in ms (for the benchmark; tests never assert on it). */
+  durationMs: number;
 }
 
 export interface StepOptions {
@@ -43,6 +45,8 @@ export interface StepOptions {
   env?: Record<string, string>;
   /** The event payload written to GITHUB_EVENT_PATH. */
   event?: { name: string; payload: unknown };
+  /** Extra arguments for node before the entry file (the benchmark's RSS probe). */
+  nodeArgs?: string[];
 }
 
 /** What `${{ github.token }}` evaluates to in the harness. */
@@ -97,7 +101,12 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
   }
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
 
-  const child = spawn(NODE24, [join(REPO, 'dist', `${entry}.js`)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const startedAt = performance.now();
+  const child = spawn(NODE24, [...(options.nodeArgs ?? []), join(REPO, 'dist', `${entry}.js`)], {
+    env,
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -106,6 +115,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
 
   const done = new Promise<StepResult>((resolveStep) => {
     child.on('close', (exitCode, signal) => {
+      const durationMs = performance.now() - startedAt;
       for (const timer of timers) clearTimeout(timer);
       const commands = parseCommands(stdout);
       resolveStep({
@@ -121,6 +131,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
         commands,
         errors: commands.filter((c) => c.command === 'error').map((c) => c.message),
         warnings: commands.filter((c) => c.command === 'warning').map((c) => c.message),
+        durationMs,
       });
     });
   });

@@ -1,7 +1,10 @@
 // Post step: list the test server's keys with its admin key; any key still alive fails the job.
 const apiUrl = process.env['INPUT_API-URL'];
 const adminKey = process.env['INPUT_ADMIN-KEY'];
-const response = await fetch(`${apiUrl}/api_keys`, { headers: { authorization: `Bearer ${adminKey}` }, signal: AbortSignal.timeout(10_000) });
+const response = await fetch(`${apiUrl}/api_keys`, {
+  headers: { authorization: `Bearer ${adminKey}` },
+  signal: AbortSignal.timeout(10_000),
+});
 const body = await response.json();
 if (!response.ok || !Array.isArray(body.data)) {
   console.log(`::error::could not list keys: HTTP ${response.status}`);

@@ -1,0 +1,29 @@
+// Budgets the build keeps (deterministic: bytes and request counts, never time).
+import { expect, test } from 'vitest';
+import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../support/bundle-facts.ts';
+import { runJob } from '../support/runner.ts';
+import { baseInputs, useVeniceServer } from '../support/scenario.ts';
+
+const ctx = useVeniceServer();
+
+test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici, and no Octokit`, () => {
+  const facts = bundleFacts();
+  expect(facts.mintPathBytes).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+  expect(facts.undiciCopies).toBe(1);
+  expect(facts.octokitOnMintPath).toBe(false);
+  expect(facts.bytes['main.js']).toBeLessThan(10_000); // the entries only start the shared bundle
+  expect(facts.bytes['post.js']).toBeLessThan(10_000);
+});
+
+test('the happy path sends create + verify in main and one delete in post, and no list', async () => {
+  const { server } = ctx;
+  await runJob({ inputs: baseInputs(server) });
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'delete']);
+});
+
+test('with verify: false main sends only the create', async () => {
+  const { server } = ctx;
+  const { main } = await runJob({ inputs: baseInputs(server, { verify: 'false' }) });
+  expect(main.exitCode).toBe(0);
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'delete']);
+});
