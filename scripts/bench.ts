@@ -109,7 +109,7 @@ try {
     ...Object.entries(facts.bytes).map(([name, bytes]): [string, string, string] => [
       `bundle dist/${name}`,
       `${(bytes / 1000).toFixed(1)} kB`,
-      facts.lazyChunks.includes(name) ? 'loaded only by revoke/sweep/PR checks' : 'loaded by main and post',
+      facts.lazyChunks.includes(name) ? 'loaded only on demand (GitHub calls, proxies)' : 'loaded by main and post',
     ]),
     [
       'bundle, main + post',

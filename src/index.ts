@@ -1,8 +1,8 @@
-import * as core from '@actions/core';
 import type { ActionIO } from './action-io.js';
 import { newInvocationToken } from './description-tag.js';
 import { ACTION_NAME } from './errors.js';
 import { defaultRetryPolicy } from './retry.js';
+import * as core from './runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
 
 /**
@@ -22,10 +22,7 @@ const io: ActionIO = {
   saveState: core.saveState,
   getState: core.getState,
   exportVariable: core.exportVariable,
-  appendSummary: async (markdown) => {
-    if (!process.env.GITHUB_STEP_SUMMARY) return; // outside a runner there is no summary to write
-    await core.summary.addRaw(markdown, true).write();
-  },
+  appendSummary: async (markdown) => core.appendSummary(`${markdown}\n`),
   setFailed: (message) => core.setFailed(`${ACTION_NAME}: ${message}`),
 };
 

@@ -49,8 +49,9 @@ export interface RetryOptions {
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jitter = policy.random() * ceiling;
-  // With Retry-After, wait that long plus a little jitter, so a matrix of jobs does not return in lockstep.
-  return retryAfterMs === undefined ? jitter : retryAfterMs + policy.random() * policy.baseDelayMs;
+  // With Retry-After, wait that long plus up to a tenth more, so a matrix of jobs does not return in
+  // lockstep, yet is back soon after the limit resets.
+  return retryAfterMs === undefined ? jitter : retryAfterMs + policy.random() * Math.min(policy.baseDelayMs, retryAfterMs / 10);
 }
 
 export async function withRetries<T>(call: string, attempt: () => Promise<T>, options: RetryOptions): Promise<T> {

@@ -106,6 +106,9 @@ test('sweep: open kept, closed deleted; nothing to sweep is fine too', async () 
   github.setPull(REPOSITORY, 1, 'open');
   github.setPull(REPOSITORY, 2, 'merged');
   addPrKey(venice, REPOSITORY, 1);
+  addPrKey(venice, REPOSITORY, undefined); // a per-run key: not a PR key
+  addPrKey(venice, 'octo-org/other', 2); // another repository's
+  venice.addKey({ description: 'hand-made' });
   const gone = addPrKey(venice, REPOSITORY, 2);
   const main = await mainInProcess({ inputs: { ...inputs, mode: 'sweep' }, env });
   expect(main.outputs).toEqual({ 'deleted-count': '1', 'deleted-ids': gone.id, 'kept-count': '1' });

@@ -9,8 +9,10 @@ export class ConnectProxy {
   readonly requested: string[] = [];
   url = '';
   private readonly server: Server;
+  private readonly hosts: Record<string, string>;
 
-  constructor(private readonly hosts: Record<string, string> = {}) {
+  constructor(hosts: Record<string, string> = {}) {
+    this.hosts = hosts;
     this.server = createServer((req, res) => {
       // Plain HTTP through the proxy: the request line carries the absolute URL.
       const target = new URL(req.url ?? '');

@@ -15,9 +15,11 @@ test('backoff doubles up to its cap; full jitter scales it by a random factor', 
   expect(backoffDelayMs(3, { ...policy, random: () => 0 })).toBe(0);
 });
 
-test('Retry-After sets the wait, with up to one base delay of jitter on top', () => {
+test('Retry-After sets the wait, with up to a tenth (at most one base delay) of jitter on top', () => {
   expect(backoffDelayMs(1, { ...policy, random: () => 0 }, 3_000)).toBe(3_000);
-  expect(backoffDelayMs(1, policy, 3_000)).toBe(3_500);
+  expect(backoffDelayMs(1, policy, 3_000)).toBe(3_300);
+  expect(backoffDelayMs(1, policy, 60_000)).toBe(60_500);
+  expect(backoffDelayMs(1, policy, 0)).toBe(0);
 });
 
 test('only retryable failures are retried', async () => {

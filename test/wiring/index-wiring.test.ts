@@ -97,6 +97,28 @@ test('without GITHUB_STEP_SUMMARY the summary is skipped quietly', async () => {
   expect(stdout.join('')).not.toContain('::warning::');
 });
 
+test('export-env, and an input the runner did not pass at all (read as empty)', async () => {
+  process.env['INPUT_EXPORT-ENV'] = 'VENICE_API_KEY';
+  delete process.env.INPUT_DESCRIPTION;
+  const { runMain } = await import('../../src/index.ts');
+  await runMain();
+  expect(readFileSync(files.GITHUB_ENV!, 'utf8')).toContain('VENICE_API_KEY<<');
+  expect(process.env.VENICE_API_KEY).toBe(server.minted[0]!.apiKey);
+  expect(server.minted[0]!.description).toMatch(/^vek:/);
+  delete process.env.VENICE_API_KEY;
+});
+
+test('a runner without GITHUB_OUTPUT: an unexpected error, stack in the debug log, and no key left', async () => {
+  delete process.env.GITHUB_OUTPUT;
+  const { runMain } = await import('../../src/index.ts');
+  await runMain();
+  expect(process.exitCode).toBe(1);
+  const printed = stdout.join('');
+  expect(printed).toContain('::error::venice-ephemeral-key: unexpected error: Unable to find environment variable for file command OUTPUT');
+  expect(printed).toMatch(/::debug::Error: Unable to find/);
+  expect(server.liveKeys()).toEqual([]);
+});
+
 test('the entry files run their step when loaded', async () => {
   await import('../../src/main.ts');
   expect(server.liveKeys()).toHaveLength(1);
