@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import ClosingLineReporter from './test/support/closing-line-reporter.ts';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', new ClosingLineReporter()],
     testTimeout: 60_000,
     hookTimeout: 30_000,
     // GitHub's workflow parser imports JSON without import attributes: let Vite transform it.

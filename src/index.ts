@@ -2,28 +2,29 @@ import type { ActionIO } from './action-io.js';
 import { newInvocationToken } from './description-tag.js';
 import { ACTION_NAME } from './errors.js';
 import { defaultRetryPolicy } from './retry.js';
-import * as core from './runner-commands.js';
+import * as runner from './runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
 
 /**
- * The action's wiring: the real collaborators (@actions/core, the clock, process signals) handed to
- * the steps. dist/main.js and dist/post.js are two-line entries that call into this one bundle.
+ * The action's wiring: the real collaborators (the runner's workflow commands through @actions/core,
+ * the clock, process signals) handed to the steps. dist/main.js and dist/post.js are two-line entries
+ * that call into this one bundle.
  */
 
 /** After SIGINT the runner sends SIGTERM at 7.5 s and kills at 10 s; a create in flight gets this long to settle. */
 export const CANCEL_GRACE_MS = 5_000;
 
 const io: ActionIO = {
-  info: core.info,
-  warning: (message) => core.warning(`${ACTION_NAME}: ${message}`),
-  debug: core.debug,
-  setSecret: core.setSecret,
-  setOutput: core.setOutput,
-  saveState: core.saveState,
-  getState: core.getState,
-  exportVariable: core.exportVariable,
-  appendSummary: async (markdown) => core.appendSummary(`${markdown}\n`),
-  setFailed: (message) => core.setFailed(`${ACTION_NAME}: ${message}`),
+  info: runner.info,
+  warning: (message) => runner.warning(`${ACTION_NAME}: ${message}`),
+  debug: runner.debug,
+  setSecret: runner.setSecret,
+  setOutput: runner.setOutput,
+  saveState: runner.saveState,
+  getState: runner.getState,
+  exportVariable: runner.exportVariable,
+  appendSummary: async (markdown) => runner.appendSummary(`${markdown}\n`),
+  setFailed: (message) => runner.setFailed(`${ACTION_NAME}: ${message}`),
 };
 
 export async function runMain(): Promise<void> {
@@ -37,7 +38,7 @@ export async function runPost(): Promise<void> {
 function environment(cancel: CancelSignals): StepEnvironment {
   return {
     io,
-    readInput: (name) => core.getInput(name),
+    readInput: (name) => runner.getInput(name),
     env: process.env,
     policy: defaultRetryPolicy,
     now: Date.now,
@@ -55,7 +56,7 @@ async function withCancelWatch(step: (cancel: CancelSignals) => Promise<void>): 
       settle.abort(); // a second signal (SIGTERM) means the runner is about to kill us
       return;
     }
-    core.info(`Received ${signal}: the job is being cancelled.`);
+    runner.info(`Received ${signal}: the job is being cancelled.`);
     cancel.abort();
     setTimeout(settle.abort.bind(settle), CANCEL_GRACE_MS).unref();
   };

@@ -33,7 +33,7 @@ export function createKeyBody(config: Config, description: string, now: number):
 }
 
 /**
- * Main step: mint one key, mask it, publish it, verify it. On success exactly one live key from this
+ * Main step: mint one key, mask it, verify it, publish it. On success exactly one live key from this
  * invocation exists (the one in the outputs); on failure main deletes what it made, and the post step
  * can still find anything left by the tag saved in state before the create was sent.
  */

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { formatTag, repoToken } from '../../src/description-tag.ts';
 import { GitHubServer } from '../support/github-server.ts';
+import { scanEveryStepForLeaks } from '../support/scenario.ts';
 import { type StoredKey, VeniceServer } from '../support/venice-server.ts';
 
 export const REPOSITORY = 'octo-org/shop';
@@ -18,6 +19,7 @@ export function usePrBed(): { venice: VeniceServer; github: GitHubServer; env: R
     await bed.venice.stop();
     await bed.github.stop();
   });
+  scanEveryStepForLeaks(() => [bed.venice]);
   return bed;
 }
 

@@ -1,20 +1,23 @@
 import { afterEach, expect, test } from 'vitest';
 import { ConnectProxy } from '../support/connect-proxy.ts';
 import { runJob } from '../support/runner.ts';
-import { expectNoLeaks } from '../support/scenario.ts';
+import { expectNoLeaks, scanEveryStepForLeaks } from '../support/scenario.ts';
 import { makeCertificate } from '../support/test-certificate.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 
 // "venice.test" resolves nowhere but in the proxy: a request that succeeds went through the proxy.
 const HOST = 'venice.test';
 const stops: (() => Promise<void>)[] = [];
+const servers: VeniceServer[] = [];
 afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
+scanEveryStepForLeaks(() => servers.splice(0));
 
 test.each(['HTTPS_PROXY', 'https_proxy'])('%s: every Venice request goes through the proxy (CONNECT)', async (variable) => {
   const certificate = makeCertificate(HOST);
   const server = await new VeniceServer({ tls: { ...certificate, hostname: HOST } }).start();
+  servers.push(server);
   const proxy = await new ConnectProxy({ [HOST]: '127.0.0.1' }).start();
   stops.push(
     () => server.stop(),
@@ -37,6 +40,7 @@ test.each(['HTTPS_PROXY', 'https_proxy'])('%s: every Venice request goes through
 
 test('loopback api-url bypasses HTTP_PROXY and HTTPS_PROXY', async () => {
   const server = await new VeniceServer().start();
+  servers.push(server);
   const proxy = await new ConnectProxy().start();
   stops.push(
     () => server.stop(),

@@ -59,6 +59,9 @@ export interface RunningStep {
   cancel(): void;
 }
 
+/** Every step run in this test file, for the leak scan that ends each scenario (scenario.ts). */
+export const stepsRun: StepResult[] = [];
+
 export function actionInputs(): Record<string, { default?: string; required?: boolean }> {
   const action = parse(readFileSync(join(REPO, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
   return action.inputs;
@@ -118,7 +121,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
       const durationMs = performance.now() - startedAt;
       for (const timer of timers) clearTimeout(timer);
       const commands = parseCommands(stdout);
-      resolveStep({
+      const result: StepResult = {
         entry,
         exitCode,
         signal,
@@ -132,7 +135,9 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
         errors: commands.filter((c) => c.command === 'error').map((c) => c.message),
         warnings: commands.filter((c) => c.command === 'warning').map((c) => c.message),
         durationMs,
-      });
+      };
+      stepsRun.push(result);
+      resolveStep(result);
     });
   });
 

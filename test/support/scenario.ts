@@ -1,7 +1,7 @@
 // Shared set-up for scenario tests: a fresh Venice-compatible server per test, and the leak scan
 // every scenario ends with.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { type StepResult, secretLeaks } from './runner.ts';
+import { type StepResult, secretLeaks, stepsRun, TEST_GITHUB_TOKEN } from './runner.ts';
 import { VeniceServer, type VeniceServerOptions } from './venice-server.ts';
 
 export function useVeniceServer(options: VeniceServerOptions = {}): { server: VeniceServer } {
@@ -12,7 +12,22 @@ export function useVeniceServer(options: VeniceServerOptions = {}): { server: Ve
   afterEach(async () => {
     await holder.server.stop();
   });
+  scanEveryStepForLeaks(() => [holder.server]);
   return holder;
+}
+
+/**
+ * After each test, every step it ran (through the runner harness) is scanned for the admin key, every
+ * key the servers minted and the GitHub token: each may appear only in its own add-mask line.
+ */
+export function scanEveryStepForLeaks(servers: () => VeniceServer[]): void {
+  beforeEach(() => {
+    stepsRun.length = 0;
+  });
+  afterEach(() => {
+    const secrets = servers().flatMap((server) => [server.adminKey, ...server.minted.map((key) => key.apiKey)]);
+    expect(secretLeaks(stepsRun, [...secrets, TEST_GITHUB_TOKEN])).toEqual([]);
+  });
 }
 
 /** The inputs every scenario needs: the server's admin key and URL, and a short deadline. */
