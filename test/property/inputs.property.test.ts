@@ -26,7 +26,7 @@ const booleans = fc.oneof(fc.constantFrom('true', 'false', 'True', 'FALSE', 'yes
 const enumLike = (values: string[]) => fc.oneof(fc.constantFrom(...values, ...values.map((v) => v.toLowerCase()), ''), fc.string());
 
 const inputValues = {
-  'admin-key': fc.oneof(fc.constant('VENICE_ADMIN_KEY_ok'), fc.constantFrom('', '  ', 'a b'), fc.string()),
+  'admin-key': fc.oneof(fc.constant('VENICE_ADMIN_KEY_ok'), fc.constantFrom('', '  ', 'a b', 'VENICE_ADMIN_KEY_with space'), fc.string()),
   'expires-in': durations,
   'usd-limit': limits,
   'diem-limit': limits,
@@ -72,7 +72,9 @@ test('any input values: a config whose create body fits the spec, or input error
         for (const inputError of (error as InputErrors).errors) {
           expect(Object.keys(inputValues)).toContain(inputError.input);
           expect(inputError.message).toMatch(/^input '[a-z-]+': .+/);
-          if (inputError.input === 'admin-key') expect(inputError.message).not.toContain(raw['admin-key'].trim() || '\u0000');
+          // The admin key is never repeated (a key shorter than 8 characters could occur in any sentence).
+          const adminKey = raw['admin-key'].trim();
+          if (inputError.input === 'admin-key' && adminKey.length >= 8) expect(inputError.message).not.toContain(adminKey);
         }
         return;
       }
