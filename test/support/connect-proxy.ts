@@ -2,7 +2,8 @@
 // absolute-URI requests (HTTP_PROXY). It resolves host names through a table it is given, so a
 // test can reach a loopback server under a made-up name that nothing else can resolve.
 import { createServer, request, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.ts';
 
 export class ConnectProxy {
   /** Every `host:port` asked for, in order. */
@@ -52,13 +53,11 @@ export class ConnectProxy {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${await listenOnLoopback(this.server)}`;
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((done) => this.server.close(() => done()));
+    await closeServer(this.server);
   }
 }

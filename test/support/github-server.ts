@@ -1,7 +1,7 @@
 // A GitHub-API-compatible server for tests: just GET /repos/{owner}/{repo}/pulls/{number}, which is all
 // the action asks GitHub. Reached through GITHUB_API_URL, as on the real runner. Loopback only.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.ts';
 
 export type PullState = 'open' | 'closed' | 'merged';
 
@@ -42,14 +42,12 @@ export class GitHubServer {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${await listenOnLoopback(this.server)}`;
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((done) => this.server.close(() => done()));
+    await closeServer(this.server);
   }
 }
 

@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.ts';
 import { loadVeniceSchemas, type VeniceSchemas } from './venice-spec.ts';
 
 export type Call = 'create' | 'list' | 'delete' | 'verify';
@@ -107,16 +107,14 @@ export class VeniceServer {
 
   async start(): Promise<this> {
     this.schemas = await loadVeniceSchemas();
-    await new Promise<void>((done) => this.server.listen(this.port, '127.0.0.1', done));
-    const port = (this.server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(this.server, this.port);
     this.url = this.tls ? `https://${this.tls.hostname}:${port}` : `http://127.0.0.1:${port}`;
     return this;
   }
 
   async stop(): Promise<void> {
     for (const res of this.hung) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((done) => this.server.close(() => done()));
+    await closeServer(this.server);
   }
 
   /** Resolves when the next request for `call` arrives (before the server acts on it). */
