@@ -1,7 +1,7 @@
 // npm run demo: the whole life of a key with no Venice account. Starts the Venice-compatible test
 // server on loopback, runs the committed dist/ main then post as the runner would, and prints what a
 // workflow log would show (masked, as GitHub masks it), the outputs, and the server's keys before and after.
-import { runStep, type StepResult } from '../test/support/runner.ts';
+import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../test/support/runner.ts';
 import { VeniceServer } from '../test/support/venice-server.ts';
 
 const server = await new VeniceServer().start();
@@ -20,7 +20,10 @@ function showLog(step: StepResult): void {
   for (const line of step.stdout.split('\n')) {
     const mask = /^::add-mask::(.*)$/.exec(line);
     if (mask) {
-      masks.push(mask[1] ?? '');
+      const secret = mask[1] ?? '';
+      masks.push(secret);
+      const what = secret === server.adminKey ? 'the admin key' : secret === TEST_GITHUB_TOKEN ? 'the GitHub token' : 'the new key';
+      console.log(`  (masked ${what}: from here on GitHub shows it as ***)`);
       continue;
     }
     let shown = line;
@@ -47,6 +50,8 @@ try {
   for (const [name, value] of Object.entries(main.outputs)) {
     console.log(`  ${name} = ${name === 'api-key' ? `<${value.length} characters, masked>` : value}`);
   }
+  console.log('\nJob summary:');
+  console.log(main.summary.replace(/^/gm, '  '));
   showKeys('After main');
 
   console.log('\n--- post step ---');
