@@ -13,6 +13,8 @@ export interface ActionIO {
   exportVariable(name: string, value: string): void;
   appendSummary(markdown: string): Promise<void>;
   setFailed(message: string): void;
+  /** A foldable group in the log around one phase of the step. */
+  group<T>(name: string, phase: () => Promise<T>): Promise<T>;
 }
 
 /** Names in GITHUB_STATE shared by main and post. */

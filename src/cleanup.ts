@@ -1,5 +1,5 @@
 import { type ActionIO, STATE } from './action-io.js';
-import { parseTag } from './description-tag.js';
+import { type KeyTag, parseTag } from './description-tag.js';
 import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
 import { deleteInvocationKeys } from './mint.js';
@@ -34,23 +34,32 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
     return;
   }
   try {
-    if (!keyId && tag) {
-      // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
-      const count = await deleteInvocationKeys(tag, { io, client }, 'main did not finish with it');
-      io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
-      return;
-    }
-    if (expiresAt && Date.parse(expiresAt) <= deps.now()) {
-      io.info(`Key ${keyId} expired at ${expiresAt}; nothing to delete.`);
-      return;
-    }
-    const outcome = await client.deleteKey(keyId);
-    io.info(outcome === 'deleted' ? `Deleted key ${keyId}.` : `Key ${keyId} was already gone.`);
+    await io.group('Delete the key', () => deleteMintedKey(keyId, expiresAt, tag, { io, client, now: deps.now }));
   } catch (error) {
     const message = cleanupFailureMessage(keyId, expiresAt, error);
     if (config.failOnCleanupError) io.setFailed(message);
     else io.warning(message);
   }
+}
+
+async function deleteMintedKey(
+  keyId: string,
+  expiresAt: string,
+  tag: KeyTag | undefined,
+  { io, client, now }: { io: ActionIO; client: VeniceClient; now: () => number },
+): Promise<void> {
+  if (!keyId && tag) {
+    // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
+    const count = await deleteInvocationKeys(tag, { io, client }, 'main did not finish with it');
+    io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
+    return;
+  }
+  if (expiresAt && Date.parse(expiresAt) <= now()) {
+    io.info(`Key ${keyId} expired at ${expiresAt}; nothing to delete.`);
+    return;
+  }
+  const outcome = await client.deleteKey(keyId);
+  io.info(outcome === 'deleted' ? `Deleted key ${keyId}.` : `Key ${keyId} was already gone.`);
 }
 
 function cleanupFailureMessage(keyId: string, expiresAt: string, error: unknown): string {

@@ -25,6 +25,14 @@ const io: ActionIO = {
   exportVariable: runner.exportVariable,
   appendSummary: async (markdown) => runner.appendSummary(`${markdown}\n`),
   setFailed: (message) => runner.setFailed(`${ACTION_NAME}: ${message}`),
+  group: async (name, phase) => {
+    runner.startGroup(name);
+    try {
+      return await phase();
+    } finally {
+      runner.endGroup();
+    }
+  },
 };
 
 export async function runMain(): Promise<void> {

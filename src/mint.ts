@@ -54,11 +54,14 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
   // Saved before the create is sent: if the job dies mid-request, post can still find the key by its tag.
   io.saveState(STATE.tag, formatTag(tag));
   const body = createKeyBody(config, description, deps.now());
-  io.info(`Creating an inference key "${description}", expiring at ${body.expiresAt}.`);
-  const key = await client.createKey(body, async () => {
-    await deleteInvocationKeys(tag, { io, client: client.forCleanup() }, 'its answer was lost');
+  const key = await io.group('Create the inference key', async () => {
+    io.info(`Creating an inference key "${description}", expiring at ${body.expiresAt}.`);
+    const created = await client.createKey(body, async () => {
+      await deleteInvocationKeys(tag, { io, client: client.forCleanup() }, 'its answer was lost');
+    });
+    io.setSecret(created.apiKey); // the moment it arrives, before anything else can print
+    return created;
   });
-  io.setSecret(key.apiKey);
   io.saveState(STATE.keyId, key.id);
   const expiresAt = key.expiresAt ?? body.expiresAt;
   io.saveState(STATE.expiresAt, expiresAt);
@@ -67,15 +70,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     if (deps.isCancelled()) throw new ActionFailure('the job was cancelled while the key was being created.');
     io.info(`Minted key ${key.id}; it expires at ${expiresAt}.`);
     // Verified before it is published, so a failed step never hands a dead key to later steps.
-    if (config.verify) {
-      if (!(await client.verifyKey(key.apiKey))) {
-        throw new ActionFailure(
-          `the new key ${key.id} was created but Venice reports accessPermitted: false for it, so it cannot be used. ` +
-            'Check the account balance and the limits (a limit of 0 allows no spending), or set verify: false.',
-        );
-      }
-      io.info(`Verified: Venice accepts key ${key.id}.`);
-    }
+    if (config.verify) await io.group('Verify the new key', () => verify(key, deps));
     io.setOutput('api-key', key.apiKey);
     io.setOutput('key-id', key.id);
     io.setOutput('expires-at', expiresAt);
@@ -89,6 +84,16 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
   const rotated = config.rotate ? await rotate(key.id, tag, deps) : [];
   await writeSummary(io, mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify, rotated }, config));
   return key;
+}
+
+async function verify(key: MintedKey, deps: MintDeps): Promise<void> {
+  if (!(await deps.client.verifyKey(key.apiKey))) {
+    throw new ActionFailure(
+      `the new key ${key.id} was created but Venice reports accessPermitted: false for it, so it cannot be used. ` +
+        'Check the account balance and the limits (a limit of 0 allows no spending), or set verify: false.',
+    );
+  }
+  deps.io.info(`Verified: Venice accepts key ${key.id}.`);
 }
 
 /**
@@ -123,7 +128,7 @@ async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<st
     return [];
   }
   try {
-    const deleted = await rotateOlderPrKeys(newKeyId, { ...tag, pr }, deps);
+    const deleted = await deps.io.group(`Rotate out older keys of PR #${pr}`, () => rotateOlderPrKeys(newKeyId, { ...tag, pr }, deps));
     deps.io.info(
       deleted.length === 0 ? `No older key of PR #${pr} to rotate out.` : `Rotated out ${deleted.length} older key(s) of PR #${pr}.`,
     );

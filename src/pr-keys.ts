@@ -49,7 +49,7 @@ export async function revokePrKeys(config: Config, deps: PrKeysDeps): Promise<vo
   }
   const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository).filter((key) => key.pr === pr);
   deps.io.info(`${keys.length} key(s) of ${deps.context.repository} PR #${pr} found.`);
-  const deleted = await deleteAll(keys, config.dryRun, deps);
+  const deleted = await deps.io.group(`Delete the keys of PR #${pr}`, () => deleteAll(keys, config.dryRun, deps));
   publish(deps.io, deleted, config.dryRun);
   await deps.io.appendSummary(
     `### Venice keys of PR #${pr} ${config.dryRun ? 'that would be revoked (dry run)' : 'revoked'}\n\n${keyTable(keys)}\n`,
@@ -60,15 +60,18 @@ export async function sweepClosedPrKeys(config: Config, deps: PrKeysDeps): Promi
   const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository);
   // Every PR's state is known before anything is deleted: if GitHub cannot be asked, nothing is.
   const states = new Map<number, PrState>();
-  for (const pr of new Set(keys.map((key) => key.pr))) {
-    states.set(pr, await deps.pullRequests().stateOf(pr));
-  }
+  await deps.io.group('Ask GitHub which pull requests are open', async () => {
+    for (const pr of new Set(keys.map((key) => key.pr))) {
+      states.set(pr, await deps.pullRequests().stateOf(pr));
+      deps.io.info(`PR #${pr}: ${states.get(pr)}`);
+    }
+  });
   const stateOf = (key: PrKey): PrState => states.get(key.pr) ?? 'open';
   const closed = keys.filter((key) => stateOf(key) !== 'open');
   const kept = keys.filter((key) => stateOf(key) === 'open');
   deps.io.info(`${keys.length} PR key(s) of ${deps.context.repository}: ${closed.length} of closed PRs, ${kept.length} of open PRs.`);
 
-  const deleted = await deleteAll(closed, config.dryRun, deps);
+  const deleted = await deps.io.group('Delete the keys of closed pull requests', () => deleteAll(closed, config.dryRun, deps));
   publish(deps.io, deleted, config.dryRun);
   deps.io.setOutput('kept-count', String(kept.length));
   const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';

@@ -33,6 +33,14 @@ export function setFailed(message: string): void {
   issueCommand('error', {}, message);
 }
 
+export function startGroup(name: string): void {
+  issueCommand('group', {}, name);
+}
+
+export function endGroup(): void {
+  issueCommand('endgroup', {}, '');
+}
+
 export function setSecret(secret: string): void {
   issueCommand('add-mask', {}, secret);
 }

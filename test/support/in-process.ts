@@ -66,6 +66,14 @@ class MemoryIO implements ActionIO {
     if (this.failing === 'summary') throw new Error('ENOSPC: no space left on device, write');
     this.summary += markdown;
   };
+  group = async <T>(name: string, phase: () => Promise<T>): Promise<T> => {
+    this.lines.push(`::group::${name}`);
+    try {
+      return await phase();
+    } finally {
+      this.lines.push('::endgroup::');
+    }
+  };
   setFailed = (message: string): void => {
     this.failed = true;
     this.lines.push(`::error::${escapeCommand(`venice-ephemeral-key: ${message}`)}`);
