@@ -2,7 +2,7 @@ import type { ActionIO } from './action-io.js';
 import { cleanUp } from './cleanup.js';
 import { Deadline } from './deadline.js';
 import { ActionFailure, InputErrors, messageOf } from './errors.js';
-import { gitHubPullRequests } from './github-prs.js';
+import { gitHubPullRequests, type PullRequests } from './github-prs.js';
 import { type Config, type ReadInput, readConfig } from './inputs.js';
 import { mintKey } from './mint.js';
 import { revokePrKeys, sweepClosedPrKeys } from './pr-keys.js';
@@ -32,15 +32,19 @@ export interface CancelSignals {
 }
 
 export async function runMainStep(step: StepEnvironment): Promise<void> {
-  maskAdminKey(step);
+  maskSecrets(step);
   try {
     const config = readConfig(step.readInput);
     const context = readRunContext(step.env);
+    let pullRequests: PullRequests | undefined; // made on first use: most runs never ask GitHub
     const deps = {
       io: step.io,
       client: veniceClient(config, step),
       context,
-      pullRequests: () => gitHubPullRequests(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal),
+      pullRequests: () => {
+        pullRequests ??= gitHubPullRequests(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal);
+        return pullRequests;
+      },
     };
     if (config.mode === 'revoke') return await revokePrKeys(config, deps);
     if (config.mode === 'sweep') return await sweepClosedPrKeys(config, deps);
@@ -51,7 +55,7 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
 }
 
 export async function runPostStep(step: StepEnvironment): Promise<void> {
-  maskAdminKey(step);
+  maskSecrets(step);
   try {
     await cleanUp({
       io: step.io,
@@ -65,7 +69,7 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
 }
 
 /** First thing each step does: nothing can print the admin key (or the GitHub token) after this. */
-function maskAdminKey(step: StepEnvironment): void {
+function maskSecrets(step: StepEnvironment): void {
   for (const name of ['admin-key', 'github-token']) {
     const secret = step.readInput(name).trim();
     if (secret) step.io.setSecret(secret);

@@ -31,7 +31,10 @@ test('mints a masked inference key with the default settings, verifies it, and p
   expect(main.state['key-id']).toBe(minted!.id);
 
   // Each phase is a foldable group in the log.
-  expect(main.commands.filter((c) => c.command === 'group').map((c) => c.message)).toEqual(['Create the inference key', 'Verify the new key']);
+  expect(main.commands.filter((c) => c.command === 'group').map((c) => c.message)).toEqual([
+    'Create the inference key',
+    'Verify the new key',
+  ]);
   expect(main.commands.filter((c) => c.command === 'endgroup')).toHaveLength(2);
   expect(post.commands.filter((c) => c.command === 'group').map((c) => c.message)).toEqual(['Delete the key']);
 
