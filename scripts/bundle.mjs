@@ -23,24 +23,33 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-// Third-party licenses for everything the runtime dependencies bring (a superset of what is bundled:
-// ncc's own --license misses code imported by path, such as @actions/core's command modules).
-const packages = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { encoding: 'utf8' })
-  .split('\n')
-  .filter((dir) => dir.includes('node_modules'))
-  .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
-  .sort((a, b) => `${a.manifest.name}@${a.manifest.version}`.localeCompare(`${b.manifest.name}@${b.manifest.version}`));
-const seen = new Set();
-const notices = [];
-for (const { dir, manifest } of packages) {
-  const id = `${manifest.name}@${manifest.version}`;
-  if (seen.has(id)) continue;
-  seen.add(id);
-  const file = readdirSync(dir).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
+// Third-party licenses for every package the runtime dependencies bring, resolved through
+// package-lock.json the way Node resolves them (a superset of what is bundled: ncc's own --license
+// misses code imported by path, such as @actions/core's command modules).
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
+const resolveFrom = (from, name) => {
+  for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+    const candidate = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+    if (lock[candidate]) return candidate;
+    if (!dir) throw new Error(`${name} (needed by ${from || 'the project'}) is not in package-lock.json`);
+  }
+};
+const runtime = new Set();
+const visit = (path) => {
+  if (runtime.has(path)) return;
+  runtime.add(path);
+  for (const name of Object.keys(lock[path].dependencies ?? {})) visit(resolveFrom(path, name));
+};
+for (const name of Object.keys(lock[''].dependencies ?? {})) visit(resolveFrom('', name));
+const notices = new Map();
+for (const path of runtime) {
+  const manifest = JSON.parse(readFileSync(join(path, 'package.json'), 'utf8'));
+  const file = readdirSync(path).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
   const text =
-    file && existsSync(join(dir, file))
-      ? readFileSync(join(dir, file), 'utf8').trim()
+    file && existsSync(join(path, file))
+      ? readFileSync(join(path, file), 'utf8').trim()
       : `(no license file; package.json says ${manifest.license})`;
-  notices.push(`${id}\n${manifest.license}\n${text}`);
+  notices.set(`${manifest.name}@${manifest.version}`, `${manifest.license}\n${text}`);
 }
-writeFileSync(join(out, 'licenses.txt'), `${notices.join('\n\n')}\n`);
+const ids = [...notices.keys()].sort();
+writeFileSync(join(out, 'licenses.txt'), `${ids.map((id) => `${id}\n${notices.get(id)}`).join('\n\n')}\n`);
