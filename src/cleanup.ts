@@ -1,8 +1,8 @@
 import { type ActionIO, STATE } from './action-io.js';
+import { deleteInvocationKeys } from './delete-keys.js';
 import { type KeyTag, parseTag } from './description-tag.js';
 import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
-import { deleteInvocationKeys } from './mint.js';
 import { type VeniceClient, VeniceError } from './venice-client.js';
 
 export interface CleanupDeps {

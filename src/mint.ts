@@ -1,11 +1,12 @@
 import { type ActionIO, STATE } from './action-io.js';
-import { buildDescription, formatTag, isSameInvocation, type KeyTag, repoToken } from './description-tag.js';
+import { deleteInvocationKeys } from './delete-keys.js';
+import { buildDescription, formatTag, type KeyTag, repoToken } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
 import type { PrState, PullRequests } from './github-prs.js';
 import type { Config } from './inputs.js';
 import { pullRequestFor, rotateOlderPrKeys } from './pr-keys.js';
 import type { RunContext } from './run-context.js';
-import { mintSummary } from './summary.js';
+import { mintSummary, writeSummary } from './summary.js';
 import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
 
 export interface MintDeps {
@@ -63,7 +64,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     return created;
   });
   io.saveState(STATE.keyId, key.id);
-  const expiresAt = key.expiresAt ?? body.expiresAt;
+  const { expiresAt } = key;
   io.saveState(STATE.expiresAt, expiresAt);
 
   try {
@@ -139,15 +140,6 @@ async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<st
   }
 }
 
-/** The summary is a courtesy: failing to write it must not fail a step that did its work. */
-export async function writeSummary(io: ActionIO, markdown: string): Promise<void> {
-  try {
-    await io.appendSummary(markdown);
-  } catch (error) {
-    io.warning(`could not write the job summary (${messageOf(error)}).`);
-  }
-}
-
 /** A failed main leaves no key behind; if this delete fails too, the post step tries again. */
 async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> {
   try {
@@ -157,14 +149,4 @@ async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> 
   } catch (error) {
     deps.io.warning(`Could not delete key ${keyId} after the failure (${messageOf(error)}); the post step will try again.`);
   }
-}
-
-/** Deletes keys carrying this invocation's tag, whose secret we never saw. */
-export async function deleteInvocationKeys(tag: KeyTag, deps: Pick<MintDeps, 'io' | 'client'>, why: string): Promise<number> {
-  const keys = (await deps.client.listKeys()).filter((key) => isSameInvocation(key.description, tag));
-  for (const key of keys) {
-    await deps.client.deleteKey(key.id);
-    deps.io.info(`Deleted key ${key.id} from this step: ${why}.`);
-  }
-  return keys.length;
 }

@@ -1,10 +1,11 @@
 import type { ActionIO } from './action-io.js';
+import { deleteKeys } from './delete-keys.js';
 import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
-import { ActionFailure, messageOf } from './errors.js';
+import { ActionFailure } from './errors.js';
 import type { PrState, PullRequests } from './github-prs.js';
 import type { Config } from './inputs.js';
 import type { RunContext } from './run-context.js';
-import { keyTable } from './summary.js';
+import { keyTable, writeSummary } from './summary.js';
 import type { ListedKey, VeniceClient } from './venice-client.js';
 
 /**
@@ -49,9 +50,10 @@ export async function revokePrKeys(config: Config, deps: PrKeysDeps): Promise<vo
   }
   const keys = repositoryPrKeys(await deps.client.listKeys(), deps.context.repository).filter((key) => key.pr === pr);
   deps.io.info(`${keys.length} key(s) of ${deps.context.repository} PR #${pr} found.`);
-  const deleted = await deps.io.group(`Delete the keys of PR #${pr}`, () => deleteAll(keys, config.dryRun, deps));
+  const deleted = await deps.io.group(`Delete the keys of PR #${pr}`, () => deleteKeys(keys, deps, { dryRun: config.dryRun }));
   publish(deps.io, deleted, config.dryRun);
-  await deps.io.appendSummary(
+  await writeSummary(
+    deps.io,
     `### Venice keys of PR #${pr} ${config.dryRun ? 'that would be revoked (dry run)' : 'revoked'}\n\n${keyTable(keys)}\n`,
   );
 }
@@ -71,11 +73,12 @@ export async function sweepClosedPrKeys(config: Config, deps: PrKeysDeps): Promi
   const kept = keys.filter((key) => stateOf(key) === 'open');
   deps.io.info(`${keys.length} PR key(s) of ${deps.context.repository}: ${closed.length} of closed PRs, ${kept.length} of open PRs.`);
 
-  const deleted = await deps.io.group('Delete the keys of closed pull requests', () => deleteAll(closed, config.dryRun, deps));
+  const deleted = await deps.io.group('Delete the keys of closed pull requests', () => deleteKeys(closed, deps, { dryRun: config.dryRun }));
   publish(deps.io, deleted, config.dryRun);
   deps.io.setOutput('kept-count', String(kept.length));
   const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';
-  await deps.io.appendSummary(
+  await writeSummary(
+    deps.io,
     `### Venice PR keys swept\n\n#### ${verb}: keys of closed PRs\n\n${keyTable(closed, stateOf)}\n\n` +
       `#### Kept: keys of open PRs\n\n${keyTable(kept, stateOf)}\n`,
   );
@@ -91,7 +94,7 @@ export async function rotateOlderPrKeys(
   const newKey = keys.find((key) => key.id === newKeyId);
   // Only older keys: a run for a later push may already have minted a newer one, which must stay.
   const older = keys.filter((key) => key.id !== newKeyId && isOlder(key, newKey, tag));
-  return deleteAll(older, false, deps);
+  return deleteKeys(older, deps);
 }
 
 /** By creation time when Venice gives it for both keys, else by run id and attempt from the tags. */
@@ -99,29 +102,6 @@ function isOlder(key: PrKey, newKey: PrKey | undefined, newTag: KeyTag): boolean
   if (key.createdAt && newKey?.createdAt) return Date.parse(key.createdAt) < Date.parse(newKey.createdAt);
   const newRun = Number(newTag.runId);
   return key.runId < newRun || (key.runId === newRun && key.runAttempt < Number(newTag.runAttempt));
-}
-
-/** Deletes each key (or only lists it in a dry run); one failure does not stop the rest, but fails the step. */
-async function deleteAll(keys: ListedKey[], dryRun: boolean, deps: Pick<PrKeysDeps, 'io' | 'client'>): Promise<string[]> {
-  const deleted: string[] = [];
-  const failures: string[] = [];
-  for (const key of keys) {
-    if (dryRun) {
-      deps.io.info(`Would delete key ${key.id} "${key.description}" (dry run).`);
-      continue;
-    }
-    try {
-      await deps.client.deleteKey(key.id);
-      deleted.push(key.id);
-      deps.io.info(`Deleted key ${key.id} "${key.description}".`);
-    } catch (error) {
-      failures.push(`${key.id}: ${messageOf(error)}`);
-    }
-  }
-  if (failures.length > 0) {
-    throw new ActionFailure(`deleted ${deleted.length} of ${keys.length} key(s); could not delete ${failures.join('; ')}`);
-  }
-  return deleted;
 }
 
 function publish(io: ActionIO, deleted: string[], dryRun: boolean): void {

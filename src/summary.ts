@@ -1,3 +1,5 @@
+import type { ActionIO } from './action-io.js';
+import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
 
 /** Job-summary markdown. Never given a secret: only ids, descriptions, dates and limits. */
@@ -8,6 +10,15 @@ export interface MintedSummary {
   verified: boolean;
   /** Ids of older keys of the same PR deleted by rotate. */
   rotated: string[];
+}
+
+/** The summary is a courtesy: failing to write it must not fail a step that did its work. */
+export async function writeSummary(io: ActionIO, markdown: string): Promise<void> {
+  try {
+    await io.appendSummary(markdown);
+  } catch (error) {
+    io.warning(`could not write the job summary (${messageOf(error)}).`);
+  }
 }
 
 export function mintSummary(key: MintedSummary, config: Config): string {

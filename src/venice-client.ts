@@ -24,7 +24,8 @@ export interface MintedKey {
   id: string;
   apiKey: string;
   description: string;
-  expiresAt: string | null;
+  /** As Venice reports it, else as requested. */
+  expiresAt: string;
 }
 
 export interface ListedKey {
@@ -122,7 +123,7 @@ export class VeniceClient {
       id: data.id,
       apiKey: data.apiKey,
       description: typeof data.description === 'string' ? data.description : body.description,
-      expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : null,
+      expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : body.expiresAt,
     };
   }
 

@@ -7,7 +7,7 @@ import { InputErrors } from '../../src/errors.ts';
 import { type Config, readConfig } from '../../src/inputs.ts';
 import { createKeyBody } from '../../src/mint.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
-import { actionInputs } from '../support/runner.ts';
+import { actionInputs, runnerInputs } from '../support/runner.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 import { loadVeniceSchemas, type VeniceSchemas } from '../support/venice-spec.ts';
 
@@ -127,9 +127,8 @@ test('the whole main step: invalid input sends no request and fails with one err
       let valid = true;
       try {
         // As the runner does: inputs not given take their action.yml default.
-        skipDelete = readConfig(
-          (name) => inputs[name] ?? (actionInputs()[name]?.default ?? '').replace('${{ github.token }}', 't'),
-        ).skipDelete;
+        const passed = runnerInputs(inputs);
+        skipDelete = readConfig((name) => passed[name] ?? '').skipDelete;
       } catch {
         valid = false;
       }

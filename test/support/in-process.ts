@@ -5,7 +5,7 @@ import type { ActionIO } from '../../src/action-io.ts';
 import { newInvocationToken } from '../../src/description-tag.ts';
 import type { RetryPolicy } from '../../src/retry.ts';
 import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
-import { actionInputs, type StepResult, TEST_GITHUB_TOKEN } from './runner.ts';
+import { runnerInputs, type StepResult } from './runner.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;
@@ -86,12 +86,7 @@ function escapeCommand(message: string): string {
 
 async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<StepResult> {
   const io = new MemoryIO(options.state ?? {}, options.fail);
-  const inputs = Object.fromEntries(
-    Object.entries(actionInputs()).map(([name, spec]) => [
-      name,
-      (options.inputs[name] ?? spec.default ?? '').replace('${{ github.token }}', TEST_GITHUB_TOKEN),
-    ]),
-  );
+  const inputs = runnerInputs(options.inputs);
   const never = new AbortController().signal;
   const step = {
     io,

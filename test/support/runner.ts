@@ -67,6 +67,23 @@ export function actionInputs(): Record<string, { default?: string; required?: bo
   return action.inputs;
 }
 
+/**
+ * Every input declared in action.yml as the runner passes it: the given value, else the default, with
+ * `${{ github.token }}` evaluated. A given input that action.yml does not declare is a test mistake.
+ */
+export function runnerInputs(given: Record<string, string> = {}): Record<string, string> {
+  const declared = actionInputs();
+  for (const name of Object.keys(given)) {
+    if (!(name in declared)) throw new Error(`input '${name}' is not declared in action.yml`);
+  }
+  return Object.fromEntries(
+    Object.entries(declared).map(([name, spec]) => [
+      name,
+      (given[name] ?? spec.default ?? '').replace('${{ github.token }}', TEST_GITHUB_TOKEN),
+    ]),
+  );
+}
+
 export function startStep(entry: 'main' | 'post', options: StepOptions = {}): RunningStep {
   const dir = mkdtempSync(join(tmpdir(), `vek-${entry}-`));
   const files = {
@@ -94,14 +111,8 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
     ...files,
     ...options.env,
   };
-  // The runner sets every declared input, defaults applied (expressions evaluated), upper-cased with hyphens kept.
-  for (const [name, spec] of Object.entries(actionInputs())) {
-    const value = options.inputs?.[name] ?? spec.default ?? '';
-    env[`INPUT_${name.toUpperCase()}`] = value.replace('${{ github.token }}', TEST_GITHUB_TOKEN);
-  }
-  for (const name of Object.keys(options.inputs ?? {})) {
-    if (!(`INPUT_${name.toUpperCase()}` in env)) throw new Error(`input '${name}' is not declared in action.yml`);
-  }
+  // The runner sets every declared input as INPUT_<NAME>, upper-cased with hyphens kept.
+  for (const [name, value] of Object.entries(runnerInputs(options.inputs))) env[`INPUT_${name.toUpperCase()}`] = value;
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
 
   const startedAt = performance.now();

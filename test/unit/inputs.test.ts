@@ -1,14 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { InputErrors } from '../../src/errors.ts';
 import { readConfig } from '../../src/inputs.ts';
-import { actionInputs } from '../support/runner.ts';
+import { runnerInputs, TEST_GITHUB_TOKEN } from '../support/runner.ts';
 
 /** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
 function inputs(given: Record<string, string>): (name: string) => string {
-  const defaults = Object.fromEntries(
-    Object.entries(actionInputs()).map(([name, spec]) => [name, (spec.default ?? '').replace('${{ github.token }}', 'ghs_t')]),
-  );
-  const all: Record<string, string> = { ...defaults, 'admin-key': 'VENICE_ADMIN_KEY_x', ...given };
+  const all = runnerInputs({ 'admin-key': 'VENICE_ADMIN_KEY_x', ...given });
   return (name) => {
     if (!(name in all)) throw new Error(`readConfig asked for undeclared input '${name}'`);
     return all[name]!;
@@ -44,7 +41,7 @@ test('the defaults in action.yml make a valid config', () => {
     prNumber: undefined,
     rotate: false,
     dryRun: false,
-    githubToken: 'ghs_t',
+    githubToken: TEST_GITHUB_TOKEN,
   });
 });
 

@@ -22,12 +22,21 @@ const body: CreateKeyBody = {
   limitPeriod: 'EPOCH',
 };
 
-function client(options: { adminKey?: string; timeoutMs?: number; signal?: AbortSignal; log?: string[] } = {}): VeniceClient {
+interface ClientOptions {
+  apiUrl?: string;
+  adminKey?: string;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  signal?: AbortSignal;
+  log?: string[];
+}
+
+function client(options: ClientOptions = {}): VeniceClient {
   return new VeniceClient({
-    apiUrl: server.apiUrl,
+    apiUrl: options.apiUrl ?? server.apiUrl,
     adminKey: options.adminKey ?? server.adminKey,
     deadline: new Deadline(options.timeoutMs ?? 10_000),
-    policy: fastPolicy(),
+    policy: { ...fastPolicy(), ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) },
     log: (message) => options.log?.push(message),
     signal: options.signal,
     settleSignal: options.signal,
@@ -108,14 +117,7 @@ test('a wait longer than the deadline fails at once, saying what it was waiting 
 });
 
 test('a request after the deadline is not sent', async () => {
-  const venice = new VeniceClient({
-    apiUrl: server.apiUrl,
-    adminKey: server.adminKey,
-    deadline: new Deadline(0),
-    policy: fastPolicy(),
-    log: () => {},
-  });
-  const thrown = await failure(venice.listKeys());
+  const thrown = await failure(client({ timeoutMs: 0 }).listKeys());
   expect(thrown.message).toMatch(/while waiting for list\. Raise the `timeout` input/);
   expect(server.requests).toEqual([]);
 });
@@ -134,14 +136,7 @@ test('a cancelled request stops at once and is not retried', async () => {
 test('connection refused is retried, then reported', async () => {
   const url = server.apiUrl;
   await server.stop();
-  const venice = new VeniceClient({
-    apiUrl: url,
-    adminKey: 'k',
-    deadline: new Deadline(10_000),
-    policy: { ...fastPolicy(), maxAttempts: 2 },
-    log: () => {},
-  });
-  const thrown = await failure(venice.listKeys());
+  const thrown = await failure(client({ apiUrl: url, adminKey: 'k', maxAttempts: 2 }).listKeys());
   expect(thrown.message).toBe('list failed 2 times; the last attempt failed with: connection refused.');
   server = await new VeniceServer().start(); // for afterEach
 });
@@ -149,25 +144,11 @@ test('connection refused is retried, then reported', async () => {
 test('when create gives up after an ambiguous attempt, it still looks for the key it may have made', async () => {
   server.inject('create', { kind: 'reset-after' }, 99);
   const recovered: number[] = [];
-  const venice = new VeniceClient({
-    apiUrl: server.apiUrl,
-    adminKey: server.adminKey,
-    deadline: new Deadline(10_000),
-    policy: { ...fastPolicy(), maxAttempts: 2 },
-    log: () => {},
-  });
-  await failure(venice.createKey(body, async () => void recovered.push(1)));
+  await failure(client({ maxAttempts: 2 }).createKey(body, async () => void recovered.push(1)));
   expect(recovered).toHaveLength(2); // before the retry, and after the last attempt
 
   const log: string[] = [];
-  const failing = new VeniceClient({
-    apiUrl: server.apiUrl,
-    adminKey: server.adminKey,
-    deadline: new Deadline(10_000),
-    policy: { ...fastPolicy(), maxAttempts: 1 },
-    log: (m) => log.push(m),
-  });
-  await failure(failing.createKey(body, async () => Promise.reject(new Error('list failed too'))));
+  await failure(client({ maxAttempts: 1, log }).createKey(body, async () => Promise.reject(new Error('list failed too'))));
   expect(log).toEqual(['Could not look for a key left by the failed create (list failed too); the post step will look again.']);
 });
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
-import { actionInputs, parseFileCommands, TEST_GITHUB_TOKEN } from '../support/runner.ts';
+import { parseFileCommands, runnerInputs } from '../support/runner.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 
 let server: VeniceServer;
@@ -20,9 +20,7 @@ beforeEach(async () => {
     files[name] = join(dir, name);
     writeFileSync(files[name]!, '');
   }
-  for (const [name, spec] of Object.entries(actionInputs())) {
-    process.env[`INPUT_${name.toUpperCase()}`] = (spec.default ?? '').replace('${{ github.token }}', TEST_GITHUB_TOKEN);
-  }
+  for (const [name, value] of Object.entries(runnerInputs())) process.env[`INPUT_${name.toUpperCase()}`] = value;
   Object.assign(process.env, files, {
     GITHUB_REPOSITORY: 'octo-org/shop',
     GITHUB_RUN_ID: '42',
