@@ -25,7 +25,7 @@ try {
 
 // Third-party licenses for every package the runtime dependencies bring, resolved through
 // package-lock.json the way Node resolves them (a superset of what is bundled: ncc's own --license
-// misses code imported by path, such as @actions/core's command modules).
+// misses code loaded on demand, such as undici for proxies).
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
 const resolveFrom = (from, name) => {
   for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {

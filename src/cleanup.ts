@@ -1,65 +1,120 @@
+/**
+ * Post step: delete the key main minted, when it is this job's to delete. Run keys and preview keys
+ * outlive the job (revoke and sweep delete them), and so does a job key with skip-delete, but only
+ * once main succeeded: a key from a failed main is deleted whatever the inputs say. The DELETE is sent
+ * whatever the clock says about expiry ("not found" counts as gone), and only for an id that Venice
+ * still shows with this invocation's tag.
+ */
 import { type ActionIO, STATE } from './action-io.js';
-import { deleteInvocationKeys } from './delete-keys.js';
-import { type KeyTag, parseTag } from './description-tag.js';
+import { deleteInvocationKeys, deleteTaggedKey, spentText } from './delete-keys.js';
+import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
+import { formatDuration } from './duration.js';
 import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
-import { type VeniceClient, VeniceError } from './venice-client.js';
+import type { RunContext } from './run-context.js';
+import { quoted } from './safe-text.js';
+import { postSummary, writeSummary } from './summary.js';
+import { isKeyId, type VeniceClient, VeniceError } from './venice-client.js';
+
+/** How long post watches for a key whose create main sent but never saw answered. */
+export const LATE_CREATE_WATCH_MS = 60_000;
+export const LATE_CREATE_POLL_MS = 2_000;
 
 export interface CleanupDeps {
   io: ActionIO;
   now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  context: () => RunContext;
   /** Inputs are read only when there is something to delete: a post after a failed main must stay quiet. */
   loadConfig: () => Config;
   connect: (config: Config) => VeniceClient;
 }
 
-/**
- * Post step: delete the key main minted. Success when it is deleted or already gone; a failure is a
- * warning naming the key, the status and Venice's text (or a failed step with fail-on-cleanup-error).
- */
 export async function cleanUp(deps: CleanupDeps): Promise<void> {
   const { io } = deps;
-  const keyId = io.getState(STATE.keyId);
-  const expiresAt = io.getState(STATE.expiresAt);
   const tag = parseTag(io.getState(STATE.tag));
-  if (!keyId && !tag) {
+  if (!tag) {
     io.info('No key was minted in this job; nothing to delete.');
+    return;
+  }
+  const context = deps.context();
+  // State must come from this job's own main: a STATE_* variable set in the workflow could name anything.
+  if (!isTagOfRepository(tag, context.repository) || tag.runId !== context.runId || tag.runAttempt !== context.runAttempt) {
+    io.warning('the saved state does not belong to this job (another repository, run or attempt); nothing deleted.');
+    return;
+  }
+  const keyId = io.getState(STATE.keyId);
+  if (io.getState(STATE.deleteInPost) === 'false') {
+    io.info(keptMessage(tag, keyId, io.getState(STATE.expiresAt)));
     return;
   }
   const config = deps.loadConfig();
   const client = deps.connect(config);
-
-  if (keyId && config.skipDelete) {
-    io.info(`skip-delete is true: key ${keyId} stays usable until it expires at ${expiresAt || 'its expiry'}.`);
-    return;
-  }
   try {
-    await io.group('Delete the key', () => deleteMintedKey(keyId, expiresAt, tag, { io, client, now: deps.now }));
+    await io.group('Delete the key', async () => {
+      if (isKeyId(keyId)) await deleteMintedKey(keyId, tag, { ...deps, client, repository: context.repository });
+      else await deleteKeysOfMain(tag, { ...deps, client, repository: context.repository });
+    });
   } catch (error) {
-    const message = cleanupFailureMessage(keyId, expiresAt, error);
+    const message = cleanupFailureMessage(keyId, io.getState(STATE.expiresAt), error);
     if (config.failOnCleanupError) io.setFailed(message);
     else io.warning(message);
   }
 }
 
-async function deleteMintedKey(
-  keyId: string,
-  expiresAt: string,
-  tag: KeyTag | undefined,
-  { io, client, now }: { io: ActionIO; client: VeniceClient; now: () => number },
-): Promise<void> {
-  if (!keyId && tag) {
-    // Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag.
-    const count = await deleteInvocationKeys(tag, { io, client }, 'main did not finish with it');
-    io.info(count === 0 ? 'No key from this job is left; nothing to delete.' : `Deleted ${count} key(s) left by main.`);
+type PostDeps = CleanupDeps & { client: VeniceClient; repository: string };
+
+async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Promise<void> {
+  const result = await deleteTaggedKey(keyId, tag, deps.repository, deps);
+  if (result.outcome === 'not-ours') {
+    deps.io.warning(
+      `key ${keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without this job's tag. ` +
+        'Someone may have edited its description; check it in the Venice dashboard.',
+    );
     return;
   }
-  if (expiresAt && Date.parse(expiresAt) <= now()) {
-    io.info(`Key ${keyId} expired at ${expiresAt}; nothing to delete.`);
-    return;
+  if (result.outcome === 'already-gone') {
+    deps.io.info(`Key ${keyId} was already gone.`);
+  } else {
+    deps.io.info(`Deleted key ${keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
   }
-  const outcome = await client.deleteKey(keyId);
-  io.info(outcome === 'deleted' ? `Deleted key ${keyId}.` : `Key ${keyId} was already gone.`);
+  await writeSummary(deps.io, postSummary(keyId, result.outcome, result.spent));
+}
+
+/**
+ * Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag. When a
+ * create may still land (main was cancelled while it was in flight), keep looking for a bounded time.
+ */
+async function deleteKeysOfMain(tag: KeyTag, deps: PostDeps): Promise<void> {
+  const pendingUntil = Number(deps.io.getState(STATE.createPendingUntil)) || 0;
+  const watchUntil = Math.min(pendingUntil, deps.now() + LATE_CREATE_WATCH_MS);
+  let said = false;
+  for (;;) {
+    const count = await deleteInvocationKeys(tag, deps, 'main did not finish with it');
+    if (count > 0) {
+      deps.io.info(`Deleted ${count} key(s) left by main.`);
+      return;
+    }
+    if (deps.now() >= watchUntil) break;
+    if (!said) {
+      deps.io.info(
+        `Main was stopped while a create was in flight; watching for a late key for up to ${formatDuration(watchUntil - deps.now())}.`,
+      );
+      said = true;
+    }
+    await deps.sleep(LATE_CREATE_POLL_MS);
+  }
+  deps.io.info(said ? 'No late key appeared; nothing to delete.' : 'No key from this job is left; nothing to delete.');
+}
+
+function keptMessage(tag: KeyTag, keyId: string, expiresAt: string): string {
+  const until = expiresAt ? ` until it expires at ${expiresAt}` : '';
+  if (tag.scope === 'run') {
+    return `Key ${keyId} is the run's key: it stays for the run's other jobs${until}. Delete it in a last job with mode: revoke and the key-handle.`;
+  }
+  if (tag.scope === 'pr')
+    return `Key ${keyId} is PR #${tag.pr}'s preview key: it stays${until}, or until mode: revoke deletes it when the PR closes.`;
+  return `skip-delete is true: key ${keyId} stays usable${until}.`;
 }
 
 function cleanupFailureMessage(keyId: string, expiresAt: string, error: unknown): string {

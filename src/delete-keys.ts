@@ -1,42 +1,129 @@
+/**
+ * Every deletion goes through here: post, recovery after an ambiguous create, rotate, revoke and sweep.
+ * A key is deleted only when this action owns it for this repository: its description ends in this
+ * action's tag naming this repository exactly, it is an INFERENCE key, and it has an expiry. Anything
+ * else (hand-made keys with look-alike descriptions, admin keys, never-expiring keys, other
+ * repositories' keys) is never touched, whatever it is called.
+ */
 import type { ActionIO } from './action-io.js';
-import { isSameInvocation, type KeyTag } from './description-tag.js';
+import { hasTag, isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
+import { quoted } from './safe-text.js';
+import { roundAmount } from './spend.js';
 import type { ListedKey, VeniceClient } from './venice-client.js';
 
-/** What deleting keys needs: somewhere to log, and Venice. */
 export interface DeleteDeps {
   io: ActionIO;
   client: VeniceClient;
 }
 
+export interface OwnedKey extends ListedKey {
+  tag: KeyTag;
+}
+
+export interface Spent {
+  usd: number;
+  diem: number;
+}
+
+/** The tag of a key this action owns for `repository`, or undefined. */
+export function ownerTag(key: Pick<ListedKey, 'description' | 'apiKeyType' | 'expiresAt'>, repository: string): KeyTag | undefined {
+  if (key.apiKeyType !== 'INFERENCE' || key.expiresAt === null) return undefined;
+  const tag = parseTag(key.description);
+  return tag && isTagOfRepository(tag, repository) ? tag : undefined;
+}
+
+export function ownedKeys(keys: ListedKey[], repository: string): OwnedKey[] {
+  return keys.flatMap((key) => {
+    const tag = ownerTag(key, repository);
+    return tag ? [{ ...key, tag }] : [];
+  });
+}
+
+export type SingleOutcome =
+  | { outcome: 'deleted' | 'already-gone'; spent: Spent | undefined }
+  | { outcome: 'not-ours'; description: string };
+
 /**
- * Deletes each key (or only lists it in a dry run), logging each one. One failure does not stop the
- * rest, but the whole call then fails, naming every key it could not delete.
+ * Deletes one key by id after reading it (GET /api_keys/{id}): the read confirms the id still carries
+ * `tag` and is owned by this repository (an id that does not is never deleted) and tells what the key
+ * spent. A failed read is only a warning: the id came from this action's own state, so it is deleted.
  */
-export async function deleteKeys(keys: ListedKey[], deps: DeleteDeps, options: { dryRun?: boolean; why?: string } = {}): Promise<string[]> {
-  const deleted: string[] = [];
+export async function deleteTaggedKey(id: string, tag: KeyTag, repository: string, deps: DeleteDeps): Promise<SingleOutcome> {
+  let spent: Spent | undefined;
+  try {
+    const details = await deps.client.getKey(id);
+    if (details === undefined) return { outcome: 'already-gone', spent: undefined };
+    if (!hasTag(details.description, tag) || ownerTag(details, repository) === undefined) {
+      return { outcome: 'not-ours', description: details.description };
+    }
+    spent = details.spent;
+  } catch (error) {
+    deps.io.warning(`could not read key ${id} before deleting it (${messageOf(error)}); deleting it without a spend report.`);
+  }
+  return { outcome: await deps.client.deleteKey(id), spent };
+}
+
+export interface DeletedKeys {
+  ids: string[];
+  spent: Spent;
+  /** Keys whose spend could not be read. */
+  unread: number;
+}
+
+/**
+ * Deletes each owned key (or only lists it in a dry run), logging each one. With `readFirst`, each is
+ * read first for its spend (revoke). One failure does not stop the rest, but the call then fails,
+ * naming every key it could not delete.
+ */
+export async function deleteKeys(
+  keys: OwnedKey[],
+  deps: DeleteDeps & { repository: string },
+  options: { dryRun?: boolean; readFirst?: boolean; why?: string } = {},
+): Promise<DeletedKeys> {
+  const result: DeletedKeys = { ids: [], spent: { usd: 0, diem: 0 }, unread: 0 };
   const failures: string[] = [];
   for (const key of keys) {
+    const named = `key ${key.id} ${quoted(key.description)}`;
     if (options.dryRun) {
-      deps.io.info(`Would delete key ${key.id} "${key.description}" (dry run).`);
+      deps.io.info(`Would delete ${named} (dry run).`);
       continue;
     }
     try {
-      await deps.client.deleteKey(key.id);
-      deleted.push(key.id);
-      deps.io.info(options.why ? `Deleted key ${key.id} from this step: ${options.why}.` : `Deleted key ${key.id} "${key.description}".`);
+      let spent: Spent | undefined;
+      if (options.readFirst) {
+        const single = await deleteTaggedKey(key.id, key.tag, deps.repository, deps);
+        if (single.outcome === 'not-ours') {
+          deps.io.warning(`kept ${named}: Venice now shows it as ${quoted(single.description)}, which is not this action's tag.`);
+          continue;
+        }
+        spent = single.spent;
+      } else {
+        await deps.client.deleteKey(key.id);
+      }
+      result.ids.push(key.id);
+      if (spent) {
+        result.spent = { usd: roundAmount(result.spent.usd + spent.usd), diem: roundAmount(result.spent.diem + spent.diem) };
+      } else if (options.readFirst) {
+        result.unread++;
+      }
+      deps.io.info(`Deleted ${named}${options.why ? `: ${options.why}` : ''}.${spent ? ` It spent ${spentText(spent)}.` : ''}`);
     } catch (error) {
       failures.push(`${key.id}: ${messageOf(error)}`);
     }
   }
   if (failures.length > 0) {
-    throw new ActionFailure(`deleted ${deleted.length} of ${keys.length} key(s); could not delete ${failures.join('; ')}`);
+    throw new ActionFailure(`deleted ${result.ids.length} of ${keys.length} key(s); could not delete ${failures.join('; ')}`);
   }
-  return deleted;
+  return result;
 }
 
-/** Deletes keys carrying this invocation's tag: keys it made whose secret it never saw. */
-export async function deleteInvocationKeys(tag: KeyTag, deps: DeleteDeps, why: string): Promise<number> {
-  const keys = (await deps.client.listKeys()).filter((key) => isSameInvocation(key.description, tag));
-  return (await deleteKeys(keys, deps, { why })).length;
+/** Deletes the keys carrying exactly this invocation's tag: keys it made whose secret it never saw. */
+export async function deleteInvocationKeys(tag: KeyTag, deps: DeleteDeps & { repository: string }, why: string): Promise<number> {
+  const keys = ownedKeys(await deps.client.listKeys(), deps.repository).filter((key) => hasTag(key.description, tag));
+  return (await deleteKeys(keys, deps, { why })).ids.length;
+}
+
+export function spentText(spent: Spent): string {
+  return `${spent.usd} USD and ${spent.diem} DIEM (trailing seven days)`;
 }

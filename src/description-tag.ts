@@ -1,38 +1,66 @@
-import { createHash, randomInt } from 'node:crypto';
-
 /**
  * The description every minted key carries: the user's label, then this action's tag, e.g.
  *
- *   `preview deploy vek:octo/shop#7 r18234567890.1 k3f9a2`
+ *   `preview deploy vek:octo/shop#7 pr:web r18234567890.1 k3f9a2`
  *
- * The tag names the repository, the PR (when there is one), the run and its attempt, and a random
- * per-invocation token. Later steps find their keys by parsing it back: one invocation's keys (post
- * step, recovery after an ambiguous create), one PR's keys (rotate, revoke), one repository's PR keys
- * (sweep). It is parsed from the end of the description, so a label can never forge or hide it.
+ * The tag says who owns the key: the repository, the pull request (when there is one), the scope
+ * (`job`, `kept` for a job key with skip-delete, `run`, or `pr:<slot>`), the run and its attempt, and a
+ * random per-invocation token. Every path that deletes parses it back and touches only keys whose tag
+ * names this repository exactly (see owned-keys.ts). It is parsed from the end of the description, so a
+ * label can never forge or hide it, and it never exceeds Venice's 64 characters: the label is cut first.
  */
+import { createHash, randomInt } from 'node:crypto';
+
 export const DESCRIPTION_MAX = 64; // Venice's maxLength for description
-const REPO_MAX = 24;
+const REPO_MAX = 20;
+const SLOT_MAX = 8;
 const TOKEN_LENGTH = 6;
-const TAG_PATTERN = /(?:^| )vek:(\S+?)(?:#(\d+))? r(\d+)\.(\d+) ([0-9a-z]{6})$/;
+/** 10 base-36 characters of SHA-256: about 51 bits, so two repositories sharing one is impractical. */
+const REPO_HASH_LENGTH = 10;
+const SLOT_HASH_LENGTH = 7;
+const NAME = '[A-Za-z0-9_.-]';
+const TAG_PATTERN = new RegExp(
+  `(?:^| )vek:(${NAME}+/${NAME}+|${NAME}{0,9}~[0-9a-z]{${REPO_HASH_LENGTH}})(?:#([1-9]\\d{0,8}))? ` +
+    `(job|kept|run|pr:(?:${NAME}{1,${SLOT_MAX}}|~[0-9a-z]{${SLOT_HASH_LENGTH}})) r([1-9]\\d{0,12})\\.([1-9]\\d{0,2}) ([0-9a-z]{6})$`,
+);
+
+/** job: deleted by its post step; kept: a job key with skip-delete; run: shared by a run's jobs; pr: a preview slot. */
+export type Scope = 'job' | 'kept' | 'run' | 'pr';
 
 export interface KeyTag {
-  repo: string; // a repo token, see repoToken()
+  /** The repository as the tag shows it: `owner/name`, or a hashed form (see repoToken). */
+  repo: string;
   pr: number | undefined;
+  scope: Scope;
+  /** Only for scope pr: the slot as the tag shows it (see slotToken). */
+  slot: string | undefined;
   runId: string;
   runAttempt: string;
   token: string;
 }
 
+function base36Hash(text: string, length: number): string {
+  const digest = createHash('sha256').update(text).digest();
+  return digest.readBigUInt64BE(0).toString(36).padStart(13, '0').slice(0, length);
+}
+
 /**
- * The repository as the tag shows it: `owner/name` when it fits, else the start of `name` with a hash of
- * the full `owner/name`, so a shortened name still matches exactly one repository. It depends on the
- * repository alone, never on the label or run, so every run computes the same token for the same repo.
+ * `owner/name` when it fits, else the start of `name`, `~` and a hash of the lower-cased `owner/name`.
+ * GitHub names cannot contain `~`, so a hashed form can never equal a real name.
  */
 export function repoToken(repository: string): string {
   if (repository.length <= REPO_MAX) return repository;
-  const hash = createHash('sha256').update(repository.toLowerCase()).digest('hex').slice(0, 6);
-  const name = repository.slice(repository.indexOf('/') + 1);
-  return `${name.slice(0, REPO_MAX - hash.length - 1)}~${hash}`;
+  const name = repository.slice(repository.indexOf('/') + 1).replace(/[^A-Za-z0-9_.-]/g, '');
+  return `${name.slice(0, REPO_MAX - REPO_HASH_LENGTH - 1)}~${repoHash(repository)}`;
+}
+
+function repoHash(repository: string): string {
+  return base36Hash(repository.toLowerCase(), REPO_HASH_LENGTH);
+}
+
+/** The slot as the tag shows it: itself when short and plain, else `~` and a hash of it. */
+export function slotToken(slot: string): string {
+  return new RegExp(`^${NAME}{1,${SLOT_MAX}}$`).test(slot) ? slot : `~${base36Hash(slot, SLOT_HASH_LENGTH)}`;
 }
 
 export function newInvocationToken(): string {
@@ -42,18 +70,40 @@ export function newInvocationToken(): string {
 
 export function formatTag(tag: KeyTag): string {
   const pr = tag.pr === undefined ? '' : `#${tag.pr}`;
-  return `vek:${tag.repo}${pr} r${tag.runId}.${tag.runAttempt} ${tag.token}`;
+  const scope = tag.scope === 'pr' ? `pr:${tag.slot ?? ''}` : tag.scope;
+  return `vek:${tag.repo}${pr} ${scope} r${tag.runId}.${tag.runAttempt} ${tag.token}`;
 }
 
-/** The label is cut to fit; the tag never is. */
+/**
+ * A new tag for this repository. When even the shortened repository does not leave the tag within 64
+ * characters (a long PR number, run id and slot together), the repository is shown by its hash alone.
+ */
+export function newTag(repository: string, fields: Omit<KeyTag, 'repo'>): KeyTag {
+  const tag = { ...fields, repo: repoToken(repository) };
+  if (formatTag(tag).length <= DESCRIPTION_MAX) return tag;
+  const hashed = { ...tag, repo: `~${repoHash(repository)}` };
+  if (formatTag(hashed).length > DESCRIPTION_MAX) {
+    throw new Error(`the key tag "${formatTag(hashed)}" is longer than Venice's ${DESCRIPTION_MAX} characters`);
+  }
+  return hashed;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * The label is cut to fit; the tag never is. The cut falls between whole characters (grapheme
+ * clusters), so a label never ends in half an emoji or a lone surrogate, which JSON text must not carry.
+ */
 export function buildDescription(label: string, tag: KeyTag): { description: string; labelTruncated: boolean } {
   const tagText = formatTag(tag);
-  if (tagText.length > DESCRIPTION_MAX) {
-    throw new Error(`the key tag "${tagText}" is longer than Venice's ${DESCRIPTION_MAX} characters`);
-  }
   if (label === '') return { description: tagText, labelTruncated: false };
   const room = DESCRIPTION_MAX - tagText.length - 1;
-  const kept = label.slice(0, Math.max(room, 0)).trimEnd();
+  let kept = '';
+  for (const { segment } of graphemes.segment(label)) {
+    if (kept.length + segment.length > room) break;
+    kept += segment;
+  }
+  kept = kept.trimEnd();
   return {
     description: kept === '' ? tagText : `${kept} ${tagText}`,
     labelTruncated: kept.length < label.length,
@@ -63,22 +113,21 @@ export function buildDescription(label: string, tag: KeyTag): { description: str
 export function parseTag(description: string | null | undefined): KeyTag | undefined {
   const match = TAG_PATTERN.exec(description ?? '');
   if (!match) return undefined;
-  const [, repo = '', pr, runId = '', runAttempt = '', token = ''] = match;
-  return { repo, pr: pr === undefined ? undefined : Number(pr), runId, runAttempt, token };
+  const [, repo = '', pr, scopeText = '', runId = '', runAttempt = '', token = ''] = match;
+  const [scope, slot] = scopeText.startsWith('pr:') ? (['pr', scopeText.slice(3)] as const) : ([scopeText as Scope, undefined] as const);
+  return { repo, pr: pr === undefined ? undefined : Number(pr), scope, slot, runId, runAttempt, token };
 }
 
-export function isSameInvocation(description: string | null | undefined, tag: KeyTag): boolean {
+/** Whether a description carries exactly this tag (same repository token, scope, run, attempt and token). */
+export function hasTag(description: string | null | undefined, tag: KeyTag): boolean {
   const found = parseTag(description);
-  return (
-    found !== undefined &&
-    found.repo === tag.repo &&
-    found.runId === tag.runId &&
-    found.runAttempt === tag.runAttempt &&
-    found.token === tag.token
-  );
+  return found !== undefined && formatTag(found) === formatTag(tag);
 }
 
-/** Whether a parsed tag names this repository (GitHub repository names are case-insensitive). */
+/**
+ * Whether a parsed tag names this repository in exactly one of the two forms this action writes:
+ * repoToken() (compared case-insensitively, as GitHub compares names) or the hash alone.
+ */
 export function isTagOfRepository(tag: KeyTag, repository: string): boolean {
-  return tag.repo.toLowerCase() === repoToken(repository).toLowerCase();
+  return tag.repo.toLowerCase() === repoToken(repository).toLowerCase() || tag.repo === `~${repoHash(repository)}`;
 }

@@ -1,48 +1,24 @@
-import type { Dispatcher } from 'undici';
-import dispatchRequest from 'undici/lib/api/api-request.js';
-import Agent from 'undici/lib/dispatcher/agent.js';
-import { isLoopbackHost } from './inputs.js';
-
 /**
- * The one place HTTP requests leave the action. Every request has a timeout; redirects are never
- * followed (undici's request API does not follow them), so an Authorization header cannot be carried to
- * another host. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case), as self-hosted
- * runners behind a corporate proxy need; loopback is always reached directly.
+ * The one place HTTP requests leave the action, and the bottom layer: it depends on nothing else in src.
+ *
+ * - One connection per origin per step: each transport keeps one keep-alive socket per scheme, so create
+ *   and verify (or get and delete, or list and its deletes) share one TCP connection and one TLS handshake.
+ * - Every request has a timeout covering connect, headers and body, and every answer is read with a size
+ *   cap: a longer body is abandoned as it streams in, never buffered whole.
+ * - Redirects are never followed (neither node:http nor undici's request follows them), so an
+ *   Authorization header cannot be carried to another host.
+ * - Direct requests use Node's own http/https (no start-up cost). With HTTPS_PROXY / HTTP_PROXY set
+ *   (either case; NO_PROXY honoured), undici's EnvHttpProxyAgent is loaded through undici's public entry,
+ *   only then. Loopback is always reached directly.
  */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-}
-
-/** The request never got an answer: refused, reset, timed out or cancelled. */
-export class NoResponseError extends Error {
-  constructor(
-    readonly reason: 'timeout' | 'cancelled' | 'network',
-    detail: string,
-  ) {
-    super(detail);
-    this.name = 'NoResponseError';
-  }
-}
-
-let directAgent: Dispatcher | undefined;
-let proxyAgent: Promise<Dispatcher> | undefined;
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
-
-/**
- * Loopback, and any host when no proxy is configured, is reached directly. The proxy agent (which reads
- * the proxy variables, NO_PROXY included) is loaded only when a proxy is configured: the start-up of
- * every step pays only for the parts of undici a direct request needs (README, Performance).
- */
-export async function dispatcherFor(url: URL, env: Record<string, string | undefined> = process.env): Promise<Dispatcher> {
-  if (isLoopbackHost(url.hostname) || !PROXY_VARIABLES.some((name) => env[name])) {
-    directAgent ??= new Agent();
-    return directAgent;
-  }
-  // The whole of undici is loaded here: its proxy agent relies on the request API its index installs.
-  proxyAgent ??= import('undici').then(({ EnvHttpProxyAgent }) => new EnvHttpProxyAgent());
-  return proxyAgent;
 }
 
 export interface HttpRequest {
@@ -54,26 +30,110 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
 }
 
-export async function sendRequest(req: HttpRequest): Promise<HttpResponse> {
-  const timeout = AbortSignal.timeout(req.timeoutMs);
-  const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
-  try {
-    const response = await dispatchRequest.call(await dispatcherFor(req.url), {
-      origin: req.url.origin,
-      path: req.url.pathname + req.url.search,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
+/** The request never got a usable answer: refused, reset, timed out, cancelled, or too long to read. */
+export class NoResponseError extends Error {
+  constructor(
+    readonly reason: 'timeout' | 'cancelled' | 'network' | 'too-large',
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'NoResponseError';
+  }
+}
+
+/** Answers are small (a list of 500 keys is about 400 kB); anything past this is not Venice talking. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+interface RawAnswer {
+  status: number;
+  headers: HttpResponse['headers'];
+  body: Readable;
+}
+
+export interface HttpTransport {
+  send(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/** One transport per step: its sockets are reused by every request the step sends. */
+export function createTransport(env: Record<string, string | undefined>, maxBodyBytes = MAX_BODY_BYTES): HttpTransport {
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: 1 }),
+  };
+  const useProxy = PROXY_VARIABLES.some((name) => env[name]);
+  let proxied: Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> | undefined;
+
+  const direct = (request: HttpRequest, signal: AbortSignal): Promise<RawAnswer> =>
+    new Promise((resolve, reject) => {
+      const agent = request.url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+      const send = request.url.protocol === 'https:' ? https.request : http.request;
+      const outgoing = send(request.url, { method: request.method, headers: request.headers, agent, signal }, (incoming) =>
+        resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: incoming }),
+      );
+      outgoing.on('error', reject);
+      outgoing.end(request.body);
+    });
+
+  return {
+    async send(request) {
+      const timeout = AbortSignal.timeout(request.timeoutMs);
+      const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
+      try {
+        let answer: RawAnswer;
+        if (useProxy && !isLoopbackHost(request.url.hostname)) {
+          proxied ??= loadProxy();
+          answer = await (await proxied)(request, signal);
+        } else {
+          answer = await direct(request, signal);
+        }
+        return { status: answer.status, headers: answer.headers, text: await readCapped(answer, maxBodyBytes) };
+      } catch (error) {
+        if (error instanceof NoResponseError) throw error;
+        if (request.signal?.aborted) throw new NoResponseError('cancelled', 'cancelled');
+        if (timeout.aborted) throw new NoResponseError('timeout', `no answer within ${Math.round(request.timeoutMs / 100) / 10}s`);
+        throw new NoResponseError('network', networkErrorText(error));
+      }
+    },
+  };
+}
+
+/** undici, through its public entry, only for a proxied request: one connection to the proxy as well. */
+async function loadProxy(): Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> {
+  const { EnvHttpProxyAgent, request: undiciRequest } = await import('undici');
+  const dispatcher = new EnvHttpProxyAgent({ connections: 1 });
+  return async (request, signal) => {
+    const answer = await undiciRequest(request.url, {
+      dispatcher,
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
       signal,
     });
-    const text = await response.body.text();
-    return { status: response.statusCode, headers: response.headers, text };
-  } catch (error) {
-    if (req.signal?.aborted) throw new NoResponseError('cancelled', 'cancelled');
-    // The timeout signal covers connecting, headers and body alike (undici's own timeouts are longer).
-    if (timeout.aborted) throw new NoResponseError('timeout', `no answer within ${Math.round(req.timeoutMs / 100) / 10}s`);
-    throw new NoResponseError('network', networkErrorText(error));
+    return { status: answer.statusCode, headers: answer.headers, body: answer.body };
+  };
+}
+
+/** The body as text, abandoning it (and its connection) once it passes the cap. */
+async function readCapped(answer: RawAnswer, maxBodyBytes: number): Promise<string> {
+  const declared = Number(answer.headers['content-length']);
+  const tooLarge = (): NoResponseError => {
+    answer.body.destroy();
+    return new NoResponseError('too-large', `an answer larger than ${Math.round(maxBodyBytes / 1024 / 1024)} MiB`);
+  };
+  if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBodyBytes) throw tooLarge();
+    chunks.push(chunk);
   }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A short description of a network failure: its code, never the request (which holds a header with a key). */
@@ -83,5 +143,6 @@ export function networkErrorText(error: unknown): string {
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'an answer larger than allowed';
   return code ? `network error ${code}` : 'network error';
 }

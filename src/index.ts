@@ -6,9 +6,9 @@ import * as runner from './runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
 
 /**
- * The action's wiring: the real collaborators (the runner's workflow commands through @actions/core,
- * the clock, process signals) handed to the steps. dist/main.js and dist/post.js are two-line entries
- * that call into this one bundle.
+ * The action's wiring: the real collaborators (the runner's workflow commands, the clock, process
+ * signals) handed to the steps. dist/main.js and dist/post.js are two-line entries that call into this
+ * one bundle.
  */
 
 /** After SIGINT the runner sends SIGTERM at 7.5 s and kills at 10 s; a create in flight gets this long to settle. */
@@ -16,21 +16,24 @@ export const CANCEL_GRACE_MS = 5_000;
 
 const io: ActionIO = {
   info: runner.info,
-  warning: (message) => runner.warning(`${ACTION_NAME}: ${message}`),
-  debug: runner.debug,
-  setSecret: runner.setSecret,
+  warning: (message) => runner.issueCommand('warning', `${ACTION_NAME}: ${message}`),
+  debug: (message) => runner.issueCommand('debug', message),
+  setSecret: (secret) => runner.issueCommand('add-mask', secret),
   setOutput: runner.setOutput,
   saveState: runner.saveState,
   getState: runner.getState,
   exportVariable: runner.exportVariable,
   appendSummary: async (markdown) => runner.appendSummary(`${markdown}\n`),
-  setFailed: (message) => runner.setFailed(`${ACTION_NAME}: ${message}`),
+  setFailed: (message) => {
+    process.exitCode = 1;
+    runner.issueCommand('error', `${ACTION_NAME}: ${message}`);
+  },
   group: async (name, phase) => {
-    runner.startGroup(name);
+    runner.issueCommand('group', name);
     try {
       return await phase();
     } finally {
-      runner.endGroup();
+      runner.issueCommand('endgroup', '');
     }
   },
 };

@@ -1,12 +1,20 @@
+/**
+ * Turns the raw inputs into one typed, validated Config. Every input is checked before any request is
+ * sent, and all mistakes are reported together; each message names the input, repeats the bad value
+ * (never a secret) and shows an accepted one.
+ */
 import { parseDuration } from './duration.js';
 import { InputError, InputErrors } from './errors.js';
+import { isLoopbackHost } from './http.js';
 
 export const LIMIT_PERIODS = ['EPOCH', 'MONTH', 'LIFETIME'] as const;
 export const MODEL_PRIVACIES = ['ALL', 'PRIVATE_TEXT', 'PRIVATE_ONLY'] as const;
-export const MODES = ['mint', 'revoke', 'sweep'] as const;
+export const MODES = ['mint', 'use', 'revoke', 'sweep'] as const;
+export const SCOPES = ['job', 'run', 'pr'] as const;
 export type LimitPeriod = (typeof LIMIT_PERIODS)[number];
 export type ModelPrivacy = (typeof MODEL_PRIVACIES)[number];
 export type Mode = (typeof MODES)[number];
+export type KeyScope = (typeof SCOPES)[number];
 
 /** Venice's bounds for a consumption limit (see swagger.yaml, consumptionLimit). */
 export const MAX_LIMIT = 9_999_999_999;
@@ -14,6 +22,11 @@ export const MAX_LIMIT = 9_999_999_999;
 export const MAX_EXPIRES_IN_MS = 366 * 86_400_000;
 /** The whole step must end well within GitHub's own job limit (6 h). */
 export const MAX_TIMEOUT_MS = 6 * 3_600_000;
+/**
+ * Below this a step cannot wait out one slow answer and still keep time to clean up: a create may take
+ * seconds, and a fifth of the step is held back for deleting what a failed step made.
+ */
+export const MIN_TIMEOUT_MS = 10_000;
 
 /** Everything the action was asked to do, typed and validated. */
 export interface Config {
@@ -31,6 +44,10 @@ export interface Config {
   timeoutMs: number;
   failOnCleanupError: boolean;
   mode: Mode;
+  scope: KeyScope;
+  /** scope pr: the preview slot; empty means the job id (GITHUB_JOB), filled in by the step. */
+  slot: string;
+  keyHandle: string;
   /** From the pr-number input; the event's PR is read separately (run-context.ts). */
   prNumber: number | undefined;
   rotate: boolean;
@@ -43,18 +60,9 @@ export type ReadInput = (name: string) => string;
 // YAML 1.2 core schema spellings, the same set @actions/core's getBooleanInput accepts.
 const TRUE_WORDS = new Set(['true', 'True', 'TRUE']);
 const FALSE_WORDS = new Set(['false', 'False', 'FALSE']);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 // Variables a step must not overwrite: the runner's own, and ones that change how later steps run.
 const RESERVED_ENV = /^(GITHUB_|RUNNER_|ACTIONS_)|^(NODE_OPTIONS|PATH|HOME|CI)$/i;
 
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-/**
- * Reads and validates every input before anything is sent, so one run reports every mistake at once.
- * Messages repeat the bad value (never for the admin key) and show one accepted value.
- */
 export function readConfig(read: ReadInput): Config {
   const errors: InputError[] = [];
   const field = <T>(name: string, parse: (raw: string) => T): T => {
@@ -83,16 +91,45 @@ export function readConfig(read: ReadInput): Config {
     skipDelete: field('skip-delete', (raw) => booleanInput('skip-delete', raw)),
     exportEnv: field('export-env', parseExportEnv),
     apiUrl: field('api-url', parseApiUrl),
-    timeoutMs: field('timeout', (raw) => durationInput('timeout', raw, '5m', MAX_TIMEOUT_MS, '6h')),
+    timeoutMs: field('timeout', parseTimeout),
     failOnCleanupError: field('fail-on-cleanup-error', (raw) => booleanInput('fail-on-cleanup-error', raw)),
     mode: field('mode', parseMode),
+    scope: field('scope', (raw) => enumInput('scope', raw, SCOPES, 'run')),
+    slot: field('slot', parseSlot),
+    keyHandle: field('key-handle', parseKeyHandle),
     prNumber: field('pr-number', parsePrNumber),
     rotate: field('rotate', (raw) => booleanInput('rotate', raw)),
     dryRun: field('dry-run', (raw) => booleanInput('dry-run', raw)),
     githubToken: field('github-token', (raw) => raw),
   };
+  if (errors.length === 0) errors.push(...combinationErrors(config));
   if (errors.length > 0) throw new InputErrors(errors);
   return config;
+}
+
+/** Inputs that are fine alone but not together. */
+function combinationErrors(config: Config): InputError[] {
+  const errors: InputError[] = [];
+  if (config.mode === 'use' && config.keyHandle === '') {
+    errors.push(
+      new InputError(
+        'key-handle',
+        "is empty, and mode use needs it: pass the minting job's output, e.g. `key-handle: ${{ needs.mint.outputs.key-handle }}`.",
+      ),
+    );
+  }
+  if (config.keyHandle !== '' && config.mode !== 'use' && config.mode !== 'revoke') {
+    errors.push(new InputError('key-handle', `is only for mode use or revoke, not mode ${config.mode}; e.g. \`mode: use\`.`));
+  }
+  if (config.rotate && (config.mode !== 'mint' || config.scope !== 'pr')) {
+    errors.push(new InputError('rotate', 'is only for preview keys: set `scope: pr` (with mode mint), or leave rotate at "false".'));
+  }
+  if (config.slot !== '' && config.scope !== 'pr') {
+    errors.push(
+      new InputError('slot', `is only for preview keys (scope pr), not scope ${config.scope}; e.g. \`scope: pr\` with \`slot: web\`.`),
+    );
+  }
+  return errors;
 }
 
 function parseAdminKey(raw: string): string {
@@ -131,11 +168,11 @@ function limitInput(name: string, raw: string): number | null {
 }
 
 function enumInput<T extends string>(name: string, raw: string, allowed: readonly T[], example: T): T {
-  const upper = raw.toUpperCase() as T;
-  if (!allowed.includes(upper)) {
+  const found = allowed.find((value) => value.toLowerCase() === raw.toLowerCase());
+  if (found === undefined) {
     throw new InputError(name, `"${raw}" is not one of ${allowed.join(', ')} (any case); e.g. "${example}".`);
   }
-  return upper;
+  return found;
 }
 
 export function booleanInput(name: string, raw: string): boolean {
@@ -151,15 +188,41 @@ function parseLabel(raw: string): string {
   return raw.replace(control, ' ').replace(/\s+/g, ' ').trim();
 }
 
+function parseTimeout(raw: string): number {
+  const ms = durationInput('timeout', raw, '5m', MAX_TIMEOUT_MS, '6h');
+  if (ms < MIN_TIMEOUT_MS) {
+    throw new InputError('timeout', `"${raw}" is too short: at least 10s is needed to wait for Venice and still clean up; e.g. "5m".`);
+  }
+  return ms;
+}
+
+function parseSlot(raw: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (raw.length > 100 || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(raw)) {
+    throw new InputError('slot', 'must be at most 100 characters on one line; e.g. "web" or `${{ matrix.app }}`.');
+  }
+  return raw;
+}
+
+function parseKeyHandle(raw: string): string {
+  if (raw !== '' && !/^vek1\.[0-9A-Za-z._-]+$/.test(raw)) {
+    throw new InputError(
+      'key-handle',
+      'is not a key handle from this action (they start with "vek1."); pass the minting job\'s `key-handle` output unchanged.',
+    );
+  }
+  return raw;
+}
+
 function parseMode(raw: string): Mode {
   const mode = raw.toLowerCase() as Mode;
-  if (!MODES.includes(mode)) throw new InputError('mode', `"${raw}" is not one of ${MODES.join(', ')} (any case); e.g. "revoke".`);
+  if (!MODES.includes(mode)) throw new InputError('mode', `"${raw}" is not one of ${MODES.join(', ')} (any case); e.g. "use".`);
   return mode;
 }
 
 function parsePrNumber(raw: string): number | undefined {
   if (raw === '') return undefined;
-  const value = /^#?\d{1,10}$/.test(raw) ? Number(raw.replace('#', '')) : 0;
+  const value = /^#?\d{1,9}$/.test(raw) ? Number(raw.replace('#', '')) : 0;
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new InputError('pr-number', `"${raw}" is not a pull request number; e.g. "7" or \`\${{ github.event.pull_request.number }}\`.`);
   }
@@ -195,7 +258,7 @@ function parseApiUrl(raw: string): string {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new InputError(
       'api-url',
-      `"${raw}" must use https: (plain http: is allowed only for 127.0.0.1, localhost and [::1]); ${example}.`,
+      `"${raw}" must use https: (plain http: is allowed only for loopback: 127.x.x.x, localhost and [::1]); ${example}.`,
     );
   }
   return url.href.replace(/\/+$/, '');

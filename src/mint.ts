@@ -1,11 +1,18 @@
+/**
+ * Main step, mode mint: mint one key for its owner (this job, this run, or a PR's preview slot), mask
+ * it, verify it, publish it. On success exactly one live key from this invocation exists (the one in
+ * the outputs); on failure main deletes what it made, and the post step can still find anything left by
+ * the tag saved in state before the create was sent.
+ */
 import { type ActionIO, STATE } from './action-io.js';
-import { deleteInvocationKeys } from './delete-keys.js';
-import { buildDescription, formatTag, type KeyTag, repoToken } from './description-tag.js';
+import { deleteInvocationKeys, deleteKeys, ownedKeys } from './delete-keys.js';
+import { buildDescription, formatTag, type KeyTag, newTag, type Scope, slotToken } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
-import type { PrState, PullRequests } from './github-prs.js';
+import type { GitHubApi, PrState } from './github-api.js';
 import type { Config } from './inputs.js';
-import { pullRequestFor, rotateOlderPrKeys } from './pr-keys.js';
+import { sealHandle } from './key-handle.js';
 import type { RunContext } from './run-context.js';
+import { quoted } from './safe-text.js';
 import { mintSummary, writeSummary } from './summary.js';
 import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
 
@@ -17,8 +24,8 @@ export interface MintDeps {
   token: string;
   now: () => number;
   isCancelled: () => boolean;
-  /** GitHub, asked only for a PR mint: is the PR still open? */
-  pullRequests: () => PullRequests;
+  /** GitHub, asked only for a preview key: is the PR still open? */
+  gitHub: () => GitHubApi;
 }
 
 /** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
@@ -33,32 +40,49 @@ export function createKeyBody(config: Config, description: string, now: number):
   };
 }
 
-/**
- * Main step: mint one key, mask it, verify it, publish it. On success exactly one live key from this
- * invocation exists (the one in the outputs); on failure main deletes what it made, and the post step
- * can still find anything left by the tag saved in state before the create was sent.
- */
+/** The PR to act for: the pr-number input, else the event's. */
+export function pullRequestFor(config: Config, context: RunContext): number | undefined {
+  return config.prNumber ?? context.prNumber;
+}
+
+/** The tag's scope: a job key with skip-delete is marked `kept`, so sweep leaves it to its owner. */
+function tagScope(config: Config): Scope {
+  if (config.scope === 'job') return config.skipDelete ? 'kept' : 'job';
+  return config.scope;
+}
+
+/** Whether this job's post step deletes the key once main succeeded. */
+function deletedByPost(config: Config): boolean {
+  return tagScope(config) === 'job';
+}
+
 export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey | undefined> {
   const { io, client, context } = deps;
   const pr = pullRequestFor(config, context);
-  if (pr !== undefined && !(await pullRequestIsOpen(pr, deps))) return undefined;
-  const tag: KeyTag = {
-    repo: repoToken(context.repository),
+  if (config.scope === 'pr' && !(await pullRequestIsOpen(pr as number, deps))) return undefined;
+  const tag = newTag(context.repository, {
     pr,
+    scope: tagScope(config),
+    slot: config.scope === 'pr' ? slotToken(config.slot || context.job || 'default') : undefined,
     runId: context.runId,
     runAttempt: context.runAttempt,
     token: deps.token,
-  };
+  });
   const { description, labelTruncated } = buildDescription(config.label, tag);
-  if (labelTruncated) io.info(`The description was shortened to fit Venice's 64 characters.`);
 
   // Saved before the create is sent: if the job dies mid-request, post can still find the key by its tag.
   io.saveState(STATE.tag, formatTag(tag));
+  io.saveState(STATE.createPendingUntil, String(deps.now() + config.timeoutMs));
   const body = createKeyBody(config, description, deps.now());
   const key = await io.group('Create the inference key', async () => {
-    io.info(`Creating an inference key "${description}", expiring at ${body.expiresAt}.`);
-    const created = await client.createKey(body, async () => {
-      await deleteInvocationKeys(tag, { io, client: client.forCleanup() }, 'its answer was lost');
+    // Nothing the user or Venice wrote is printed until the new key is masked.
+    io.info(`Creating a ${scopeText(config)} inference key, expiring at ${body.expiresAt}.`);
+    const created = await client.createKey(body, {
+      recover: async () => {
+        await deleteInvocationKeys(tag, { io, client: client.forCleanup(), repository: context.repository }, 'its answer was lost');
+      },
+      // Every attempt was answered: no key can land later, so post need not watch for one.
+      nothingCanLand: () => io.saveState(STATE.createPendingUntil, ''),
     });
     io.setSecret(created.apiKey); // the moment it arrives, before anything else can print
     return created;
@@ -67,24 +91,43 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
   const { expiresAt } = key;
   io.saveState(STATE.expiresAt, expiresAt);
 
+  let handle: string | undefined;
   try {
     if (deps.isCancelled()) throw new ActionFailure('the job was cancelled while the key was being created.');
-    io.info(`Minted key ${key.id}; it expires at ${expiresAt}.`);
+    io.info(`Minted key ${key.id} ${quoted(key.description)}; it expires at ${expiresAt}.`);
+    if (labelTruncated) io.info("The label was shortened to fit Venice's 64 characters with the action's tag.");
     // Verified before it is published, so a failed step never hands a dead key to later steps.
     if (config.verify) await io.group('Verify the new key', () => verify(key, deps));
     io.setOutput('api-key', key.apiKey);
     io.setOutput('key-id', key.id);
     io.setOutput('expires-at', expiresAt);
     io.setOutput('description', key.description);
+    if (config.scope === 'run') {
+      handle = sealHandle(
+        { apiKey: key.apiKey, keyId: key.id, expiresAt, description: key.description },
+        { adminKey: config.adminKey, repository: context.repository, runId: context.runId },
+      );
+      io.setOutput('key-handle', handle);
+    }
     if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
+    if (!deletedByPost(config)) io.saveState(STATE.deleteInPost, 'false');
   } catch (error) {
     await deleteAfterFailure(key.id, deps);
     throw error;
   }
 
   const rotated = config.rotate ? await rotate(key.id, tag, deps) : [];
-  await writeSummary(io, mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify, rotated }, config));
+  await writeSummary(
+    io,
+    mintSummary({ keyId: key.id, description: key.description, expiresAt, verified: config.verify, rotated, mintedAt: deps.now() }, config),
+  );
   return key;
+}
+
+function scopeText(config: Config): string {
+  if (config.scope === 'run') return 'run (shared by this run\u2019s jobs)';
+  if (config.scope === 'pr') return 'preview (PR)';
+  return config.skipDelete ? 'job (kept after the job: skip-delete)' : 'job';
 }
 
 async function verify(key: MintedKey, deps: MintDeps): Promise<void> {
@@ -98,53 +141,67 @@ async function verify(key: MintedKey, deps: MintDeps): Promise<void> {
 }
 
 /**
- * A late run after a fast merge must not leave a key behind: a closed or merged PR gets none. When
- * GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
+ * A late run after a fast merge must not leave a preview key behind: a closed or merged PR gets none.
+ * When GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
  */
 async function pullRequestIsOpen(pr: number, deps: MintDeps): Promise<boolean> {
   let state: PrState;
   try {
-    state = await deps.pullRequests().stateOf(pr);
+    state = await deps.gitHub().pullState(pr);
   } catch (error) {
     deps.io.warning(`${messageOf(error)} Minting the key anyway; it expires as set, and mode: sweep removes keys of closed PRs.`);
     return true;
   }
   if (state === 'open') return true;
-  deps.io.info(`PR #${pr} is ${state}: no key minted, so nothing is left behind for it.`);
-  await writeSummary(
-    deps.io,
-    `### No Venice key minted
-
-PR #${pr} is already ${state}.
-`,
-  );
+  deps.io.info(`PR #${pr} is ${state}: no preview key minted, so nothing is left behind for it.`);
+  await writeSummary(deps.io, `### No Venice key minted\n\nPR #${pr} is already ${state}.\n`);
   return false;
 }
 
-/** rotate: the new key is good, so this PR's older keys can go. Failing that is only a warning. */
+/**
+ * rotate: the new preview key is good, so the older preview keys of the same PR and slot can go. Job
+ * and run keys of the PR, and other slots' keys, are never touched. Failing is only a warning.
+ */
 async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<string[]> {
-  const { pr } = tag;
-  if (pr === undefined) {
-    deps.io.warning('rotate is true but this run has no pull request (set pr-number or run on a pull_request event); nothing rotated.');
-    return [];
-  }
+  const where = `PR #${tag.pr} slot ${tag.slot}`;
   try {
-    const deleted = await deps.io.group(`Rotate out older keys of PR #${pr}`, () => rotateOlderPrKeys(newKeyId, { ...tag, pr }, deps));
+    const deleted = await deps.io.group(`Rotate out older keys of ${where}`, async () => {
+      const keys = ownedKeys(await deps.client.listKeys(), deps.context.repository).filter(
+        (key) => key.tag.scope === 'pr' && key.tag.pr === tag.pr && key.tag.slot === tag.slot,
+      );
+      const newKey = keys.find((key) => key.id === newKeyId);
+      // Only older keys: a run for a later push may already have minted a newer one, which must stay.
+      const older = keys.filter((key) => key.id !== newKeyId && isOlder(key, newKey, tag));
+      return (await deleteKeys(older, { ...deps, repository: deps.context.repository }, { why: 'rotated out' })).ids;
+    });
     deps.io.info(
-      deleted.length === 0 ? `No older key of PR #${pr} to rotate out.` : `Rotated out ${deleted.length} older key(s) of PR #${pr}.`,
+      deleted.length === 0 ? `No older key of ${where} to rotate out.` : `Rotated out ${deleted.length} older key(s) of ${where}.`,
     );
     return deleted;
   } catch (error) {
-    deps.io.warning(`could not delete the older keys of PR #${pr} (${messageOf(error)}); they expire as set.`);
+    deps.io.warning(`could not delete the older keys of ${where} (${messageOf(error)}); they expire as set.`);
     return [];
   }
+}
+
+/** By creation time when Venice gives it for both keys, else by run id and attempt from the tags. */
+function isOlder(
+  key: { createdAt: string | null; tag: KeyTag },
+  newKey: { createdAt: string | null } | undefined,
+  newTag: KeyTag,
+): boolean {
+  if (key.createdAt && newKey?.createdAt) return Date.parse(key.createdAt) < Date.parse(newKey.createdAt);
+  const [run, newRun] = [Number(key.tag.runId), Number(newTag.runId)];
+  return run < newRun || (run === newRun && Number(key.tag.runAttempt) < Number(newTag.runAttempt));
 }
 
 /** A failed main leaves no key behind; if this delete fails too, the post step tries again. */
 async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> {
   try {
     await deps.client.forCleanup().deleteKey(keyId);
+    // Nothing is left for post to do (recovery already deleted any key a lost answer made).
     deps.io.saveState(STATE.keyId, '');
+    deps.io.saveState(STATE.tag, '');
     deps.io.info(`Deleted key ${keyId} because the step failed.`);
   } catch (error) {
     deps.io.warning(`Could not delete key ${keyId} after the failure (${messageOf(error)}); the post step will try again.`);

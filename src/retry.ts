@@ -1,18 +1,25 @@
+/**
+ * How failed requests are retried: capped exponential backoff with full jitter, never past the step's
+ * deadline. Only failures marked retryable are retried: a 4xx other than 429 is final, both because
+ * retrying cannot help and because Venice blocks a key after 50 failed requests in 30 s.
+ *
+ * A 429 is a wait, not a failure: it never uses up the attempt cap. It waits as long as the server
+ * asked (Retry-After, x-ratelimit-reset-*), or, when the server did not say, for a random slice of
+ * Venice's one-minute creation window, so a matrix of jobs neither returns in lockstep nor gives up
+ * before the window opens again. It keeps waiting until only the clean-up reserve is left.
+ */
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Deadline } from './deadline.js';
 import { formatDuration } from './duration.js';
 import { ActionFailure } from './errors.js';
 
-/**
- * How failed requests are retried: capped exponential backoff with full jitter, at least as long as the
- * server asked (Retry-After), never past the step's deadline. Only failures marked retryable are retried:
- * a 4xx other than 429 is final, both because retrying cannot help and because Venice blocks a key after
- * 50 failed requests in 30 s.
- */
 export interface RetryPolicy {
+  /** Attempts for failures other than 429. */
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Venice's creation limit resets over this window (20 per minute). */
+  rateLimitWindowMs: number;
   random: () => number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -21,6 +28,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 8,
   baseDelayMs: 500,
   maxDelayMs: 15_000,
+  rateLimitWindowMs: 60_000,
   random: Math.random,
   sleep: (ms, signal) => sleepFor(ms, undefined, { signal }),
 };
@@ -28,6 +36,8 @@ export const defaultRetryPolicy: RetryPolicy = {
 /** What an attempt throws when it may succeed if tried again. */
 export interface RetryableFailure {
   retryable: boolean;
+  /** A 429: wait, without using up an attempt. */
+  rateLimited?: boolean;
   retryAfterMs?: number | undefined;
   /** Short text for logs, e.g. "HTTP 503" or "connection reset". */
   summary: string;
@@ -46,28 +56,47 @@ export interface RetryOptions {
   beforeRetry?: (() => Promise<void>) | undefined;
 }
 
-export function backoffDelayMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  const jitter = policy.random() * ceiling;
-  // With Retry-After, wait that long plus up to a tenth more, so a matrix of jobs does not return in
-  // lockstep, yet is back soon after the limit resets.
-  return retryAfterMs === undefined ? jitter : retryAfterMs + policy.random() * Math.min(policy.baseDelayMs, retryAfterMs / 10);
+export function backoffDelayMs(attempt: number, policy: RetryPolicy): number {
+  return policy.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+}
+
+/**
+ * How long to wait after a 429. With a server's figure: that long plus up to a tenth more (at most one
+ * base delay), so jobs are back soon after the reset but not all at once. Without: between 1/16 and
+ * 3/16 of the window, so a job polls about eight times a window and is back within an eighth of it.
+ */
+export function rateLimitDelayMs(policy: RetryPolicy, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined) return retryAfterMs + policy.random() * Math.min(policy.baseDelayMs, retryAfterMs / 10);
+  return (policy.rateLimitWindowMs / 8) * (0.5 + policy.random());
 }
 
 export async function withRetries<T>(call: string, attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   const { policy, deadline, log } = options;
-  for (let attemptNo = 1; ; attemptNo++) {
+  let failures = 0;
+  let waits = 0;
+  for (;;) {
     try {
       return await attempt();
     } catch (error) {
       if (!isRetryable(error)) throw error;
       if (options.signal?.aborted) throw error;
-      if (attemptNo >= policy.maxAttempts) {
-        throw new ActionFailure(`${call} failed ${attemptNo} times; the last attempt failed with: ${error.summary}.`);
+      let delay: number;
+      if (error.rateLimited) {
+        delay = rateLimitDelayMs(policy, error.retryAfterMs);
+        waits++;
+      } else {
+        failures++;
+        if (failures >= policy.maxAttempts) {
+          throw new ActionFailure(`${call} failed ${failures} times in a row; the last attempt failed with: ${error.summary}.`);
+        }
+        delay = backoffDelayMs(failures, policy);
       }
-      const delay = backoffDelayMs(attemptNo, policy, error.retryAfterMs);
       if (delay >= deadline.remainingMs()) throw deadline.exceeded(call, error.summary);
-      log(`${call}: attempt ${attemptNo} failed (${error.summary}); retrying in ${formatDuration(delay)}.`);
+      // The first wait for a rate limit is said plainly; the rest would only fill the log.
+      if (!error.rateLimited || waits === 1) {
+        const what = error.rateLimited ? 'Venice is rate limiting' : `attempt failed (${error.summary})`;
+        log(`${call}: ${what}; retrying in ${formatDuration(delay)}${error.rateLimited ? ' (and again until it lets us through)' : ''}.`);
+      }
       await policy.sleep(delay, options.signal);
       await options.beforeRetry?.();
     }

@@ -10,6 +10,8 @@ export interface RunContext {
   repository: string;
   runId: string;
   runAttempt: string;
+  /** The job's id in the workflow (GITHUB_JOB): the default preview slot. */
+  job: string;
   eventName: string;
   prNumber: number | undefined;
   githubApiUrl: string;
@@ -20,17 +22,18 @@ type Env = Record<string, string | undefined>;
 export function readRunContext(env: Env): RunContext {
   const repository = env.GITHUB_REPOSITORY ?? '';
   const runId = env.GITHUB_RUN_ID ?? '';
-  if (!/^[^/\s]+\/[^/\s]+$/.test(repository) || !/^\d+$/.test(runId)) {
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository) || !/^[1-9]\d{0,12}$/.test(runId)) {
     throw new ActionFailure(
       'GITHUB_REPOSITORY and GITHUB_RUN_ID are not set as the GitHub runner sets them; this action must run inside a GitHub Actions job.',
     );
   }
-  const runAttempt = /^\d+$/.test(env.GITHUB_RUN_ATTEMPT ?? '') ? (env.GITHUB_RUN_ATTEMPT as string) : '1';
+  const runAttempt = /^[1-9]\d{0,2}$/.test(env.GITHUB_RUN_ATTEMPT ?? '') ? (env.GITHUB_RUN_ATTEMPT as string) : '1';
   const eventName = env.GITHUB_EVENT_NAME ?? '';
   return {
     repository,
     runId,
     runAttempt,
+    job: env.GITHUB_JOB ?? '',
     eventName,
     prNumber: prNumberFromEvent(readEventPayload(env.GITHUB_EVENT_PATH)),
     githubApiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),

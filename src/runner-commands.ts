@@ -1,11 +1,22 @@
+/**
+ * The runner's workflow commands, written from their documented protocol rather than through
+ * @actions/core: its public entry also loads an HTTP client, undici and @actions/exec (for OIDC tokens
+ * and platform details this action does not use), which would cost every step start-up time. This is
+ * the whole of what the action needs: stdout commands (`::name::data`, data escaped as the runner
+ * unescapes it) and the file commands (GITHUB_OUTPUT, GITHUB_STATE, GITHUB_ENV) with a random delimiter.
+ */
+import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
-// @actions/core's own command and file-command modules, imported without its index: the index also
-// loads @actions/http-client (with a full build of undici), tunnel and @actions/exec, for OIDC tokens and
-// platform details this action never uses, and that costs every step start-up time (README, Performance).
-// The functions below are the three-line glue of @actions/core's index, for the calls this action makes.
-import { issueCommand } from '../node_modules/@actions/core/lib/command.js';
-import { issueFileCommand, prepareKeyValueMessage } from '../node_modules/@actions/core/lib/file-command.js';
+
+/** `%`, CR and LF are what the runner unescapes in a command's data (ActionCommand.UnescapeData). */
+export function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+export function issueCommand(name: string, data: string): void {
+  process.stdout.write(`::${name}::${escapeData(data)}${EOL}`);
+}
 
 /** The runner passes input `name` as INPUT_<NAME> (spaces as underscores, hyphens kept). */
 export function getInput(name: string): string {
@@ -20,48 +31,28 @@ export function info(message: string): void {
   process.stdout.write(message + EOL);
 }
 
-export function debug(message: string): void {
-  issueCommand('debug', {}, message);
-}
-
-export function warning(message: string): void {
-  issueCommand('warning', {}, message);
-}
-
-export function setFailed(message: string): void {
-  process.exitCode = 1;
-  issueCommand('error', {}, message);
-}
-
-export function startGroup(name: string): void {
-  issueCommand('group', {}, name);
-}
-
-export function endGroup(): void {
-  issueCommand('endgroup', {}, '');
-}
-
-export function setSecret(secret: string): void {
-  issueCommand('add-mask', {}, secret);
-}
-
-/** GITHUB_OUTPUT, GITHUB_STATE and GITHUB_ENV are set by every runner that supports node24 actions. */
-function fileCommand(file: 'OUTPUT' | 'STATE' | 'ENV', name: string, value: string): void {
-  issueFileCommand(file, prepareKeyValueMessage(name, value));
-}
-
-export const setOutput = (name: string, value: string): void => fileCommand('OUTPUT', name, value);
-export const saveState = (name: string, value: string): void => fileCommand('STATE', name, value);
 /**
- * The job summary is markdown this action writes itself (summary.ts), so it is appended directly:
- * @actions/core's summary builder would also load fs/promises (and with it readline) at start-up.
+ * `name<<delimiter` blocks; the delimiter is random and checked against the value, as the runner
+ * requires, so no value can end the block early and write another name.
  */
-export function appendSummary(markdown: string): void {
-  const file = process.env.GITHUB_STEP_SUMMARY;
-  if (file) appendFileSync(file, markdown);
+function fileCommand(variable: 'GITHUB_OUTPUT' | 'GITHUB_STATE' | 'GITHUB_ENV', name: string, value: string): void {
+  const file = process.env[variable];
+  if (!file) throw new Error(`${variable} is not set; this action needs a runner that supports node24 actions`);
+  const delimiter = `ghadelimiter_${randomUUID()}`;
+  if (name.includes(delimiter) || value.includes(delimiter)) throw new Error('a value contains the file-command delimiter');
+  appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, { encoding: 'utf8' });
 }
+
+export const setOutput = (name: string, value: string): void => fileCommand('GITHUB_OUTPUT', name, value);
+export const saveState = (name: string, value: string): void => fileCommand('GITHUB_STATE', name, value);
 
 export function exportVariable(name: string, value: string): void {
   process.env[name] = value;
-  fileCommand('ENV', name, value);
+  fileCommand('GITHUB_ENV', name, value);
+}
+
+/** The job summary is Markdown this action writes itself (summary.ts), appended to GITHUB_STEP_SUMMARY. */
+export function appendSummary(markdown: string): void {
+  const file = process.env.GITHUB_STEP_SUMMARY;
+  if (file) appendFileSync(file, markdown);
 }

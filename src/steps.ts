@@ -1,19 +1,23 @@
+/**
+ * The main and post steps with every collaborator passed in: index.ts hands over the runner's workflow
+ * commands, the real clock and process signals; tests hand over an in-memory IO, a fast retry policy
+ * and, for the matrix test, a virtual clock.
+ */
 import type { ActionIO } from './action-io.js';
 import { cleanUp } from './cleanup.js';
 import { Deadline } from './deadline.js';
-import { ActionFailure, InputErrors, messageOf } from './errors.js';
-import { gitHubPullRequests, type PullRequests } from './github-prs.js';
+import { ActionFailure, InputError, InputErrors, messageOf } from './errors.js';
+import { type GitHubApi, gitHubApi } from './github-api.js';
+import { createTransport } from './http.js';
 import { type Config, type ReadInput, readConfig } from './inputs.js';
-import { mintKey } from './mint.js';
-import { revokePrKeys, sweepClosedPrKeys } from './pr-keys.js';
+import { mintKey, pullRequestFor } from './mint.js';
 import type { RetryPolicy } from './retry.js';
-import { readRunContext } from './run-context.js';
+import { revoke } from './revoke.js';
+import { type RunContext, readRunContext } from './run-context.js';
+import { sweep } from './sweep.js';
+import { useRunKey } from './use-key.js';
 import { VeniceClient } from './venice-client.js';
 
-/**
- * The main and post steps with every collaborator passed in: index.ts hands over @actions/core, the
- * real clock and process signals; tests hand over an in-memory IO and a fast retry policy.
- */
 export interface StepEnvironment {
   io: ActionIO;
   readInput: ReadInput;
@@ -36,21 +40,37 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
   try {
     const config = readConfig(step.readInput);
     const context = readRunContext(step.env);
-    let pullRequests: PullRequests | undefined; // made on first use: most runs never ask GitHub
+    checkAgainstRun(config, context);
+    let gitHub: GitHubApi | undefined; // made on first use: most runs never ask GitHub
     const deps = {
       io: step.io,
       client: veniceClient(config, step),
       context,
-      pullRequests: () => {
-        pullRequests ??= gitHubPullRequests(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal);
-        return pullRequests;
+      now: step.now,
+      gitHub: () => {
+        gitHub ??= gitHubApi(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal);
+        return gitHub;
       },
     };
-    if (config.mode === 'revoke') return await revokePrKeys(config, deps);
-    if (config.mode === 'sweep') return await sweepClosedPrKeys(config, deps);
-    await mintKey(config, { ...deps, token: step.newToken(), now: step.now, isCancelled: () => step.cancel.signal.aborted });
+    if (config.mode === 'use') return await useRunKey(config, deps);
+    if (config.mode === 'revoke') return await revoke(config, deps);
+    if (config.mode === 'sweep') return await sweep(config, deps);
+    await mintKey(config, { ...deps, token: step.newToken(), isCancelled: () => step.cancel.signal.aborted });
   } catch (error) {
     fail(step, error);
+  }
+}
+
+/** Inputs that only the run can refute, checked before any request like the others. */
+function checkAgainstRun(config: Config, context: RunContext): void {
+  if (config.mode === 'mint' && config.scope === 'pr' && pullRequestFor(config, context) === undefined) {
+    throw new InputErrors([
+      new InputError(
+        'scope',
+        `is pr, but this ${context.eventName || 'run'} event has no pull request. Run it on a pull_request event, ` +
+          'or set `pr-number`, e.g. `pr-number: ${{ github.event.pull_request.number }}`; for other events use `scope: job`.',
+      ),
+    ]);
   }
 }
 
@@ -60,6 +80,8 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
     await cleanUp({
       io: step.io,
       now: step.now,
+      sleep: (ms) => step.policy.sleep(ms, step.cancel.signal),
+      context: () => readRunContext(step.env),
       loadConfig: () => readConfig(step.readInput),
       connect: (config) => veniceClient(config, step),
     });
@@ -80,6 +102,7 @@ function veniceClient(config: Config, step: StepEnvironment): VeniceClient {
   return new VeniceClient({
     apiUrl: config.apiUrl,
     adminKey: config.adminKey,
+    transport: createTransport(step.env),
     deadline: Deadline.forStep(config.timeoutMs, step.now),
     policy: step.policy,
     log: step.io.info,

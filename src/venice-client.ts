@@ -1,15 +1,43 @@
+/**
+ * The Venice API as this action uses it (swagger.yaml, /api_keys): create, verify, list, read and
+ * delete keys. Each request is built from one routing table (ROUTES), sent through the step's one
+ * transport, retried through withRetries, and its answer validated before anything uses it: an id, a
+ * date or a secret that does not look like Venice's is not trusted. Errors are explained for a person.
+ * Nothing here logs a header or a create response.
+ */
 import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
-import { type HttpResponse, NoResponseError, sendRequest } from './http.js';
+import { type HttpResponse, type HttpTransport, NoResponseError } from './http.js';
 import type { LimitPeriod, ModelPrivacy } from './inputs.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
+import { safeText } from './safe-text.js';
 
-/**
- * The Venice API as this action uses it: create, verify, list and delete keys (swagger.yaml,
- * /api_keys). Each call builds its request here, retries through withRetries, and turns Venice's
- * answers into errors a person can act on. Nothing here logs a header or a create response.
- */
-export type VeniceCall = 'create' | 'verify' | 'list' | 'delete';
+export type VeniceCall = 'create' | 'verify' | 'list' | 'get' | 'delete';
+
+interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: (id: string) => string;
+  /** Said in messages: "… failed while creating the key". */
+  doing: string;
+  /** Sent with the admin key; verify uses the new key itself. */
+  admin: boolean;
+  /** A create or delete in flight is let to settle for a moment after a cancel (see index.ts). */
+  settles: boolean;
+}
+
+const ROUTES: Record<VeniceCall, Route> = {
+  create: { method: 'POST', path: () => '/api_keys', doing: 'creating the key', admin: true, settles: true },
+  verify: { method: 'GET', path: () => '/api_keys/rate_limits', doing: 'checking the new key works', admin: false, settles: false },
+  list: { method: 'GET', path: () => '/api_keys', doing: 'listing keys', admin: true, settles: false },
+  get: { method: 'GET', path: (id) => `/api_keys/${encodeURIComponent(id)}`, doing: 'reading the key', admin: true, settles: false },
+  delete: {
+    method: 'DELETE',
+    path: (id) => `/api_keys?id=${encodeURIComponent(id)}`,
+    doing: 'deleting the key',
+    admin: true,
+    settles: true,
+  },
+};
 
 export interface CreateKeyBody {
   apiKeyType: 'INFERENCE';
@@ -24,21 +52,30 @@ export interface MintedKey {
   id: string;
   apiKey: string;
   description: string;
-  /** As Venice reports it, else as requested. */
+  /** ISO 8601 UTC: as Venice reports it when that is a date, else as requested. */
   expiresAt: string;
 }
 
 export interface ListedKey {
   id: string;
   description: string;
+  /** ISO 8601 UTC, or null for a key that never expires. */
   expiresAt: string | null;
   createdAt: string | null;
   apiKeyType: string;
 }
 
+/** GET /api_keys/{id}: the key as Venice has it now, with what it spent. */
+export interface KeyDetails extends ListedKey {
+  spent: { usd: number; diem: number };
+  /** Only for keys with a consumption limit. */
+  currentPeriod: { usd: number; diem: number } | undefined;
+}
+
 export interface VeniceClientOptions {
   apiUrl: string;
   adminKey: string;
+  transport: HttpTransport;
   deadline: Deadline;
   policy: RetryPolicy;
   log: (message: string) => void;
@@ -48,26 +85,64 @@ export interface VeniceClientOptions {
   settleSignal?: AbortSignal | undefined;
 }
 
-/** A failed Venice request: final (user-facing explanation) or retryable. */
+/** A failed Venice request: final (with an explanation) or retryable. */
 export class VeniceError extends ActionFailure implements RetryableFailure {
+  readonly call: VeniceCall;
+  readonly status: number | undefined;
+  /** Venice's own error text, neutralised and with secrets blanked; empty when there was none. */
+  readonly veniceText: string;
+  readonly retryable: boolean;
+  readonly rateLimited: boolean;
+  readonly summary: string;
+  /** A create that may have reached Venice although we never saw the key. */
+  readonly ambiguous: boolean;
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     message: string,
-    readonly call: VeniceCall,
-    readonly status: number | undefined,
-    readonly veniceText: string,
-    readonly retryable: boolean,
-    readonly summary: string,
-    /** The create may have reached Venice although we never saw the key. */
-    readonly ambiguous = false,
-    readonly retryAfterMs?: number,
+    details: {
+      call: VeniceCall;
+      status?: number | undefined;
+      veniceText?: string;
+      retryable?: boolean;
+      rateLimited?: boolean;
+      summary: string;
+      ambiguous?: boolean;
+      retryAfterMs?: number | undefined;
+    },
   ) {
     super(message);
     this.name = 'VeniceError';
+    this.call = details.call;
+    this.status = details.status;
+    this.veniceText = details.veniceText ?? '';
+    this.retryable = details.retryable ?? false;
+    this.rateLimited = details.rateLimited ?? false;
+    this.summary = details.summary;
+    this.ambiguous = details.ambiguous ?? false;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 
 const MAX_REQUEST_TIMEOUT_MS = 30_000;
 const MIN_REQUEST_TIMEOUT_MS = 1_000;
+/** Venice's key ids are UUIDs; anything with room for other text is not trusted. */
+const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Venice's secrets are `VENICE_INFERENCE_KEY_` and base64url-like characters: long, no spaces. */
+const API_KEY = /^[A-Za-z0-9_-]{32,512}$/;
+
+export function isKeyId(value: unknown): value is string {
+  return typeof value === 'string' && KEY_ID.test(value);
+}
+
+/** An ISO 8601 date as Venice writes them, normalised to UTC with milliseconds; undefined otherwise. */
+export function isoDate(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) {
+    return undefined;
+  }
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
 
 export class VeniceClient {
   constructor(private readonly options: VeniceClientOptions) {}
@@ -80,106 +155,141 @@ export class VeniceClient {
   /**
    * Creates a key. Creation is not idempotent: when a create may have reached Venice but its answer
    * was lost, `recover` runs before the next attempt to delete whatever that attempt made.
+   * `nothingCanLand` is called once every attempt so far got an answer from Venice: until then, a key
+   * could still appear later (a request that timed out or was cut may yet be processed).
    */
-  async createKey(body: CreateKeyBody, recover: () => Promise<void>): Promise<MintedKey> {
+  async createKey(body: CreateKeyBody, hooks: { recover: () => Promise<void>; nothingCanLand?: () => void }): Promise<MintedKey> {
     let mayHaveMadeKey = false; // the last attempt failed in a way that may have left a key behind
+    let unanswered = false; // some attempt got no answer at all
+    const answered = (): void => {
+      if (!unanswered) hooks.nothingCanLand?.();
+    };
     try {
       return await this.retrying(
         'create',
         async () => {
           try {
-            return await this.createOnce(body);
+            const key = await this.createOnce(body);
+            answered();
+            return key;
           } catch (error) {
             mayHaveMadeKey = error instanceof VeniceError && error.ambiguous;
+            // Only an HTTP status is an answer; a timeout, a cut connection or a cancel is not.
+            if (error instanceof VeniceError && error.status !== undefined) answered();
+            else unanswered = true;
             throw error;
           }
         },
         async () => {
-          if (mayHaveMadeKey) await recover();
+          if (mayHaveMadeKey) await hooks.recover();
           mayHaveMadeKey = false;
         },
       );
     } catch (error) {
       // Giving up right after an attempt that may have made a key: clean up once more before failing.
       if (mayHaveMadeKey) {
-        await recover().catch((cleanupError: unknown) =>
-          this.options.log(
-            `Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`,
-          ),
-        );
+        await hooks
+          .recover()
+          .catch((cleanupError: unknown) =>
+            this.options.log(
+              `Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`,
+            ),
+          );
       }
       throw error;
     }
   }
 
   private async createOnce(body: CreateKeyBody): Promise<MintedKey> {
-    const response = await this.send('create', 'POST', '/api_keys', this.options.adminKey, body, this.options.settleSignal);
-    const data = (response.json as { data?: Partial<MintedKey> } | undefined)?.data;
-    if (typeof data?.id !== 'string' || typeof data.apiKey !== 'string' || data.apiKey === '') {
-      // Venice answered 2xx but without a usable key: one may exist that we cannot use.
-      throw retryable('create', response.status, 'a response without the new key', true);
+    const response = await this.send('create', { body });
+    const data = (response.json as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+    if (!isKeyId(data.id)) throw retryable('create', response.status, 'an answer without a usable key id', { ambiguous: true });
+    if (typeof data.apiKey !== 'string' || !API_KEY.test(data.apiKey)) {
+      // A key exists that we cannot use (and must not mask: "a" would hide every a in the log).
+      await this.forCleanup()
+        .deleteKey(data.id)
+        .catch(() => undefined);
+      throw new ActionFailure(
+        `Venice created key ${data.id} but answered with a secret that does not look like a Venice key, so it was deleted. ` +
+          'This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
+      );
     }
     return {
       id: data.id,
       apiKey: data.apiKey,
       description: typeof data.description === 'string' ? data.description : body.description,
-      expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : body.expiresAt,
+      expiresAt: isoDate(data.expiresAt) ?? body.expiresAt,
     };
   }
 
-  /** Asks Venice whether the new key may be used: GET /api_keys/rate_limits with that key. */
+  /** Asks Venice whether a key may be used: GET /api_keys/rate_limits with that key. */
   async verifyKey(apiKey: string): Promise<boolean> {
     return this.retrying('verify', async () => {
-      const response = await this.send('verify', 'GET', '/api_keys/rate_limits', apiKey);
+      const response = await this.send('verify', { bearer: apiKey });
       const data = (response.json as { data?: { accessPermitted?: unknown } } | undefined)?.data;
-      if (typeof data?.accessPermitted !== 'boolean') {
-        throw retryable('verify', response.status, 'a response without accessPermitted');
-      }
+      if (typeof data?.accessPermitted !== 'boolean') throw retryable('verify', response.status, 'an answer without accessPermitted');
       return data.accessPermitted;
     });
   }
 
+  /** Every key of the account; entries whose id or dates are not what Venice writes are left out. */
   async listKeys(): Promise<ListedKey[]> {
     return this.retrying('list', async () => {
-      const response = await this.send('list', 'GET', '/api_keys', this.options.adminKey);
+      const response = await this.send('list');
       const data = (response.json as { data?: unknown } | undefined)?.data;
-      if (!Array.isArray(data)) throw retryable('list', response.status, 'a response without a key list');
-      return data
-        .filter((key): key is ListedKey => typeof key === 'object' && key !== null && typeof key.id === 'string')
-        .map((key) => ({
-          id: key.id,
-          description: typeof key.description === 'string' ? key.description : '',
-          expiresAt: typeof key.expiresAt === 'string' ? key.expiresAt : null,
-          createdAt: typeof key.createdAt === 'string' ? key.createdAt : null,
-          apiKeyType: String(key.apiKeyType),
-        }));
+      if (!Array.isArray(data)) throw retryable('list', response.status, 'an answer without a key list');
+      return data.flatMap((entry) => {
+        const key = listedKey(entry);
+        return key ? [key] : [];
+      });
     });
   }
 
-  /** Deletes a key; a key Venice cannot find (deleted or expired already) counts as gone. */
-  async deleteKey(id: string): Promise<'deleted' | 'already-gone'> {
-    return this.retrying('delete', async () => {
+  /** GET /api_keys/{id}; undefined when Venice no longer has the key. */
+  async getKey(id: string): Promise<KeyDetails | undefined> {
+    return this.retrying('get', async () => {
+      let response: { status: number; json: unknown };
       try {
-        await this.send(
-          'delete',
-          'DELETE',
-          `/api_keys?id=${encodeURIComponent(id)}`,
-          this.options.adminKey,
-          undefined,
-          this.options.settleSignal,
-        );
-        return 'deleted' as const;
+        response = await this.send('get', { id });
       } catch (error) {
-        if (error instanceof VeniceError && error.status === 400 && /not (be )?found/i.test(error.veniceText)) {
-          return 'already-gone' as const;
-        }
+        if (isNotFound(error)) return undefined;
         throw error;
       }
+      const data = (response.json as { data?: Record<string, unknown> } | undefined)?.data;
+      const key = listedKey(data);
+      if (!key || key.id !== id) throw retryable('get', response.status, 'an answer that is not the key asked for');
+      const usage = (data?.usage as { trailingSevenDays?: Record<string, unknown> } | undefined)?.trailingSevenDays;
+      const period = data?.currentPeriodUsage as Record<string, unknown> | undefined;
+      return {
+        ...key,
+        spent: { usd: amount(usage?.usd), diem: amount(usage?.diem) },
+        currentPeriod: period ? { usd: amount(period.usd), diem: amount(period.diem) } : undefined,
+      };
+    });
+  }
+
+  /**
+   * Deletes a key; a key Venice cannot find (deleted or expired already) counts as gone. A 200 that says
+   * `success: false` did not delete anything: it is retried like a 5xx.
+   */
+  async deleteKey(id: string): Promise<'deleted' | 'already-gone'> {
+    return this.retrying('delete', async () => {
+      let response: { status: number; json: unknown };
+      try {
+        response = await this.send('delete', { id });
+      } catch (error) {
+        if (isNotFound(error)) return 'already-gone' as const;
+        throw error;
+      }
+      if ((response.json as { success?: unknown }).success !== true) {
+        throw retryable('delete', response.status, 'an answer that does not say success: true');
+      }
+      return 'deleted' as const;
     });
   }
 
   private retrying<T>(call: VeniceCall, attempt: () => Promise<T>, beforeRetry?: () => Promise<void>): Promise<T> {
-    return withRetries(call, attempt, {
+    return withRetries(ROUTES[call].doing, attempt, {
       policy: this.options.policy,
       deadline: this.options.deadline,
       log: this.options.log,
@@ -191,80 +301,122 @@ export class VeniceClient {
   /** One request, classified: returns a 2xx with its JSON, or throws a VeniceError. */
   private async send(
     call: VeniceCall,
-    method: 'GET' | 'POST' | 'DELETE',
-    path: string,
-    bearer: string,
-    body?: unknown,
-    signal: AbortSignal | undefined = this.options.signal,
+    request: { id?: string; body?: unknown; bearer?: string } = {},
   ): Promise<{ status: number; json: unknown }> {
-    const remaining = this.options.deadline.remainingMs();
-    if (remaining <= 0) throw this.options.deadline.exceeded(call);
+    const route = ROUTES[call];
+    const { deadline } = this.options;
+    const remaining = deadline.remainingMs();
+    if (remaining <= 0) throw deadline.exceeded(route.doing);
+    const bearer = route.admin ? this.options.adminKey : (request.bearer ?? '');
     let response: HttpResponse;
     try {
-      response = await sendRequest({
-        method,
-        url: new URL(this.options.apiUrl + path),
+      response = await this.options.transport.send({
+        method: route.method,
+        url: new URL(this.options.apiUrl + route.path(request.id ?? '')),
         headers: {
           authorization: `Bearer ${bearer}`,
           accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        timeoutMs: Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(MAX_REQUEST_TIMEOUT_MS, this.options.deadline.totalMs / 4, remaining)),
-        signal,
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        // A create is never abandoned early (a second one could then land beside it): it may use all the
+        // time left before the clean-up reserve. Other calls are cheap to repeat.
+        timeoutMs:
+          call === 'create'
+            ? Math.max(MIN_REQUEST_TIMEOUT_MS, remaining)
+            : Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(MAX_REQUEST_TIMEOUT_MS, deadline.totalMs / 4, remaining)),
+        signal: route.settles ? this.options.settleSignal : this.options.signal,
       });
     } catch (error) {
-      if (error instanceof NoResponseError && error.reason === 'cancelled') throw new ActionFailure(`${describeCall(call)} was cancelled.`);
+      if (error instanceof NoResponseError && error.reason === 'cancelled') throw new ActionFailure(`${route.doing} was cancelled.`);
       // No answer: a create may still have reached Venice.
-      throw retryable(call, undefined, messageOf(error), call === 'create');
+      throw retryable(call, undefined, messageOf(error), { ambiguous: call === 'create' });
     }
 
     const { status } = response;
     const json = parseJson(response.text);
     if (status >= 200 && status < 300) {
-      if (json === undefined) throw retryable(call, status, 'an unreadable response', call === 'create');
+      if (typeof json !== 'object' || json === null)
+        throw retryable(call, status, 'an unreadable answer', { ambiguous: call === 'create' });
       return { status, json };
     }
     const veniceText = errorText(json, response.text, [this.options.adminKey, bearer]);
     if (status === 429) {
-      throw retryable(call, status, `HTTP 429 ${veniceText || 'Rate limit exceeded'}`, false, retryAfterMs(response.headers));
+      throw new VeniceError(`${route.doing} was rate limited.`, {
+        call,
+        status,
+        retryable: true,
+        rateLimited: true,
+        summary: `HTTP 429 ${veniceText || 'Rate limit exceeded'}`,
+        retryAfterMs: retryAfterMs(response.headers),
+      });
     }
-    if (status >= 500) throw retryable(call, status, `HTTP ${status} ${veniceText}`.trim(), call === 'create');
-    throw new VeniceError(explain(call, status, veniceText), call, status, veniceText, false, `HTTP ${status}`);
+    if (status >= 500) throw retryable(call, status, `HTTP ${status} ${veniceText}`.trim(), { ambiguous: call === 'create' });
+    throw new VeniceError(explain(call, status, veniceText), { call, status, veniceText, summary: `HTTP ${status}` });
   }
 }
 
-function retryable(call: VeniceCall, status: number | undefined, summary: string, ambiguous = false, retryAfter?: number): VeniceError {
-  return new VeniceError(`${describeCall(call)} failed: ${summary}.`, call, status, '', true, summary, ambiguous, retryAfter);
+function retryable(call: VeniceCall, status: number | undefined, summary: string, extra: { ambiguous?: boolean } = {}): VeniceError {
+  return new VeniceError(`${ROUTES[call].doing} failed: ${summary}.`, { call, status, retryable: true, summary, ...extra });
 }
 
-export function describeCall(call: VeniceCall): string {
-  return { create: 'creating the key', verify: 'verifying the new key', list: 'listing keys', delete: 'deleting the key' }[call];
+/**
+ * Venice's answer for an id it does not have: a 400 saying "API key could not be found" (or "API key not
+ * found"). A 404 "Not found" is not that: it means api-url points somewhere else, and must not pass as gone.
+ */
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof VeniceError &&
+    (error.status === 400 || error.status === 404) &&
+    /api key (could )?not (be )?found/i.test(error.veniceText)
+  );
+}
+
+function listedKey(entry: unknown): ListedKey | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const key = entry as Record<string, unknown>;
+  if (!isKeyId(key.id)) return undefined;
+  const expiresAt = key.expiresAt === null || key.expiresAt === undefined ? null : isoDate(key.expiresAt);
+  if (expiresAt === undefined) return undefined; // a date we cannot read: not a key we could own
+  return {
+    id: key.id,
+    description: typeof key.description === 'string' ? key.description : '',
+    expiresAt,
+    createdAt: isoDate(key.createdAt) ?? null,
+    apiKeyType: typeof key.apiKeyType === 'string' ? key.apiKeyType : '',
+  };
+}
+
+/** Venice writes usage as strings ("0.4200"); anything else counts as nothing spent. */
+function amount(value: unknown): number {
+  const number = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : typeof value === 'number' ? value : 0;
+  return Number.isFinite(number) && number >= 0 ? number : 0;
 }
 
 /** Errors from Venice, explained for the person reading the log. */
 function explain(call: VeniceCall, status: number, veniceText: string): string {
+  const doing = ROUTES[call].doing;
   const said = veniceText ? ` Venice said: "${veniceText}".` : '';
   if (status === 401 && /admin api key required/i.test(veniceText)) {
     return (
-      `Venice refused ${describeCall(call)} with 401 "Admin API key required": admin-key holds an inference key. ` +
+      `Venice refused ${doing} with 401 "Admin API key required": admin-key holds an inference key. ` +
       'Minting keys needs an admin key: create one in Venice (Settings → API keys, type Admin) and store it in the secret.'
     );
   }
   if (status === 401 && call === 'verify') {
-    return `the new key did not work: Venice answered 401 when it was used.${said} Venice may not have activated it yet; re-run the job.`;
+    return `the key did not work: Venice answered 401 when it was used.${said} It may have been deleted or have expired.`;
   }
   if (status === 401) {
     return `Venice refused the admin-key (401).${said} The key is wrong, expired or revoked: check the value stored in the secret.`;
   }
   if (status === 402) {
-    return `Venice answered 402 Payment Required to ${describeCall(call)}: it received no usable key. Check that admin-key holds a Venice API key.`;
+    return `Venice answered 402 (payment required) while ${doing}: it received no usable key. Check that admin-key holds a Venice API key.`;
   }
-  if (status === 403) return `Venice forbade ${describeCall(call)} (403).${said} Check the admin key's account and permissions.`;
+  if (status === 403) return `Venice forbade ${doing} (403).${said} Check the admin key's account and permissions.`;
   if (status === 400 && call === 'create') {
     return `Venice rejected the new key's settings (400).${said} Check expires-in, the limits and model-privacy; Venice also refuses new keys past 500 active keys per account.`;
   }
-  return `${describeCall(call)} failed with HTTP ${status}.${said}`;
+  return `${doing} failed with HTTP ${status}.${said}`;
 }
 
 function parseJson(text: string): unknown {
@@ -275,19 +427,19 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Venice's `error` text, shortened, with any secret blanked out in case it was echoed back. */
+/** Venice's `error` text, neutralised for the log, shortened, with any secret blanked out in case it was echoed. */
 function errorText(json: unknown, raw: string, secrets: string[]): string {
   const error = (json as { error?: unknown } | undefined)?.error;
-  let text = typeof error === 'string' ? error : json === undefined ? raw : '';
+  let text = typeof error === 'string' ? error : json === undefined ? raw.slice(0, 1000) : '';
   for (const secret of secrets) if (secret) text = text.split(secret).join('***');
   text = text.replace(/\s+/g, ' ').trim();
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return safeText(text.length > 200 ? `${text.slice(0, 200)}…` : text);
 }
 
 /**
  * How long the server asked us to wait. Retry-After is seconds or an HTTP date; Venice's
  * x-ratelimit-reset-* headers have unclear units, so a value is read as an epoch in ms or s when it is
- * that large, else as seconds from now. Anything odd is ignored (backoff applies).
+ * that large, else as seconds from now. Anything odd is ignored (the window-sized wait applies).
  */
 export function retryAfterMs(headers: HttpResponse['headers'], now = Date.now()): number | undefined {
   const first = (name: string): string | undefined => {
@@ -302,7 +454,7 @@ export function retryAfterMs(headers: HttpResponse['headers'], now = Date.now())
   }
   for (const name of ['x-ratelimit-reset-requests', 'x-ratelimit-reset']) {
     const value = Number(first(name));
-    if (!Number.isFinite(value) || value < 0) continue;
+    if (!Number.isFinite(value) || value < 0 || first(name) === undefined) continue;
     if (value > 1e12) return Math.max(0, value - now);
     if (value > 1e9) return Math.max(0, value * 1000 - now);
     return value * 1000;

@@ -1,10 +1,10 @@
 // Budgets the build keeps (deterministic: bytes and request counts, never time).
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../support/bundle-facts.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici, and no Octokit`, () => {
   const facts = bundleFacts();
@@ -16,14 +16,14 @@ test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici,
 });
 
 test('the happy path sends create + verify in main and one delete in post, and no list', async () => {
-  const { server } = ctx;
-  await runJob({ inputs: baseInputs(server) });
-  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'delete']);
+  const server = bed.venice;
+  await runJob({ inputs: bed.inputs() });
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'get', 'delete']);
 });
 
 test('with verify: false main sends only the create', async () => {
-  const { server } = ctx;
-  const { main } = await runJob({ inputs: baseInputs(server, { verify: 'false' }) });
+  const server = bed.venice;
+  const { main } = await runJob({ inputs: bed.inputs({ verify: 'false' }) });
   expect(main.exitCode).toBe(0);
-  expect(server.requests.map((r) => r.call)).toEqual(['create', 'delete']);
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'get', 'delete']);
 });

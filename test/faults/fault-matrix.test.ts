@@ -1,9 +1,10 @@
 // The fault matrix: every request the action makes × every way it can go wrong, and the invariant
 // that must hold after each: main ends with exactly one live key (the one in its outputs) or fails
-// with none; post leaves none (unless skip-delete). Runs in-process against the loopback server.
-import { afterEach, expect, test } from 'vitest';
+// with none; post leaves none (unless it says which one it could not delete). Runs in-process against
+// the loopback server, each row on a server of its own so the rows can run at once.
+import { expect, test } from 'vitest';
+import { expectNoLeaks } from '../support/bed.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
-import { secretLeaks } from '../support/runner.ts';
 import { type Call, type Fault, VeniceServer } from '../support/venice-server.ts';
 
 const FAULTS = {
@@ -21,7 +22,6 @@ type FaultName = keyof typeof FAULTS;
 
 type Row = [call: Call, fault: FaultName, times: number, main: 'ok' | 'fails', liveAfterMain: number, liveAfterPost: number];
 
-// prettier-ignore
 const MATRIX: Row[] = [
   // call      fault                   times  main     after main  after post
   ['create', 'HTTP 500', 1, 'ok', 1, 0],
@@ -30,7 +30,9 @@ const MATRIX: Row[] = [
   ['create', '429 alone', 1, 'ok', 1, 0],
   ['create', 'reset before acting', 1, 'ok', 1, 0],
   ['create', 'reset after acting', 1, 'ok', 1, 0],
-  ['create', 'no answer', 1, 'ok', 1, 0],
+  // a create is never abandoned early (a second could land beside it): an unanswered one uses up the
+  // step, is then recovered by its tag, and main fails with nothing left
+  ['create', 'no answer', 1, 'fails', 0, 0],
   ['create', 'malformed JSON', 1, 'ok', 1, 0],
   ['create', '200 missing fields', 1, 'ok', 1, 0],
   ['verify', 'HTTP 500', 1, 'ok', 1, 0],
@@ -52,6 +54,13 @@ const MATRIX: Row[] = [
   ['list', 'no answer', 1, 'ok', 1, 0],
   ['list', 'malformed JSON', 1, 'ok', 1, 0],
   ['list', '200 missing fields', 1, 'ok', 1, 0],
+  // get runs in post, before the delete: a failed read is a warning, the key is deleted anyway
+  ['get', 'HTTP 500', 1, 'ok', 1, 0],
+  ['get', 'reset before acting', 1, 'ok', 1, 0],
+  ['get', 'no answer', 1, 'ok', 1, 0],
+  ['get', 'malformed JSON', 1, 'ok', 1, 0],
+  ['get', '200 missing fields', 1, 'ok', 1, 0],
+  ['get', 'HTTP 503', 99, 'ok', 1, 0],
   ['delete', 'HTTP 500', 1, 'ok', 1, 0],
   ['delete', 'HTTP 503', 1, 'ok', 1, 0],
   ['delete', '429 + Retry-After', 1, 'ok', 1, 0],
@@ -69,17 +78,12 @@ const MATRIX: Row[] = [
   ['delete', 'HTTP 503', 99, 'ok', 1, 1],
 ];
 
-let server: VeniceServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-});
-
 test.concurrent.each(MATRIX)(
   '%s × %s (%i×): main %s, %i live after main, %i after post',
   async (call, faultName, times, mainOutcome, liveAfterMain, liveAfterPost) => {
     const venice = await new VeniceServer().start();
     try {
-      const inputs = { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, timeout: '6s' };
+      const inputs = { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, timeout: '20s' };
       if (call === 'list') venice.inject('create', { kind: 'reset-after' });
       venice.inject(call, FAULTS[faultName], times);
       const delays: number[] = [];
@@ -102,7 +106,7 @@ test.concurrent.each(MATRIX)(
       // Only 429s and the injected faults may fail: never a 4xx that burns the admin key's error budget.
       // (a delete retried after Venice acted finds the key gone: that one 400 is expected)
       expect(venice.failedRequests()).toBeLessThanOrEqual(call === 'delete' && liveAfterPost === 0 ? 1 : 0);
-      expect(secretLeaks([main, post], [venice.adminKey, ...venice.minted.map((k) => k.apiKey)])).toEqual([]);
+      expectNoLeaks(venice);
     } finally {
       await venice.stop();
     }

@@ -3,14 +3,14 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { NODE24, REPO } from '../support/runner.ts';
-import { useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 const script = join(REPO, '.github', 'actions', 'assert-no-venice-keys', 'post.mjs');
 
 function runPost(): Promise<{ status: number; stdout: string }> {
-  const env = { PATH: process.env.PATH ?? '', 'INPUT_API-URL': ctx.server.apiUrl, 'INPUT_ADMIN-KEY': ctx.server.adminKey };
+  const env = { PATH: process.env.PATH ?? '', 'INPUT_API-URL': bed.venice.apiUrl, 'INPUT_ADMIN-KEY': bed.venice.adminKey };
   return new Promise((done) => {
     execFile(NODE24, [script], { env, timeout: 20_000 }, (error, stdout) => done({ status: error ? Number(error.code) : 0, stdout }));
   });
@@ -21,7 +21,7 @@ test('passes when the server holds no key', async () => {
 });
 
 test('fails the job, naming the key, when one is left', async () => {
-  const left = ctx.server.addKey({ description: 'left behind' });
+  const left = bed.venice.addKey({ description: 'left behind' });
   const result = await runPost();
   expect(result.status).toBe(1);
   expect(result.stdout).toContain(`::error::1 Venice key(s) left after the job: ${left.id}`);

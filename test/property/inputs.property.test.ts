@@ -2,7 +2,7 @@
 // create body fits Venice's spec, or one clear input error; never a crash, never a request.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { buildDescription, type KeyTag } from '../../src/description-tag.ts';
+import { buildDescription, newTag } from '../../src/description-tag.ts';
 import { InputErrors } from '../../src/errors.ts';
 import { type Config, readConfig } from '../../src/inputs.ts';
 import { createKeyBody } from '../../src/mint.ts';
@@ -43,7 +43,10 @@ const inputValues = {
   ),
   timeout: durations,
   'fail-on-cleanup-error': booleans,
-  mode: enumLike(['MINT', 'REVOKE', 'SWEEP', 'DELETE']),
+  mode: enumLike(['MINT', 'USE', 'REVOKE', 'SWEEP', 'DELETE']),
+  scope: enumLike(['JOB', 'RUN', 'PR', 'WORKFLOW']),
+  slot: fc.oneof(fc.constantFrom('', 'web', 'deploy-preview', 'x'.repeat(101), 'a\nb'), fc.string()),
+  'key-handle': fc.oneof(fc.constantFrom('', 'vek1.1.abcdef01.AAAA', 'not-a-handle'), fc.string()),
   'pr-number': fc.oneof(fc.constantFrom('', '7', '#7', '0', '-1', '1.5', '99999999999'), fc.nat().map(String), fc.string()),
   rotate: booleans,
   'dry-run': booleans,
@@ -54,12 +57,8 @@ test('the generators cover every input in action.yml', () => {
   expect(Object.keys(inputValues).sort()).toEqual(Object.keys(actionInputs()).sort());
 });
 
-let schemas: VeniceSchemas;
-beforeAll(async () => {
-  schemas = await loadVeniceSchemas();
-});
-
-const tag: KeyTag = { repo: 'octo-org/shop', pr: 123, runId: '18234567890', runAttempt: '1', token: 'abc123' };
+const schemas: VeniceSchemas = loadVeniceSchemas();
+const tag = newTag('octo-org/shop', { pr: 123, scope: 'pr', slot: 'web', runId: '18234567890', runAttempt: '1', token: 'abc123' });
 
 test('any input values: a config whose create body fits the spec, or input errors naming each bad input', () => {
   fc.assert(
@@ -108,7 +107,7 @@ test('the whole main step: invalid input sends no request and fails with one err
     verify: fc.constantFrom('true', 'false'),
     'skip-delete': fc.constantFrom('true', 'false'),
     'export-env': fc.constantFrom('', 'VENICE_API_KEY'),
-    timeout: fc.constantFrom('5m', '30s'),
+    timeout: fc.constantFrom('5m', '30s', '10s'),
     'fail-on-cleanup-error': fc.constantFrom('true', 'false'),
   });
   const { 'admin-key': _admin, 'api-url': _url, ...anyValues } = inputValues;
@@ -121,6 +120,10 @@ test('the whole main step: invalid input sends no request and fails with one err
         'admin-key': server.adminKey,
         'api-url': server.apiUrl,
         mode: 'mint',
+        scope: 'job',
+        slot: '',
+        'key-handle': '',
+        rotate: 'false',
         'pr-number': '',
       };
       let skipDelete = false;

@@ -1,14 +1,14 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('custom expiry, limits, period, privacy and label reach Venice as written', async () => {
-  const { server } = ctx;
+  const server = bed.venice;
   const before = Date.now();
   const { main, post } = await runJob({
-    inputs: baseInputs(server, {
+    inputs: bed.inputs({
       'expires-in': '2h30m',
       'usd-limit': 'unlimited',
       'diem-limit': '0.5',
@@ -23,7 +23,7 @@ test('custom expiry, limits, period, privacy and label reach Venice as written',
   expect(key!.consumptionLimit).toEqual({ usd: null, diem: 0.5 });
   expect(key!.limitPeriod).toBe('MONTH');
   expect(key!.modelPrivacy).toBe('PRIVATE_ONLY');
-  expect(key!.description).toMatch(/^nightly evals vek:octo-org\/shop r18234567890\.1 [0-9a-z]{6}$/);
+  expect(key!.description).toMatch(/^nightly evals vek:octo-org\/shop job r18234567890\.1 [0-9a-z]{6}$/);
   const lifetime = Date.parse(key!.expiresAt!) - before;
   expect(lifetime).toBeGreaterThanOrEqual(9_000_000 - 1_000);
   expect(lifetime).toBeLessThanOrEqual(9_000_000 + 60_000);
@@ -31,28 +31,27 @@ test('custom expiry, limits, period, privacy and label reach Venice as written',
   expect(main.summary).toContain('0.5 per month');
   expect(post.exitCode).toBe(0);
   expect(server.liveKeys()).toEqual([]);
-  expectNoLeaks(server, [main, post]);
 });
 
 test('a label too long for Venice is shortened; the tag is kept whole', async () => {
-  const { server } = ctx;
+  const server = bed.venice;
   const label = 'a very long label that describes this preview deployment in far too much detail';
-  const { main, post } = await runJob({ inputs: baseInputs(server, { description: label }) });
+  const { main, post } = await runJob({ inputs: bed.inputs({ description: label }) });
 
   expect(main.exitCode).toBe(0);
   const description = server.minted[0]!.description;
   expect(description.length).toBeLessThanOrEqual(64);
-  expect(description).toMatch(/^a very long label .* vek:octo-org\/shop r18234567890\.1 [0-9a-z]{6}$/);
+  expect(description).toMatch(/^a very long label .* vek:octo-org\/shop job r18234567890\.1 [0-9a-z]{6}$/);
   expect(main.stdout).toContain('shortened');
-  expectNoLeaks(server, [main, post]);
+  expect(post.exitCode).toBe(0);
 });
 
 test('model-privacy is left out of the request when not set', async () => {
-  const { server } = ctx;
-  const { main, post } = await runJob({ inputs: baseInputs(server) });
+  const server = bed.venice;
+  const { main, post } = await runJob({ inputs: bed.inputs() });
   expect(main.exitCode).toBe(0);
+  expect(post.exitCode).toBe(0);
   expect(server.requests[0]!.call).toBe('create');
   expect(server.createBodies[0]).not.toHaveProperty('modelPrivacy');
   expect(server.createBodies[0]).toMatchObject({ apiKeyType: 'INFERENCE', consumptionLimit: { usd: 1, diem: 1 }, limitPeriod: 'EPOCH' });
-  expectNoLeaks(server, [main, post]);
 });

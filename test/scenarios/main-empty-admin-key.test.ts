@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('an empty admin key fails before any request and names forks and Dependabot as the likely cause', async () => {
-  const { server } = ctx;
-  const { main, post } = await runJob({ inputs: baseInputs(server, { 'admin-key': '' }) });
+  const server = bed.venice;
+  const { main, post } = await runJob({ inputs: bed.inputs({ 'admin-key': '' }) });
 
   expect(main.exitCode).toBe(1);
   expect(main.errors).toHaveLength(1);

@@ -1,22 +1,20 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('export-env puts the key in an environment variable for later steps', async () => {
-  const { server } = ctx;
-  const { main, post } = await runJob({ inputs: baseInputs(server, { 'export-env': 'VENICE_API_KEY' }) });
+  const server = bed.venice;
+  const { main, post } = await runJob({ inputs: bed.inputs({ 'export-env': 'VENICE_API_KEY' }) });
 
   expect(main.exitCode).toBe(0);
   expect(main.env.VENICE_API_KEY).toBe(server.minted[0]!.apiKey);
   expect(post.exitCode).toBe(0);
-  expectNoLeaks(server, [main, post]);
 });
 
 test('without export-env no variable is exported', async () => {
-  const { server } = ctx;
-  const { main } = await runJob({ inputs: baseInputs(server) });
+  const { main } = await runJob({ inputs: bed.inputs() });
   expect(main.exitCode).toBe(0);
   expect(main.env).toEqual({});
 });

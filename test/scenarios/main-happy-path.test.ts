@@ -1,13 +1,13 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('mints a masked inference key with the default settings, verifies it, and post deletes it', async () => {
-  const { server } = ctx;
+  const server = bed.venice;
   const before = Date.now();
-  const { main, post } = await runJob({ inputs: baseInputs(server) });
+  const { main, post } = await runJob({ inputs: bed.inputs() });
 
   expect(main.exitCode).toBe(0);
   expect(main.errors).toEqual([]);
@@ -24,25 +24,21 @@ test('mints a masked inference key with the default settings, verifies it, and p
   expect(main.outputs['key-id']).toBe(minted!.id);
   expect(main.outputs['expires-at']).toBe(minted!.expiresAt);
   expect(main.outputs.description).toBe(minted!.description);
-  expect(minted!.description).toMatch(/^vek:octo-org\/shop r18234567890\.1 [0-9a-z]{6}$/);
+  expect(minted!.description).toMatch(/^vek:octo-org\/shop job r18234567890\.1 [0-9a-z]{6}$/);
   expect(main.stdout).toContain(`::add-mask::${minted!.apiKey}`);
   expect(main.stdout).toContain(`::add-mask::${server.adminKey}`);
   expect(main.summary).toContain(minted!.id);
   expect(main.state['key-id']).toBe(minted!.id);
 
   // Each phase is a foldable group in the log.
-  expect(main.commands.filter((c) => c.command === 'group').map((c) => c.message)).toEqual([
-    'Create the inference key',
-    'Verify the new key',
-  ]);
+  expect(main.commands.filter((c) => c.command === 'group').map((c) => c.data)).toEqual(['Create the inference key', 'Verify the new key']);
   expect(main.commands.filter((c) => c.command === 'endgroup')).toHaveLength(2);
-  expect(post.commands.filter((c) => c.command === 'group').map((c) => c.message)).toEqual(['Delete the key']);
+  expect(post.commands.filter((c) => c.command === 'group').map((c) => c.data)).toEqual(['Delete the key']);
 
   // Exactly create + verify in main, one delete in post.
-  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'delete']);
+  expect(server.requests.map((r) => r.call)).toEqual(['create', 'verify', 'get', 'delete']);
   expect(post.exitCode).toBe(0);
   expect(post.warnings).toEqual([]);
   expect(post.stdout).toContain(`Deleted key ${minted!.id}`);
   expect(server.liveKeys()).toEqual([]);
-  expectNoLeaks(server, [main, post]);
 });

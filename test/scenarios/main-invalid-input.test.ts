@@ -1,8 +1,8 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runStep } from '../support/runner.ts';
-import { baseInputs, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 // Each bad value fails main with one error naming the input and showing an accepted value, and no request.
 const cases: [input: string, value: string, accepted: string][] = [
@@ -26,8 +26,8 @@ const cases: [input: string, value: string, accepted: string][] = [
 ];
 
 test.each(cases)('%s: %j fails fast with one clear error', async (input, value, accepted) => {
-  const { server } = ctx;
-  const main = await runStep('main', { inputs: baseInputs(server, { [input]: value }) });
+  const server = bed.venice;
+  const main = await runStep('main', { inputs: bed.inputs({ [input]: value }) });
 
   expect(main.exitCode).toBe(1);
   expect(main.errors).toHaveLength(1);
@@ -39,8 +39,8 @@ test.each(cases)('%s: %j fails fast with one clear error', async (input, value, 
 });
 
 test('several bad inputs are all named in one error', async () => {
-  const { server } = ctx;
-  const main = await runStep('main', { inputs: baseInputs(server, { 'expires-in': 'soon', verify: 'maybe' }) });
+  const server = bed.venice;
+  const main = await runStep('main', { inputs: bed.inputs({ 'expires-in': 'soon', verify: 'maybe' }) });
   expect(main.errors).toHaveLength(1);
   expect(main.errors[0]).toContain("input 'expires-in'");
   expect(main.errors[0]).toContain("input 'verify'");
@@ -48,8 +48,8 @@ test('several bad inputs are all named in one error', async () => {
 });
 
 test('an admin key with white space inside is refused without repeating it', async () => {
-  const { server } = ctx;
-  const main = await runStep('main', { inputs: baseInputs(server, { 'admin-key': 'abc def' }) });
+  const server = bed.venice;
+  const main = await runStep('main', { inputs: bed.inputs({ 'admin-key': 'abc def' }) });
   expect(main.errors[0]).toContain("input 'admin-key'");
   expect(main.errors[0]).not.toContain('abc def');
   expect(server.requests).toEqual([]);

@@ -1,25 +1,24 @@
 import { afterEach, expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 import { VeniceServer } from '../support/venice-server.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 let elsewhere: VeniceServer | undefined;
 afterEach(async () => {
   await elsewhere?.stop();
 });
 
 test('a redirect is never followed, so the admin key is never sent to another host', async () => {
-  const { server } = ctx;
+  const server = bed.venice;
   elsewhere = await new VeniceServer().start();
   server.inject('create', { kind: 'redirect', location: `${elsewhere.apiUrl}/api_keys` });
 
-  const { main, post } = await runJob({ inputs: baseInputs(server) });
+  const { main, post } = await runJob({ inputs: bed.inputs() });
   expect(main.exitCode).toBe(1);
   expect(main.errors).toEqual([expect.stringContaining('creating the key failed with HTTP 307')]);
   expect(elsewhere.requests).toEqual([]);
   expect(server.count('create')).toBe(1); // a redirect is not retried either
   expect(post.exitCode).toBe(0);
   expect(server.liveKeys()).toEqual([]);
-  expectNoLeaks(server, [main, post]);
 });

@@ -1,13 +1,13 @@
 import { expect, test } from 'vitest';
+import { expectNotShown, useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('a wrong admin key fails with a message saying it is wrong, expired or revoked', async () => {
-  const { server } = ctx;
+  const server = bed.venice;
   const wrongKey = 'VENICE_ADMIN_KEY_not-the-right-one-1234567890';
-  const { main, post } = await runJob({ inputs: baseInputs(server, { 'admin-key': wrongKey }) });
+  const { main, post } = await runJob({ inputs: bed.inputs({ 'admin-key': wrongKey }) });
 
   expect(main.exitCode).toBe(1);
   expect(main.errors).toHaveLength(1);
@@ -17,5 +17,5 @@ test('a wrong admin key fails with a message saying it is wrong, expired or revo
   expect(server.count('create')).toBe(1); // a 401 is never retried
   expect(server.liveKeys()).toEqual([]);
   expect(post.exitCode).toBe(0);
-  expectNoLeaks(server, [main, post], [wrongKey]);
+  expectNotShown([wrongKey]);
 });

@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { runJob } from '../support/runner.ts';
-import { baseInputs, expectNoLeaks, useVeniceServer } from '../support/scenario.ts';
 
-const ctx = useVeniceServer();
+const bed = useTestBed();
 
 test('skip-delete leaves the key alive after the job, and post says so', async () => {
-  const { server } = ctx;
-  const { main, post } = await runJob({ inputs: baseInputs(server, { 'skip-delete': 'true', 'expires-in': '7d' }) });
+  const server = bed.venice;
+  const { main, post } = await runJob({ inputs: bed.inputs({ 'skip-delete': 'true', 'expires-in': '7d' }) });
 
   expect(main.exitCode).toBe(0);
   expect(post.exitCode).toBe(0);
@@ -14,5 +14,4 @@ test('skip-delete leaves the key alive after the job, and post says so', async (
   expect(post.stdout).toContain(`skip-delete is true: key ${id} stays usable until it expires at ${main.outputs['expires-at']}`);
   expect(server.liveKeys().map((key) => key.id)).toEqual([id]);
   expect(server.count('delete')).toBe(0);
-  expectNoLeaks(server, [main, post]);
 });

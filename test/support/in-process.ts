@@ -1,11 +1,14 @@
-// Runs the steps in this process against the loopback server, with an in-memory IO and a fast retry
-// policy, for tests that need many runs (fault matrix, property tests) and for coverage of src/.
-// It renders what @actions/core would print, so the same leak scan applies.
+// Runs the steps in this process against the loopback servers, with an in-memory IO, a fast retry
+// policy and (optionally) a virtual clock, for tests that need many runs (fault matrix, property tests,
+// the matrix at Venice's real limit) and for coverage of src/. It renders what index.ts prints, with
+// the same escaping, so the runner-log port and the leak scan read it as they read a real step.
 import type { ActionIO } from '../../src/action-io.ts';
 import { newInvocationToken } from '../../src/description-tag.ts';
 import type { RetryPolicy } from '../../src/retry.ts';
+import { escapeData } from '../../src/runner-commands.ts';
 import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
-import { runnerInputs, type StepResult } from './runner.ts';
+import { runnerInputs, type StepResult, stepsRun } from './runner.ts';
+import { readRunnerLog } from './runner-log.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;
@@ -15,17 +18,24 @@ export interface InProcessOptions {
   /** Every delay the retry policy asked for, in ms (the sleep itself is capped at `maxSleepMs`). */
   delays?: number[];
   maxSleepMs?: number;
+  /** A whole policy (the virtual-clock matrix test); by default fastPolicy(delays, maxSleepMs). */
+  policy?: RetryPolicy;
+  now?: () => number;
   /** Make writing a file command fail, as a full disk would. */
   fail?: 'summary' | 'output';
 }
 
-/** Backoff as in production, but real sleeps capped, so tests do not wait for Retry-After in full. */
+/**
+ * The production policy's numbers (the same attempts, backoff and one-minute window), with real sleeps
+ * capped so tests do not wait for Retry-After or the window in full. Every delay asked for is recorded.
+ */
 export function fastPolicy(delays: number[] = [], maxSleepMs = 20): RetryPolicy {
   return {
     maxAttempts: 8,
     baseDelayMs: 500,
     maxDelayMs: 15_000,
-    random: Math.random,
+    rateLimitWindowMs: 60_000,
+    random: () => 0.5, // deterministic: the middle of every jitter range
     sleep: async (ms, signal) => {
       delays.push(ms);
       signal?.throwIfAborted();
@@ -34,8 +44,15 @@ export function fastPolicy(delays: number[] = [], maxSleepMs = 20): RetryPolicy 
   };
 }
 
+/** What the step meant to issue as workflow commands, in order, beside the text it printed. */
+export interface IntendedCommand {
+  command: string;
+  data: string;
+}
+
 class MemoryIO implements ActionIO {
   readonly lines: string[] = [];
+  readonly intended: IntendedCommand[] = [];
   readonly outputs: Record<string, string> = {};
   readonly state: Record<string, string>;
   readonly env: Record<string, string> = {};
@@ -47,10 +64,14 @@ class MemoryIO implements ActionIO {
   ) {
     this.state = { ...state };
   }
+  private issue(command: string, data: string): void {
+    this.intended.push({ command, data });
+    this.lines.push(`::${command}::${escapeData(data)}`);
+  }
   info = (message: string): void => void this.lines.push(message);
-  warning = (message: string): void => void this.lines.push(`::warning::${escapeCommand(`venice-ephemeral-key: ${message}`)}`);
-  debug = (message: string): void => void this.lines.push(`::debug::${escapeCommand(message)}`);
-  setSecret = (secret: string): void => void this.lines.push(`::add-mask::${secret}`);
+  warning = (message: string): void => this.issue('warning', `venice-ephemeral-key: ${message}`);
+  debug = (message: string): void => this.issue('debug', message);
+  setSecret = (secret: string): void => this.issue('add-mask', secret);
   setOutput = (name: string, value: string): void => {
     if (this.failing === 'output') throw new Error('ENOSPC: no space left on device, write');
     this.outputs[name] = value;
@@ -67,24 +88,34 @@ class MemoryIO implements ActionIO {
     this.summary += markdown;
   };
   group = async <T>(name: string, phase: () => Promise<T>): Promise<T> => {
-    this.lines.push(`::group::${name}`);
+    this.issue('group', name);
     try {
       return await phase();
     } finally {
-      this.lines.push('::endgroup::');
+      this.issue('endgroup', '');
     }
   };
   setFailed = (message: string): void => {
     this.failed = true;
-    this.lines.push(`::error::${escapeCommand(`venice-ephemeral-key: ${message}`)}`);
+    this.issue('error', `venice-ephemeral-key: ${message}`);
   };
 }
 
-function escapeCommand(message: string): string {
-  return message.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+export interface InProcessResult extends StepResult {
+  intended: IntendedCommand[];
 }
 
-async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<StepResult> {
+/** The environment the runner gives every step (as runner.ts sets it for dist/). */
+export const RUNNER_ENV = {
+  GITHUB_REPOSITORY: 'octo-org/shop',
+  GITHUB_RUN_ID: '18234567890',
+  GITHUB_RUN_ATTEMPT: '1',
+  GITHUB_JOB: 'build',
+  // A closed loopback port unless a test gives its GitHub server.
+  GITHUB_API_URL: 'http://127.0.0.1:9',
+};
+
+async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<InProcessResult> {
   const io = new MemoryIO(options.state ?? {}, options.fail);
   const inputs = runnerInputs(options.inputs);
   const never = new AbortController().signal;
@@ -94,22 +125,16 @@ async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): 
       if (!(name in inputs)) throw new Error(`input '${name}' is not declared in action.yml`);
       return inputs[name]!;
     },
-    // GITHUB_API_URL points at a closed loopback port unless a test gives its GitHub server.
-    env: {
-      GITHUB_REPOSITORY: 'octo-org/shop',
-      GITHUB_RUN_ID: '18234567890',
-      GITHUB_RUN_ATTEMPT: '1',
-      GITHUB_API_URL: 'http://127.0.0.1:9',
-      ...options.env,
-    },
-    policy: fastPolicy(options.delays, options.maxSleepMs),
-    now: Date.now,
+    env: { ...RUNNER_ENV, ...options.env },
+    policy: options.policy ?? fastPolicy(options.delays, options.maxSleepMs),
+    now: options.now ?? Date.now,
     cancel: options.cancel ?? { signal: never, settleSignal: never },
     newToken: newInvocationToken,
   };
   await (entry === 'main' ? runMainStep(step) : runPostStep(step));
   const stdout = io.lines.join('\n');
-  return {
+  const { commands } = readRunnerLog(stdout);
+  const result: InProcessResult = {
     entry,
     exitCode: io.failed ? 1 : 0,
     signal: null,
@@ -119,12 +144,15 @@ async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): 
     state: io.state,
     env: io.env,
     summary: io.summary,
-    commands: [],
-    errors: io.lines.filter((l) => l.startsWith('::error::')).map((l) => l.slice('::error::'.length)),
-    warnings: io.lines.filter((l) => l.startsWith('::warning::')).map((l) => l.slice('::warning::'.length)),
+    commands,
+    errors: commands.filter((c) => c.command === 'error').map((c) => c.data),
+    warnings: commands.filter((c) => c.command === 'warning').map((c) => c.data),
     durationMs: 0,
+    intended: io.intended,
   };
+  stepsRun.push(result);
+  return result;
 }
 
-export const mainInProcess = (options: InProcessOptions): Promise<StepResult> => runInProcess('main', options);
-export const postInProcess = (options: InProcessOptions): Promise<StepResult> => runInProcess('post', options);
+export const mainInProcess = (options: InProcessOptions): Promise<InProcessResult> => runInProcess('main', options);
+export const postInProcess = (options: InProcessOptions): Promise<InProcessResult> => runInProcess('post', options);

@@ -8,17 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { type RunnerCommand, readRunnerLog } from './runner-log.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The real Node 24 the runner uses, installed by the `node` npm package. */
 export const NODE24 = join(REPO, 'node_modules', 'node', 'bin', 'node');
 const STEP_LIMIT_MS = 60_000;
-
-export interface WorkflowCommand {
-  command: string;
-  properties: string;
-  message: string;
-}
 
 export interface StepResult {
   entry: 'main' | 'post';
@@ -30,7 +25,8 @@ export interface StepResult {
   state: Record<string, string>;
   env: Record<string, string>;
   summary: string;
-  commands: WorkflowCommand[];
+  /** The workflow commands the runner would process, read by the port of its parser (runner-log.ts). */
+  commands: RunnerCommand[];
   errors: string[];
   warnings: string[];
   /** Wall time from spawn to exit, in ms (for the benchmark; tests never assert on it). */
@@ -59,7 +55,7 @@ export interface RunningStep {
   cancel(): void;
 }
 
-/** Every step run in this test file, for the leak scan that ends each scenario (scenario.ts). */
+/** Every step run in this test file, for the leak scan that ends each scenario (bed.ts). */
 export const stepsRun: StepResult[] = [];
 
 export function actionInputs(): Record<string, { default?: string; required?: boolean }> {
@@ -105,6 +101,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
     GITHUB_REPOSITORY: 'octo-org/shop',
     GITHUB_RUN_ID: '18234567890',
     GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_JOB: 'build',
     GITHUB_EVENT_NAME: options.event?.name ?? 'push',
     GITHUB_API_URL: 'http://127.0.0.1:9/unused',
     RUNNER_TEMP: join(dir, 'tmp'),
@@ -131,7 +128,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
     child.on('close', (exitCode, signal) => {
       const durationMs = performance.now() - startedAt;
       for (const timer of timers) clearTimeout(timer);
-      const commands = parseCommands(stdout);
+      const { commands } = readRunnerLog(stdout);
       const result: StepResult = {
         entry,
         exitCode,
@@ -143,8 +140,8 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
         env: parseFileCommands(readFileSync(files.GITHUB_ENV, 'utf8')),
         summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
         commands,
-        errors: commands.filter((c) => c.command === 'error').map((c) => c.message),
-        warnings: commands.filter((c) => c.command === 'warning').map((c) => c.message),
+        errors: commands.filter((c) => c.command === 'error').map((c) => c.data),
+        warnings: commands.filter((c) => c.command === 'warning').map((c) => c.data),
         durationMs,
       };
       stepsRun.push(result);
@@ -169,18 +166,6 @@ export async function runJob(options: StepOptions = {}): Promise<{ main: StepRes
   const main = await runStep('main', options);
   const post = await runStep('post', { ...options, state: main.state });
   return { main, post };
-}
-
-/** `::name props::message` lines, with the runner's escapes undone. */
-export function parseCommands(stdout: string): WorkflowCommand[] {
-  const commands: WorkflowCommand[] = [];
-  for (const line of stdout.split(/\r?\n/)) {
-    const match = /^::([a-z-]+)( [^:]*)?::(.*)$/.exec(line);
-    if (!match) continue;
-    const message = (match[3] ?? '').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
-    commands.push({ command: match[1] ?? '', properties: (match[2] ?? '').trim(), message });
-  }
-  return commands;
 }
 
 /** GITHUB_OUTPUT / GITHUB_STATE / GITHUB_ENV: `name<<delimiter` blocks (and plain `name=value` lines). */

@@ -1,31 +1,40 @@
-// A Venice-compatible server for tests and the demo: the /api/v1/api_keys routes this action uses,
-// with Venice's documented behaviour (../shared/venice/README.md): request bodies validated against
-// Venice's own spec, 402 without a key, 401 for unknown keys and for inference keys on admin routes,
-// 400 "API key could not be found" on delete, the creation rate limit, the 500-key cap, expiry, and
-// fault injection. Loopback only. Every 2xx body it sends is checked against the spec as well.
+// A Venice-compatible server for tests, the demo and the benchmark: the /api/v1/api_keys routes this
+// action uses, with Venice's documented behaviour (../shared/venice/README.md): request bodies validated
+// against Venice's contract (contract/venice-api-keys.json), 402 without a key, 401 for unknown keys and
+// for inference keys on admin routes, 400 "API key could not be found" on delete, the creation limit (20
+// per minute; Retry-After sent or not), the 500-key cap, expiry, the abuse guard, spend figures, and
+// fault injection. Every 2xx body it sends is checked against the contract too. Loopback only.
+// Time comes from `clock` so a test can run it on a virtual clock.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { closeServer, listenOnLoopback } from './loopback.ts';
 import { loadVeniceSchemas, type VeniceSchemas } from './venice-spec.ts';
 
-export type Call = 'create' | 'list' | 'delete' | 'verify';
+export type Call = 'create' | 'list' | 'get' | 'delete' | 'verify';
 
 /**
  * Faults a test can inject into the next matching request(s):
- * - status: answer with this HTTP status (and Retry-After when given);
+ * - status: answer with this HTTP status (Retry-After when given, Venice's error text or `error`);
  * - reset-before: drop the connection before acting; reset-after: act (create the key), then drop it;
  * - hang: act, then never answer (the client's timeout must fire);
  * - malformed: act, then answer 200 with a body that is not JSON;
  * - missing-fields: act, then answer 200 with `data` lacking its fields;
- * - delay: act, then answer normally after `ms`;
- * - redirect: answer 307 to `location` without acting.
+ * - delay: act, then answer normally after `ms`; act-late: wait `ms`, then act and answer (the key
+ *   appears late, whether or not the client is still there);
+ * - redirect: answer 307 to `location` without acting;
+ * - huge-body: answer 200 with `bytes` of JSON-looking text, streamed, never held in memory;
+ * - answer: answer 200 with `body` without acting (a test's own, e.g. `{ success: false }`), unchecked;
+ * - patch-data: act, then answer with these fields of `data` replaced (an odd apiKey, id or date).
  */
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; error?: string }
   | { kind: 'reset-before' | 'reset-after' | 'hang' | 'malformed' | 'missing-fields' }
-  | { kind: 'delay'; ms: number }
-  | { kind: 'redirect'; location: string };
+  | { kind: 'delay' | 'act-late'; ms: number }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'huge-body'; bytes: number }
+  | { kind: 'answer'; body: unknown }
+  | { kind: 'patch-data'; data: Record<string, unknown> };
 
 export interface StoredKey {
   id: string;
@@ -37,13 +46,15 @@ export interface StoredKey {
   consumptionLimit: { usd: number | null; diem: number | null };
   limitPeriod: string;
   modelPrivacy: string;
+  /** What the key spent: trailing seven days, and in the current period. */
+  usage: { usd: number; diem: number };
 }
 
 export interface RequestRecord {
   call: Call | 'other';
   method: string;
   path: string;
-  status: number | 'dropped' | 'hung';
+  status: number | 'dropped' | 'hung' | 'streamed';
   body?: unknown;
 }
 
@@ -52,10 +63,14 @@ export interface VeniceServerOptions {
   adminKey?: string;
   /** Creations allowed per window: Venice allows 20 per minute. */
   createLimit?: { count: number; windowMs: number };
+  /** Whether a 429 carries Retry-After (Venice may leave it out). Default true. */
+  retryAfterHeader?: boolean;
   maxActiveKeys?: number;
   port?: number;
-  /** Serve https with this certificate, under `hostname` in `apiUrl` (for proxy tests). */
+  /** Serve https with this certificate, under `hostname` in `apiUrl`. */
   tls?: { key: string; cert: string; hostname: string };
+  /** Milliseconds since the epoch; a virtual clock in the matrix test. */
+  clock?: () => number;
 }
 
 const MAX_ACTIVE_KEYS = 500;
@@ -70,6 +85,9 @@ export class VeniceServer {
   readonly minted: StoredKey[] = [];
   /** Every create body that passed validation, as received. */
   readonly createBodies: unknown[] = [];
+  /** TCP connections accepted, and TLS handshakes completed (https only). */
+  connections = 0;
+  handshakes = 0;
   /** Set false to make rate_limits report accessPermitted: false (a key that cannot be used). */
   accessPermitted = true;
   url = '';
@@ -77,20 +95,24 @@ export class VeniceServer {
   private readonly creations: number[] = [];
   private readonly failures = new Map<string, number[]>();
   private readonly createLimit: { count: number; windowMs: number };
+  private readonly retryAfterHeader: boolean;
   private readonly maxActiveKeys: number;
   private readonly server: Server;
   private readonly hung = new Set<ServerResponse>();
-  private schemas!: VeniceSchemas;
+  private readonly schemas: VeniceSchemas = loadVeniceSchemas();
   private readonly port: number;
   private readonly tls: VeniceServerOptions['tls'];
   private readonly waiters: { call: Call; done: () => void }[] = [];
+  readonly clock: () => number;
 
   constructor(options: VeniceServerOptions = {}) {
     this.adminKey = options.adminKey ?? `VENICE_ADMIN_KEY_${randomBytes(18).toString('base64url')}`;
     this.createLimit = options.createLimit ?? { count: 20, windowMs: 60_000 };
+    this.retryAfterHeader = options.retryAfterHeader ?? true;
     this.maxActiveKeys = options.maxActiveKeys ?? MAX_ACTIVE_KEYS;
     this.port = options.port ?? 0;
     this.tls = options.tls;
+    this.clock = options.clock ?? Date.now;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
         process.stderr.write(`venice-server: ${String(error)}\n`);
@@ -98,6 +120,8 @@ export class VeniceServer {
       });
     };
     this.server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
+    this.server.on('connection', () => this.connections++);
+    this.server.on('secureConnection', () => this.handshakes++);
   }
 
   /** The base URL to pass as `api-url`. */
@@ -106,7 +130,6 @@ export class VeniceServer {
   }
 
   async start(): Promise<this> {
-    this.schemas = await loadVeniceSchemas();
     const port = await listenOnLoopback(this.server, this.port);
     this.url = this.tls ? `https://${this.tls.hostname}:${port}` : `http://127.0.0.1:${port}`;
     return this;
@@ -127,21 +150,23 @@ export class VeniceServer {
   }
 
   /** Keys that exist and have not expired, as Venice lists them. */
-  liveKeys(now = Date.now()): StoredKey[] {
+  liveKeys(now = this.clock()): StoredKey[] {
     return [...this.keys.values()].filter((key) => key.expiresAt === null || Date.parse(key.expiresAt) > now);
   }
 
-  /** Adds a key directly (e.g. an admin key, or another repository's key), returning it. */
+  /** Adds a key directly (an admin key, another repository's key, a hand-made one), returning it. */
   addKey(fields: Partial<StoredKey> & { description: string }): StoredKey {
+    const now = this.clock();
     const key: StoredKey = {
       id: randomUUID(),
       apiKey: `VENICE_INFERENCE_KEY_${randomBytes(24).toString('base64url')}`,
       apiKeyType: 'INFERENCE',
-      createdAt: new Date().toISOString(),
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 3_600_000).toISOString(),
       consumptionLimit: { usd: 1, diem: 1 },
       limitPeriod: 'EPOCH',
       modelPrivacy: 'ALL',
+      usage: { usd: 0, diem: 0 },
       ...fields,
     };
     this.keys.set(key.id, key);
@@ -160,10 +185,13 @@ export class VeniceServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const raw = await readBody(req);
-    const call = routeOf(req.method ?? '', url.pathname);
+    const route = routeOf(req.method ?? '', url.pathname);
+    const call = route?.call;
     const record: RequestRecord = { call: call ?? 'other', method: req.method ?? '', path: url.pathname, status: 0 };
     this.requests.push(record);
-    res.on('finish', () => (record.status = res.statusCode));
+    res.on('finish', () => {
+      if (record.status === 0) record.status = res.statusCode;
+    });
     if (!call) return this.send(res, 404, { error: 'Not found' });
     for (const waiter of this.waiters.filter((w) => w.call === call)) {
       this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -181,6 +209,9 @@ export class VeniceServer {
       const error = fault.error ?? (fault.status === 429 ? 'Rate limit exceeded' : 'An unknown error occurred');
       return this.send(res, fault.status, { error });
     }
+    if (fault?.kind === 'huge-body') return this.stream(res, record, fault.bytes);
+    if (fault?.kind === 'answer') return this.send(res, 200, fault.body);
+    if (fault?.kind === 'act-late') await new Promise((done) => setTimeout(done, fault.ms));
 
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (bearer === undefined) return this.send(res, 402, { error: 'Payment required', x402: { accepts: [] } });
@@ -190,7 +221,7 @@ export class VeniceServer {
     if (call !== 'verify' && caller !== 'admin') return this.fail(res, bearer, 401, { error: 'Admin API key required' });
 
     // The route acts; a fault may then spoil the answer (the key exists either way).
-    const answer = this.act(call, url, raw, bearer);
+    const answer = this.act(call, url, raw, bearer, route?.id);
     if (answer.status >= 400) return this.fail(res, bearer, answer.status, answer.body, answer.headers);
     if (fault?.kind === 'reset-after') return this.drop(res, record);
     if (fault?.kind === 'hang') {
@@ -200,73 +231,47 @@ export class VeniceServer {
     }
     if (fault?.kind === 'malformed') return this.sendRaw(res, 200, '{"data": {"id": ');
     if (fault?.kind === 'missing-fields') return this.send(res, 200, { success: true, data: {} });
-    this.checkAgainstSpec(call, answer.body);
+    if (fault?.kind === 'patch-data') {
+      const body = answer.body as { data: Record<string, unknown> };
+      return this.send(res, 200, { ...body, data: { ...body.data, ...fault.data } });
+    }
+    this.checkAgainstContract(call, answer.body);
     if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.ms));
     return this.send(res, answer.status, answer.body);
   }
 
-  private act(call: Call, url: URL, raw: string, bearer: string): { status: number; body: unknown; headers?: Record<string, string> } {
-    const now = Date.now();
-    if (call === 'create') {
-      const body = parseJson(raw);
-      if (!this.schemas.createRequest(body)) {
-        return { status: 400, body: { error: 'Invalid request parameters', details: this.schemas.describe(this.schemas.createRequest) } };
-      }
-      const recent = this.creations.filter((t) => t > now - this.createLimit.windowMs);
-      this.creations.splice(0, this.creations.length, ...recent);
-      if (recent.length >= this.createLimit.count) {
-        const retryAfter = Math.max(1, Math.ceil(((recent[0] ?? now) + this.createLimit.windowMs - now) / 1000));
-        return { status: 429, body: { error: 'Rate limit exceeded' }, headers: { 'retry-after': String(retryAfter) } };
-      }
-      if (this.liveKeys(now).length >= this.maxActiveKeys) {
-        return { status: 400, body: { error: `You have reached the maximum number of API keys (${this.maxActiveKeys})` } };
-      }
-      this.creations.push(now);
-      this.createBodies.push(body);
-      const request = body as {
-        apiKeyType: 'INFERENCE' | 'ADMIN';
-        description: string;
-        expiresAt?: string;
-        consumptionLimit?: { usd?: number | null; diem?: number | null };
-        limitPeriod?: string;
-        modelPrivacy?: string;
-      };
-      const key = this.addKey({
-        apiKeyType: request.apiKeyType,
-        apiKey: `VENICE_${request.apiKeyType}_KEY_${randomBytes(24).toString('base64url')}`,
-        description: request.description,
-        expiresAt: request.expiresAt ? new Date(request.expiresAt).toISOString() : null,
-        consumptionLimit: { usd: request.consumptionLimit?.usd ?? null, diem: request.consumptionLimit?.diem ?? null },
-        limitPeriod: request.limitPeriod ?? 'EPOCH',
-        modelPrivacy: request.modelPrivacy ?? 'ALL',
-      });
-      this.minted.push(key);
-      const { createdAt: _created, ...data } = key;
-      return { status: 200, body: { success: true, data } };
-    }
+  private act(
+    call: Call,
+    url: URL,
+    raw: string,
+    bearer: string,
+    id: string | undefined,
+  ): { status: number; body: unknown; headers?: Record<string, string> } {
+    const now = this.clock();
+    if (call === 'create') return this.create(raw, now);
     if (call === 'list') {
       // Newest first, as Venice lists them; never the secret.
       const data = this.liveKeys(now)
         .reverse()
-        .map((key) => ({
-          id: key.id,
-          apiKeyType: key.apiKeyType,
-          description: key.description,
-          createdAt: key.createdAt,
-          expiresAt: key.expiresAt,
-          last6Chars: key.apiKey.slice(-6),
-          lastUsedAt: null,
-          consumptionLimits: key.consumptionLimit,
-          limitPeriod: key.limitPeriod,
-          modelPrivacy: key.modelPrivacy,
-          usage: { trailingSevenDays: { usd: '0.0000', vcu: '0.0000', diem: '0.0000' } },
-        }));
+        .map((key) => {
+          const { usage: _usage, ...details } = this.details(key);
+          return {
+            ...details,
+            usage: { trailingSevenDays: { usd: key.usage.usd.toFixed(4), vcu: '0.0000', diem: key.usage.diem.toFixed(4) } },
+          };
+        });
       return { status: 200, body: { object: 'list', data } };
     }
+    if (call === 'get') {
+      const key = id === undefined ? undefined : this.keys.get(id);
+      if (!key || (key.expiresAt !== null && Date.parse(key.expiresAt) <= now))
+        return { status: 400, body: { error: 'API key not found' } };
+      return { status: 200, body: { data: this.details(key) } };
+    }
     if (call === 'delete') {
-      const id = url.searchParams.get('id');
-      if (!id) return { status: 400, body: { error: 'Invalid request parameters', details: { id: { _errors: ['Required'] } } } };
-      if (!this.keys.delete(id)) return { status: 400, body: { error: 'API key could not be found' } };
+      const keyId = url.searchParams.get('id');
+      if (!keyId) return { status: 400, body: { error: 'Invalid request parameters', details: { id: { _errors: ['Required'] } } } };
+      if (!this.keys.delete(keyId)) return { status: 400, body: { error: 'API key could not be found' } };
       return { status: 200, body: { success: true } };
     }
     const key = this.findLiveKey(bearer);
@@ -285,6 +290,67 @@ export class VeniceServer {
     };
   }
 
+  private create(raw: string, now: number): { status: number; body: unknown; headers?: Record<string, string> } {
+    const body = parseJson(raw);
+    if (!this.schemas.createRequest(body)) {
+      return { status: 400, body: { error: 'Invalid request parameters', details: this.schemas.describe(this.schemas.createRequest) } };
+    }
+    const recent = this.creations.filter((t) => t > now - this.createLimit.windowMs);
+    this.creations.splice(0, this.creations.length, ...recent);
+    if (recent.length >= this.createLimit.count) {
+      const retryAfter = Math.max(1, Math.ceil(((recent[0] ?? now) + this.createLimit.windowMs - now) / 1000));
+      return {
+        status: 429,
+        body: { error: 'Rate limit exceeded' },
+        headers: this.retryAfterHeader ? { 'retry-after': String(retryAfter) } : {},
+      };
+    }
+    if (this.liveKeys(now).length >= this.maxActiveKeys) {
+      return { status: 400, body: { error: `You have reached the maximum number of API keys (${this.maxActiveKeys})` } };
+    }
+    this.creations.push(now);
+    this.createBodies.push(body);
+    const request = body as {
+      apiKeyType: 'INFERENCE' | 'ADMIN';
+      description: string;
+      expiresAt?: string;
+      consumptionLimit?: { usd?: number | null; diem?: number | null };
+      limitPeriod?: string;
+      modelPrivacy?: string;
+    };
+    const key = this.addKey({
+      apiKeyType: request.apiKeyType,
+      apiKey: `VENICE_${request.apiKeyType}_KEY_${randomBytes(24).toString('base64url')}`,
+      description: request.description,
+      expiresAt: request.expiresAt ? new Date(request.expiresAt).toISOString() : null,
+      consumptionLimit: { usd: request.consumptionLimit?.usd ?? null, diem: request.consumptionLimit?.diem ?? null },
+      limitPeriod: request.limitPeriod ?? 'EPOCH',
+      modelPrivacy: request.modelPrivacy ?? 'ALL',
+    });
+    this.minted.push(key);
+    const { createdAt: _created, usage: _usage, consumptionLimit, ...data } = key;
+    return { status: 200, body: { success: true, data: { ...data, consumptionLimit } } };
+  }
+
+  /** A key as GET /api_keys/{id} shows it: never the secret; usage as strings. */
+  private details(key: StoredKey): Record<string, unknown> {
+    const capped = key.consumptionLimit.usd !== null || key.consumptionLimit.diem !== null;
+    return {
+      id: key.id,
+      apiKeyType: key.apiKeyType,
+      description: key.description,
+      createdAt: key.createdAt,
+      expiresAt: key.expiresAt,
+      last6Chars: key.apiKey.slice(-6),
+      lastUsedAt: null,
+      consumptionLimits: key.consumptionLimit,
+      limitPeriod: key.limitPeriod,
+      modelPrivacy: key.modelPrivacy,
+      usage: { trailingSevenDays: { usd: key.usage.usd.toFixed(4), vcu: '0.0000', diem: key.usage.diem.toFixed(4) } },
+      ...(capped ? { currentPeriodUsage: { usd: key.usage.usd.toFixed(4), diem: key.usage.diem.toFixed(4) } } : {}),
+    };
+  }
+
   private findLiveKey(secret: string): StoredKey | undefined {
     return this.liveKeys().find((key) => key.apiKey === secret);
   }
@@ -297,24 +363,25 @@ export class VeniceServer {
     return entry.fault;
   }
 
-  private checkAgainstSpec(call: Call, body: unknown): void {
+  private checkAgainstContract(call: Call, body: unknown): void {
     const validate = {
       create: this.schemas.createResponse,
       list: this.schemas.listResponse,
+      get: this.schemas.getResponse,
       delete: this.schemas.deleteResponse,
       verify: this.schemas.rateLimitsResponse,
     }[call];
-    if (!validate(body)) throw new Error(`test server answer to ${call} does not fit the spec: ${this.schemas.describe(validate)}`);
+    if (!validate(body)) throw new Error(`test server answer to ${call} does not fit the contract: ${this.schemas.describe(validate)}`);
   }
 
   private isBlocked(bearer: string): boolean {
-    const recent = (this.failures.get(bearer) ?? []).filter((t) => t > Date.now() - ABUSE_WINDOW_MS);
+    const recent = (this.failures.get(bearer) ?? []).filter((t) => t > this.clock() - ABUSE_WINDOW_MS);
     this.failures.set(bearer, recent);
     return recent.length > ABUSE_LIMIT;
   }
 
   private fail(res: ServerResponse, bearer: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    if (status !== 429) this.failures.set(bearer, [...(this.failures.get(bearer) ?? []), Date.now()]);
+    if (status !== 429) this.failures.set(bearer, [...(this.failures.get(bearer) ?? []), this.clock()]);
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     this.send(res, status, body);
   }
@@ -324,19 +391,45 @@ export class VeniceServer {
     res.socket?.resetAndDestroy();
   }
 
+  /** Writes `bytes` of a never-ending JSON string, a chunk at a time, stopping when the client goes. */
+  private stream(res: ServerResponse, record: RequestRecord, bytes: number): void {
+    record.status = 'streamed';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < bytes && !res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(sent === chunk.length ? Buffer.from(`{"data":"${'a'.repeat(chunk.length - 9)}`) : chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end('"}');
+    };
+    res.on('close', () => res.destroy());
+    pump();
+  }
+
   private send(res: ServerResponse, status: number, body: unknown): void {
     this.sendRaw(res, status, JSON.stringify(body));
   }
 
   private sendRaw(res: ServerResponse, status: number, text: string): void {
+    if (res.destroyed) return;
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(text);
   }
 }
 
-function routeOf(method: string, path: string): Call | undefined {
-  if (path === '/api/v1/api_keys') return ({ POST: 'create', GET: 'list', DELETE: 'delete' } as const)[method as 'POST'];
-  if (path === '/api/v1/api_keys/rate_limits' && method === 'GET') return 'verify';
+function routeOf(method: string, path: string): { call: Call; id?: string } | undefined {
+  if (path === '/api/v1/api_keys') {
+    const call = ({ POST: 'create', GET: 'list', DELETE: 'delete' } as const)[method as 'POST'];
+    return call ? { call } : undefined;
+  }
+  if (path === '/api/v1/api_keys/rate_limits') return method === 'GET' ? { call: 'verify' } : undefined;
+  const one = /^\/api\/v1\/api_keys\/([^/]+)$/.exec(path);
+  if (one && method === 'GET') return { call: 'get', id: decodeURIComponent(one[1] ?? '') };
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { buildDescription } from '../../src/description-tag.ts';
+import { newTag } from '../../src/description-tag.ts';
 import { InputError, messageOf } from '../../src/errors.ts';
 import { readConfig } from '../../src/inputs.ts';
 
@@ -20,7 +20,7 @@ test('a failure to read inputs is not mistaken for a bad input', () => {
 });
 
 test('a tag that cannot fit is a bug, reported as such', () => {
-  expect(() => buildDescription('x', { repo: 'a/b', pr: 1, runId: '1'.repeat(60), runAttempt: '1', token: 'abcdef' })).toThrow(
+  expect(() => newTag('a/b', { pr: 1, scope: 'job', slot: undefined, runId: '1'.repeat(60), runAttempt: '1', token: 'abcdef' })).toThrow(
     /longer than Venice's 64 characters/,
   );
 });

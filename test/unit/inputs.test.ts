@@ -38,6 +38,9 @@ test('the defaults in action.yml make a valid config', () => {
     timeoutMs: 300_000,
     failOnCleanupError: false,
     mode: 'mint',
+    scope: 'job',
+    slot: '',
+    keyHandle: '',
     prNumber: undefined,
     rotate: false,
     dryRun: false,
@@ -79,8 +82,10 @@ test.each([
   ['mode', 'Sweep', 'mode', 'sweep'],
   ['pr-number', '#42', 'prNumber', 42],
   ['pr-number', '7', 'prNumber', 7],
-  ['rotate', 'true', 'rotate', true],
   ['dry-run', 'TRUE', 'dryRun', true],
+  ['scope', 'RUN', 'scope', 'run'],
+  ['scope', 'Pr', 'scope', 'pr'],
+  ['mode', 'REVOKE', 'mode', 'revoke'],
 ] as const)('%s %j is read as %s = %j', (input, raw, field, value) => {
   expect(readConfig(inputs({ [input]: raw }))[field]).toEqual(value);
 });
@@ -99,7 +104,12 @@ test.each([
   ['pr-number', '0'],
   ['pr-number', 'seven'],
   ['pr-number', '12345678901'],
+  ['pr-number', '1234567890'],
   ['dry-run', 'sure'],
+  ['timeout', '9s'],
+  ['scope', 'workflow'],
+  ['slot', 'x'.repeat(101)],
+  ['key-handle', 'not-a-handle'],
 ])('%s %j is refused naming the input', (input, raw) => {
   expect(errorsFor({ [input]: raw })).toEqual([expect.stringContaining(`input '${input}'`)]);
 });
@@ -107,4 +117,23 @@ test.each([
 test('admin-key is never repeated in its error', () => {
   expect(errorsFor({ 'admin-key': 'has space' })[0]).not.toContain('has space');
   expect(errorsFor({ 'admin-key': '   ' })[0]).toContain('forks or by Dependabot');
+});
+
+test.each([
+  [{ mode: 'use' }, 'key-handle', 'mode use needs it'],
+  [{ 'key-handle': 'vek1.1.abcdef01.AAAA' }, 'key-handle', 'only for mode use or revoke'],
+  [{ rotate: 'true' }, 'rotate', 'set `scope: pr`'],
+  [{ rotate: 'true', scope: 'run' }, 'rotate', 'set `scope: pr`'],
+  [{ slot: 'web' }, 'slot', 'only for preview keys'],
+])('%j: inputs that do not go together are refused, naming %s', (given, input, says) => {
+  expect(errorsFor(given)).toEqual([expect.stringMatching(new RegExp(`^input '${input}': .*${says.replace(/[`()]/g, '.')}`))]);
+});
+
+test('a slot, a handle and pr scope with rotate that do go together are read as given', () => {
+  expect(readConfig(inputs({ scope: 'pr', slot: 'web', rotate: 'true' }))).toMatchObject({ scope: 'pr', slot: 'web', rotate: true });
+  expect(readConfig(inputs({ mode: 'revoke', 'key-handle': 'vek1.1.abcdef01.AAAA' })).keyHandle).toBe('vek1.1.abcdef01.AAAA');
+});
+
+test('the timeout error says what the minimum is', () => {
+  expect(errorsFor({ timeout: '5s' })).toEqual([expect.stringContaining('at least 10s')]);
 });

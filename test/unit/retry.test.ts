@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
 import { Deadline } from '../../src/deadline.ts';
 import { ActionFailure } from '../../src/errors.ts';
-import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, withRetries } from '../../src/retry.ts';
+import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, rateLimitDelayMs, withRetries } from '../../src/retry.ts';
 
 const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
 
-function retryable(summary: string, retryAfterMs?: number): Error {
-  return Object.assign(new Error(summary), { retryable: true, summary, retryAfterMs });
+function retryable(summary: string, extra: { rateLimited?: boolean; retryAfterMs?: number } = {}): Error {
+  return Object.assign(new Error(summary), { retryable: true, summary, ...extra });
 }
 
 test('backoff doubles up to its cap; full jitter scales it by a random factor', () => {
@@ -15,11 +15,52 @@ test('backoff doubles up to its cap; full jitter scales it by a random factor', 
   expect(backoffDelayMs(3, { ...policy, random: () => 0 })).toBe(0);
 });
 
-test('Retry-After sets the wait, with up to a tenth (at most one base delay) of jitter on top', () => {
-  expect(backoffDelayMs(1, { ...policy, random: () => 0 }, 3_000)).toBe(3_000);
-  expect(backoffDelayMs(1, policy, 3_000)).toBe(3_300);
-  expect(backoffDelayMs(1, policy, 60_000)).toBe(60_500);
-  expect(backoffDelayMs(1, policy, 0)).toBe(0);
+test('after a 429, Retry-After sets the wait, with up to a tenth (at most one base delay) of jitter on top', () => {
+  expect(rateLimitDelayMs({ ...policy, random: () => 0 }, 3_000)).toBe(3_000);
+  expect(rateLimitDelayMs(policy, 3_000)).toBe(3_300);
+  expect(rateLimitDelayMs(policy, 60_000)).toBe(60_500);
+  expect(rateLimitDelayMs(policy, 0)).toBe(0);
+});
+
+test('after a 429 without headers, the wait is a random 1/16 to 3/16 of the one-minute window', () => {
+  expect(rateLimitDelayMs({ ...policy, random: () => 0 })).toBe(3_750);
+  expect(rateLimitDelayMs({ ...policy, random: () => 1 })).toBe(11_250);
+});
+
+test('429s never use up the attempt cap: they are waited out until only the clean-up reserve is left', async () => {
+  let calls = 0;
+  let now = 0;
+  const clock = {
+    ...policy,
+    random: () => 0.5,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+  const value = await withRetries(
+    'creating the key',
+    async () => {
+      if (++calls <= 20) throw retryable('HTTP 429', { rateLimited: true });
+      return 'minted';
+    },
+    { policy: clock, deadline: Deadline.forStep(300_000, () => now), log: () => {} },
+  );
+  expect(value).toBe('minted');
+  expect(calls).toBe(21); // far past maxAttempts (8)
+  const log: string[] = [];
+  calls = 0;
+  now = 0;
+  const gaveUp = await withRetries(
+    'creating the key',
+    async () => {
+      calls++;
+      throw retryable('HTTP 429 Rate limit exceeded', { rateLimited: true });
+    },
+    { policy: clock, deadline: Deadline.forStep(60_000, () => now), log: (m) => log.push(m) },
+  ).catch((e: unknown) => e);
+  expect((gaveUp as Error).message).toMatch(/gave up after the step's timeout of 1m while waiting for creating the key\. .*HTTP 429/);
+  expect(now).toBeLessThanOrEqual(48_000); // a fifth (12 s) was kept for clean-up
+  expect(log).toEqual(['creating the key: Venice is rate limiting; retrying in 7.5s (and again until it lets us through).']);
 });
 
 test('only retryable failures are retried', async () => {
@@ -69,8 +110,8 @@ test('success after retries returns the value and logs each retry', async () => 
   );
   expect(value).toBe('done');
   expect(log).toEqual([
-    'list: attempt 1 failed (connection reset); retrying in 0.5s.',
-    'list: attempt 2 failed (connection reset); retrying in 1s.',
+    'list: attempt failed (connection reset); retrying in 0.5s.',
+    'list: attempt failed (connection reset); retrying in 1s.',
   ]);
 });
 

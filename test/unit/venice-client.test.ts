@@ -1,18 +1,13 @@
-// The Venice client against the loopback server: how each answer is classified and explained.
-import { afterEach, beforeEach, expect, test } from 'vitest';
+// The Venice client against the loopback server: how each answer is validated, classified and explained.
+import { expect, test } from 'vitest';
 import { Deadline } from '../../src/deadline.ts';
 import { ActionFailure } from '../../src/errors.ts';
-import { type CreateKeyBody, retryAfterMs, VeniceClient, VeniceError } from '../../src/venice-client.ts';
+import { createTransport } from '../../src/http.ts';
+import { type CreateKeyBody, isoDate, retryAfterMs, VeniceClient, VeniceError } from '../../src/venice-client.ts';
+import { useTestBed } from '../support/bed.ts';
 import { fastPolicy } from '../support/in-process.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 
-let server: VeniceServer;
-beforeEach(async () => {
-  server = await new VeniceServer().start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+const bed = useTestBed();
 
 const body: CreateKeyBody = {
   apiKeyType: 'INFERENCE',
@@ -33,8 +28,9 @@ interface ClientOptions {
 
 function client(options: ClientOptions = {}): VeniceClient {
   return new VeniceClient({
-    apiUrl: options.apiUrl ?? server.apiUrl,
-    adminKey: options.adminKey ?? server.adminKey,
+    apiUrl: options.apiUrl ?? bed.venice.apiUrl,
+    adminKey: options.adminKey ?? bed.venice.adminKey,
+    transport: createTransport({}),
     deadline: new Deadline(options.timeoutMs ?? 10_000),
     policy: { ...fastPolicy(), ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) },
     log: (message) => options.log?.push(message),
@@ -52,108 +48,176 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a failure');
 }
 
-const noRecovery = async (): Promise<void> => {};
+const noRecovery = { recover: async (): Promise<void> => {} };
 
-test('create, verify, list and delete round trip', async () => {
+test('create, verify, list, get and delete round trip', async () => {
   const venice = client();
   const key = await venice.createKey(body, noRecovery);
   expect(key.apiKey).toMatch(/^VENICE_INFERENCE_KEY_/);
   expect(key.description).toBe('unit test');
   expect(await venice.verifyKey(key.apiKey)).toBe(true);
   expect((await venice.listKeys()).map((k) => k.id)).toEqual([key.id]);
+  bed.venice.keys.get(key.id)!.usage = { usd: 0.25, diem: 2 };
+  expect(await venice.getKey(key.id)).toMatchObject({ id: key.id, spent: { usd: 0.25, diem: 2 }, currentPeriod: { usd: 0.25, diem: 2 } });
   expect(await venice.deleteKey(key.id)).toBe('deleted');
   expect(await venice.deleteKey(key.id)).toBe('already-gone');
+  expect(await venice.getKey(key.id)).toBeUndefined();
+});
+
+test.each([
+  ['a', 'a one-letter secret (masking it would hide every a in the log)'],
+  [' ', 'a blank secret (which cannot be masked)'],
+  ['VENICE_INFERENCE_KEY_abc\n::warning::forged', 'a secret with a line break'],
+  ['', 'an empty secret'],
+])('a create answered with apiKey %j is a failed create, and the key is deleted by id', async (apiKey) => {
+  bed.venice.inject('create', { kind: 'patch-data', data: { apiKey } });
+  const thrown = await failure(client().createKey(body, noRecovery));
+  const id = bed.venice.minted[0]!.id;
+  expect(thrown.message).toBe(
+    `Venice created key ${id} but answered with a secret that does not look like a Venice key, so it was deleted. ` +
+      'This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
+  );
+  expect(bed.venice.liveKeys()).toEqual([]);
+  expect(bed.venice.count('create')).toBe(1);
+});
+
+test('a create answered with an id that is not an id is ambiguous: recovered by tag, then retried', async () => {
+  bed.venice.inject('create', { kind: 'patch-data', data: { id: 'x\n::warning::forged' } });
+  const recovered: number[] = [];
+  const key = await client().createKey(body, { recover: async () => void recovered.push(1) });
+  expect(recovered).toEqual([1]);
+  expect(key.id).toBe(bed.venice.minted[1]!.id);
+});
+
+test('an expiresAt that is not a date falls back to the requested expiry, always ISO 8601 UTC', async () => {
+  bed.venice.inject('create', { kind: 'patch-data', data: { expiresAt: '::warning::tomorrow' } });
+  expect((await client().createKey(body, noRecovery)).expiresAt).toBe(body.expiresAt);
+  bed.venice.inject('create', { kind: 'patch-data', data: { expiresAt: '2031-05-01T10:00:00+02:00' } });
+  expect((await client().createKey(body, noRecovery)).expiresAt).toBe('2031-05-01T08:00:00.000Z');
+  expect(isoDate('tomorrow')).toBeUndefined();
+  expect(isoDate(17)).toBeUndefined();
+});
+
+test('a DELETE answered 200 with success: false is not a deletion: retried, then a failure', async () => {
+  bed.venice.inject('delete', { kind: 'answer', body: { success: false } }, 99);
+  const key = bed.venice.addKey({ description: 'x' });
+  const thrown = await failure(client({ maxAttempts: 3 }).deleteKey(key.id));
+  expect(thrown.message).toBe(
+    'deleting the key failed 3 times in a row; the last attempt failed with: an answer that does not say success: true.',
+  );
+});
+
+test('a 2 GB answer is read only up to the cap, each time, and the retries give up without buffering it', async () => {
+  bed.venice.inject('list', { kind: 'huge-body', bytes: 2 * 1024 ** 3 }, 3);
+  const before = process.memoryUsage().rss;
+  const thrown = await failure(client({ maxAttempts: 3 }).listKeys());
+  expect(thrown.message).toBe('listing keys failed 3 times in a row; the last attempt failed with: an answer larger than 4 MiB.');
+  expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+});
+
+test('list entries with ids or dates Venice would not write are left out', async () => {
+  bed.venice.inject('list', {
+    kind: 'answer',
+    body: {
+      object: 'list',
+      data: [
+        { id: 'ok-1', description: 'fine', expiresAt: '2031-01-01T00:00:00Z', apiKeyType: 'INFERENCE' },
+        { id: 'bad id\n::warning::x', description: 'forged', expiresAt: null },
+        { id: 'ok-2', description: 'odd date', expiresAt: 'never' },
+        'not an object',
+      ],
+    },
+  });
+  expect((await client().listKeys()).map((key) => [key.id, key.expiresAt])).toEqual([['ok-1', '2031-01-01T00:00:00.000Z']]);
 });
 
 test.each([
   ['create', 401, 'Admin API key required', /admin-key holds an inference key/],
   ['create', 401, 'Authentication failed', /Venice refused the admin-key \(401\).*wrong, expired or revoked/],
-  ['verify', 401, 'Authentication failed', /the new key did not work/],
-  ['create', 402, 'Payment required', /402 Payment Required to creating the key/],
+  ['verify', 401, 'Authentication failed', /the key did not work/],
+  ['create', 402, 'Payment required', /Venice answered 402 \(payment required\) while creating the key/],
   ['list', 403, 'Forbidden', /Venice forbade listing keys \(403\)/],
   ['create', 400, 'Invalid request parameters', /Venice rejected the new key's settings \(400\)/],
   ['delete', 404, 'Not found', /deleting the key failed with HTTP 404\. Venice said: "Not found"/],
 ] as const)('%s answered %i "%s" is final and explained', async (call, status, error, explanation) => {
-  server.inject(call, { kind: 'status', status, error });
+  bed.venice.inject(call, { kind: 'status', status, error });
   const venice = client();
   const attempt = {
     create: () => venice.createKey(body, noRecovery),
     verify: () => venice.verifyKey('VENICE_INFERENCE_KEY_x'),
     list: () => venice.listKeys(),
     delete: () => venice.deleteKey('some-id'),
+    get: () => venice.getKey('some-id'),
   }[call];
   const thrown = await failure(attempt());
   expect(thrown).toBeInstanceOf(VeniceError);
   expect(thrown.message).toMatch(explanation);
   expect((thrown as VeniceError).status).toBe(status);
-  expect(server.count(call)).toBe(1); // never retried
+  expect(bed.venice.count(call)).toBe(1); // never retried
 });
 
 test('a secret Venice echoes back is blanked out; long texts are cut', async () => {
-  server.inject('list', { kind: 'status', status: 403, error: `bad key ${server.adminKey} ${'x'.repeat(300)}` });
+  bed.venice.inject('list', { kind: 'status', status: 403, error: `bad key ${bed.venice.adminKey} ${'x'.repeat(300)}` });
   const thrown = await failure(client().listKeys());
-  expect(thrown.message).not.toContain(server.adminKey);
+  expect(thrown.message).not.toContain(bed.venice.adminKey);
   expect(thrown.message).toContain('bad key ***');
   expect((thrown as VeniceError).veniceText.length).toBeLessThanOrEqual(201);
 });
 
 test("retries give up after the policy's attempts with the last problem named", async () => {
-  server.inject('list', { kind: 'status', status: 503 }, 99);
+  bed.venice.inject('list', { kind: 'status', status: 503 }, 99);
   const log: string[] = [];
   const thrown = await failure(client({ log, timeoutMs: 120_000 }).listKeys());
   expect(thrown).toBeInstanceOf(ActionFailure);
-  expect(thrown.message).toBe('list failed 8 times; the last attempt failed with: HTTP 503 An unknown error occurred.');
+  expect(thrown.message).toBe('listing keys failed 8 times in a row; the last attempt failed with: HTTP 503 An unknown error occurred.');
   expect(log).toHaveLength(7);
-  expect(log[0]).toMatch(/^list: attempt 1 failed \(HTTP 503 An unknown error occurred\); retrying in \d/);
+  expect(log[0]).toMatch(/^listing keys: attempt failed \(HTTP 503 An unknown error occurred\); retrying in \d/);
 });
 
 test('a wait longer than the deadline fails at once, saying what it was waiting for', async () => {
-  server.inject('list', { kind: 'status', status: 429, retryAfter: '60' });
+  bed.venice.inject('list', { kind: 'status', status: 429, retryAfter: '60' });
   const thrown = await failure(client({ timeoutMs: 5_000 }).listKeys());
   expect(thrown.message).toMatch(
-    /gave up after the step's timeout of 5s while waiting for list\. The last attempt failed with: HTTP 429 Rate limit exceeded\./,
+    /gave up after the step's timeout of 5s while waiting for listing keys\. The last attempt failed with: HTTP 429 Rate limit exceeded\./,
   );
-  expect(server.count('list')).toBe(1);
+  expect(bed.venice.count('list')).toBe(1);
 });
 
 test('a request after the deadline is not sent', async () => {
   const thrown = await failure(client({ timeoutMs: 0 }).listKeys());
-  expect(thrown.message).toMatch(/while waiting for list\. Raise the `timeout` input/);
-  expect(server.requests).toEqual([]);
+  expect(thrown.message).toMatch(/while waiting for listing keys\. Raise the `timeout` input/);
+  expect(bed.venice.requests).toEqual([]);
 });
 
 test('a cancelled request stops at once and is not retried', async () => {
   const controller = new AbortController();
-  server.inject('list', { kind: 'hang' });
+  bed.venice.inject('list', { kind: 'hang' });
   const pending = client({ signal: controller.signal }).listKeys();
-  await server.nextRequest('list');
+  await bed.venice.nextRequest('list');
   controller.abort();
   const thrown = await failure(pending);
   expect(thrown.message).toBe('listing keys was cancelled.');
-  expect(server.count('list')).toBe(1);
+  expect(bed.venice.count('list')).toBe(1);
 });
 
 test('connection refused is retried, then reported', async () => {
-  const url = server.apiUrl;
-  await server.stop();
-  const thrown = await failure(client({ apiUrl: url, adminKey: 'k', maxAttempts: 2 }).listKeys());
-  expect(thrown.message).toBe('list failed 2 times; the last attempt failed with: connection refused.');
-  server = await new VeniceServer().start(); // for afterEach
+  const thrown = await failure(client({ apiUrl: 'http://127.0.0.1:9/api/v1', adminKey: 'k', maxAttempts: 2 }).listKeys());
+  expect(thrown.message).toBe('listing keys failed 2 times in a row; the last attempt failed with: connection refused.');
 });
 
 test('when create gives up after an ambiguous attempt, it still looks for the key it may have made', async () => {
-  server.inject('create', { kind: 'reset-after' }, 99);
+  bed.venice.inject('create', { kind: 'reset-after' }, 99);
   const recovered: number[] = [];
-  await failure(client({ maxAttempts: 2 }).createKey(body, async () => void recovered.push(1)));
+  await failure(client({ maxAttempts: 2 }).createKey(body, { recover: async () => void recovered.push(1) }));
   expect(recovered).toHaveLength(2); // before the retry, and after the last attempt
 
   const log: string[] = [];
-  await failure(client({ maxAttempts: 1, log }).createKey(body, async () => Promise.reject(new Error('list failed too'))));
+  await failure(client({ maxAttempts: 1, log }).createKey(body, { recover: async () => Promise.reject(new Error('list failed too')) }));
   expect(log).toEqual(['Could not look for a key left by the failed create (list failed too); the post step will look again.']);
 });
 
 test('list entries that are not keys are skipped; missing fields get safe defaults', async () => {
-  server.addKey({ description: 'plain', expiresAt: null });
+  bed.venice.addKey({ description: 'plain', expiresAt: null });
   const keys = await client().listKeys();
   expect(keys).toEqual([expect.objectContaining({ description: 'plain', expiresAt: null })]);
 });
@@ -177,4 +241,17 @@ test('x-ratelimit-reset as epoch seconds or epoch milliseconds', () => {
   expect(retryAfterMs({ 'x-ratelimit-reset': String(now / 1000 + 5) }, now)).toBe(5_000);
   expect(retryAfterMs({ 'x-ratelimit-reset': String(now + 2_500) }, now)).toBe(2_500);
   expect(retryAfterMs({ 'x-ratelimit-reset': String(now - 2_500) }, now)).toBe(0);
+});
+
+test('nothingCanLand is called only while every create attempt so far was answered', async () => {
+  const calls: string[] = [];
+  await client().createKey(body, { ...noRecovery, nothingCanLand: () => calls.push('answered') });
+  expect(calls).toEqual(['answered']);
+  calls.length = 0;
+  bed.venice.inject('create', { kind: 'reset-before' });
+  await client().createKey(body, { ...noRecovery, nothingCanLand: () => calls.push('answered') });
+  expect(calls).toEqual([]); // the first attempt was cut: its key could still appear
+  bed.venice.inject('create', { kind: 'status', status: 503 });
+  await client().createKey(body, { ...noRecovery, nothingCanLand: () => calls.push('answered') });
+  expect(calls).toEqual(['answered', 'answered']);
 });

@@ -1,19 +1,21 @@
-// The real wiring (src/index.ts with @actions/core, process signals, and the entry files) run in
-// this process, so coverage sees it; the scenario tests run the same code as the bundle.
+// The real wiring (src/index.ts with the runner's workflow commands, process signals, and the entry
+// files) run in this process, so coverage sees it; the scenario tests run the same code as the bundle.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { useTestBed } from '../support/bed.ts';
 import { parseFileCommands, runnerInputs } from '../support/runner.ts';
-import { VeniceServer } from '../support/venice-server.ts';
+import type { VeniceServer } from '../support/venice-server.ts';
 
+const bed = useTestBed();
 let server: VeniceServer;
 let files: Record<string, string>;
 let stdout: string[];
 const savedEnv = { ...process.env };
 
-beforeEach(async () => {
-  server = await new VeniceServer().start();
+beforeEach(() => {
+  server = bed.venice;
   const dir = mkdtempSync(join(tmpdir(), 'vek-wiring-'));
   files = {};
   for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_STEP_SUMMARY']) {
@@ -39,7 +41,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   process.env = { ...savedEnv };
   process.exitCode = undefined;
-  await server.stop();
 });
 
 function stateForPost(): void {
@@ -48,7 +49,7 @@ function stateForPost(): void {
   }
 }
 
-test('runMain then runPost through @actions/core: outputs, state, summary, and the key deleted', async () => {
+test("runMain then runPost through the runner's workflow commands: outputs, state, summary, and the key deleted", async () => {
   const { runMain, runPost } = await import('../../src/index.ts');
   await runMain();
   const outputs = parseFileCommands(readFileSync(files.GITHUB_OUTPUT!, 'utf8'));
@@ -63,7 +64,7 @@ test('runMain then runPost through @actions/core: outputs, state, summary, and t
   expect(process.exitCode ?? 0).toBe(0);
 });
 
-test('a delete Venice refuses is a warning through @actions/core', async () => {
+test("a delete Venice refuses is a warning through the runner's workflow commands", async () => {
   const { runMain, runPost } = await import('../../src/index.ts');
   await runMain();
   stateForPost();
@@ -112,8 +113,10 @@ test('a runner without GITHUB_OUTPUT: an unexpected error, stack in the debug lo
   await runMain();
   expect(process.exitCode).toBe(1);
   const printed = stdout.join('');
-  expect(printed).toContain('::error::venice-ephemeral-key: unexpected error: Unable to find environment variable for file command OUTPUT');
-  expect(printed).toMatch(/::debug::Error: Unable to find/);
+  expect(printed).toContain(
+    '::error::venice-ephemeral-key: unexpected error: GITHUB_OUTPUT is not set; this action needs a runner that supports node24 actions',
+  );
+  expect(printed).toMatch(/::debug::Error: GITHUB_OUTPUT is not set/);
   expect(server.liveKeys()).toEqual([]);
 });
 

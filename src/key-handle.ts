@@ -1,0 +1,87 @@
+/**
+ * The key handle: how a `scope: run` key travels from the job that minted it to the jobs that use it.
+ *
+ *   vek1.<run id>.<repository hash>.<base64url(iv ‖ AES-256-GCM ciphertext ‖ tag)>
+ *
+ * The secret is encrypted with a key derived (HKDF-SHA256) from the admin key, and bound to the
+ * repository and run as associated data, so the handle is useless without the admin key and outside its
+ * run. It carries no registered secret in clear, so GitHub passes it as a job output and into reusable
+ * workflows. The run id and a short repository hash are in clear only to say precisely why a handle was
+ * refused; they are authenticated as part of the associated data.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { ActionFailure } from './errors.js';
+
+const VERSION = 'vek1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface HandleContents {
+  apiKey: string;
+  keyId: string;
+  expiresAt: string;
+  description: string;
+}
+
+export interface HandleBinding {
+  adminKey: string;
+  repository: string;
+  runId: string;
+}
+
+function repositoryHash(repository: string): string {
+  return createHash('sha256').update(repository.toLowerCase()).digest('hex').slice(0, 8);
+}
+
+function encryptionKey(adminKey: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', adminKey, 'venice-ephemeral-key', 'key-handle v1', 32));
+}
+
+function associatedData(header: string, repository: string): Buffer {
+  return Buffer.from(`${header}|${repository.toLowerCase()}`);
+}
+
+export function sealHandle(contents: HandleContents, binding: HandleBinding): string {
+  const header = `${VERSION}.${binding.runId}.${repositoryHash(binding.repository)}`;
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', encryptionKey(binding.adminKey), iv);
+  cipher.setAAD(associatedData(header, binding.repository));
+  const plaintext = JSON.stringify({ k: contents.apiKey, i: contents.keyId, e: contents.expiresAt, d: contents.description });
+  const sealed = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${header}.${sealed.toString('base64url')}`;
+}
+
+/** Opens a handle for this repository and run, or fails saying which of the likely causes it is. */
+export function openHandle(handle: string, binding: HandleBinding): HandleContents {
+  const match = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle);
+  const sealed = match ? Buffer.from(match[3] ?? '', 'base64url') : Buffer.alloc(0);
+  if (!match || sealed.length <= IV_BYTES + TAG_BYTES) {
+    throw new ActionFailure("key-handle is cut short or altered: pass the minting job's `key-handle` output unchanged.");
+  }
+  const [, runId, repoHash] = match;
+  if (repoHash !== repositoryHash(binding.repository)) {
+    throw new ActionFailure(
+      `key-handle was made in another repository, not ${binding.repository}. A handle works only in the repository and run that minted it.`,
+    );
+  }
+  if (runId !== binding.runId) {
+    throw new ActionFailure(
+      `key-handle was made in run ${runId}, and this is run ${binding.runId}. A handle works only in the run that minted it ` +
+        '(re-runs included): mint a run key in this workflow run, e.g. in a job that this one `needs`.',
+    );
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', encryptionKey(binding.adminKey), sealed.subarray(0, IV_BYTES));
+    decipher.setAAD(associatedData(`${VERSION}.${runId}.${repoHash}`, binding.repository));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plaintext = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    const { k, i, e, d } = JSON.parse(plaintext.toString('utf8')) as Record<string, unknown>;
+    if (typeof k !== 'string' || typeof i !== 'string' || typeof e !== 'string' || typeof d !== 'string') throw new Error('fields');
+    return { apiKey: k, keyId: i, expiresAt: e, description: d };
+  } catch {
+    throw new ActionFailure(
+      'key-handle could not be opened: either it was altered (pass the output unchanged), or admin-key is not the admin key ' +
+        'the minting job used (every job of the run must use the same secret).',
+    );
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * mode revoke: delete a run's key (with key-handle: exactly that key, in the run's last job) or a pull
+ * request's keys (without: every key of the PR, preview keys of all slots and any job or run keys still
+ * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
+ */
+import type { ActionIO } from './action-io.js';
+import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, spentText } from './delete-keys.js';
+import { isTagOfRepository, parseTag } from './description-tag.js';
+import { ActionFailure } from './errors.js';
+import type { Config } from './inputs.js';
+import { openHandle } from './key-handle.js';
+import { pullRequestFor } from './mint.js';
+import type { RunContext } from './run-context.js';
+import { quoted } from './safe-text.js';
+import { keyTable, writeSummary } from './summary.js';
+import type { VeniceClient } from './venice-client.js';
+
+export interface RevokeDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  context: RunContext;
+}
+
+export async function revoke(config: Config, deps: RevokeDeps): Promise<void> {
+  if (config.keyHandle) return revokeRunKey(config, deps);
+  return revokePrKeys(config, deps);
+}
+
+async function revokeRunKey(config: Config, deps: RevokeDeps): Promise<void> {
+  const { io, context } = deps;
+  const key = openHandle(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId });
+  io.setSecret(key.apiKey);
+  const tag = parseTag(key.description);
+  if (tag?.scope !== 'run' || !isTagOfRepository(tag, context.repository) || tag.runId !== context.runId) {
+    throw new ActionFailure("key-handle does not hold this run's key; nothing deleted.");
+  }
+  const result = await io.group("Delete the run's key", () => deleteTaggedKey(key.keyId, tag, context.repository, deps));
+  if (result.outcome === 'not-ours') {
+    throw new ActionFailure(`key ${key.keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without the run's tag.`);
+  }
+  const deleted: DeletedKeys = {
+    ids: result.outcome === 'deleted' ? [key.keyId] : [],
+    spent: result.spent ?? { usd: 0, diem: 0 },
+    unread: result.spent ? 0 : 1,
+  };
+  io.info(
+    result.outcome === 'deleted'
+      ? `Deleted the run's key ${key.keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`
+      : `The run's key ${key.keyId} was already gone.`,
+  );
+  publish(io, deleted, false);
+  await writeSummary(io, `### Venice run key revoked\n\n${keyTable([{ ...key, id: key.keyId }])}\n\n${spentLine(deleted)}\n`);
+}
+
+async function revokePrKeys(config: Config, deps: RevokeDeps): Promise<void> {
+  const { io, context } = deps;
+  const pr = pullRequestFor(config, context);
+  if (pr === undefined) {
+    throw new ActionFailure(
+      `mode: revoke needs a key-handle or a pull request, and this ${context.eventName || 'run'} event has no pull request. ` +
+        'For a run key pass `key-handle: ${{ needs.<job>.outputs.key-handle }}`; for a PR run it on ' +
+        '`pull_request: types: [closed]` or set `pr-number`.',
+    );
+  }
+  const keys = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
+  io.info(`${keys.length} key(s) of ${context.repository} PR #${pr} found.`);
+  const deleted = await io.group(`Delete the keys of PR #${pr}`, () =>
+    deleteKeys(keys, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),
+  );
+  publish(io, deleted, config.dryRun);
+  const title = config.dryRun ? 'that would be revoked (dry run)' : 'revoked';
+  await writeSummary(io, `### Venice keys of PR #${pr} ${title}\n\n${keyTable(keys)}\n\n${spentLine(deleted)}\n`);
+}
+
+function spentLine(deleted: DeletedKeys): string {
+  const unread = deleted.unread ? ` (${deleted.unread} key(s) could not be read; not counted)` : '';
+  return `Spent by the deleted keys: ${spentText(deleted.spent)}${unread}.`;
+}
+
+export function publish(io: ActionIO, deleted: DeletedKeys, dryRun: boolean): void {
+  io.setOutput('deleted-count', String(deleted.ids.length));
+  io.setOutput('deleted-ids', deleted.ids.join(','));
+  io.setOutput('spent-usd', String(deleted.spent.usd));
+  io.setOutput('spent-diem', String(deleted.spent.diem));
+  if (dryRun) io.info('Dry run: nothing was deleted.');
+}

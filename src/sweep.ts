@@ -1,0 +1,94 @@
+/**
+ * mode sweep (on a schedule): delete what nobody else will. Preview keys of closed or merged PRs, and
+ * job and run keys whose workflow run has completed (their post step or revoke job never ran: the
+ * runner died, or the revoke job was skipped). Job keys minted with skip-delete are their owner's to
+ * keep until they expire. What GitHub cannot answer (404, 403, 5xx) is kept and listed; everything it
+ * did answer is still handled, and the step then ends with a warning.
+ */
+import type { ActionIO } from './action-io.js';
+import { deleteKeys, type OwnedKey, ownedKeys } from './delete-keys.js';
+import { ActionFailure, messageOf } from './errors.js';
+import type { GitHubApi } from './github-api.js';
+import type { Config } from './inputs.js';
+import type { RunContext } from './run-context.js';
+import { safeText } from './safe-text.js';
+import { keyTable, writeSummary } from './summary.js';
+import type { VeniceClient } from './venice-client.js';
+
+export interface SweepDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  context: RunContext;
+  gitHub: () => GitHubApi;
+}
+
+interface Verdict {
+  remove: boolean;
+  why: string;
+}
+
+export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
+  const { io, context } = deps;
+  const keys = ownedKeys(await deps.client.listKeys(), context.repository);
+  const unanswered: string[] = [];
+  const asked = new Map<string, Promise<Verdict>>();
+  // One question per PR and per run, however many keys share it; a failure is kept to that PR or run.
+  const ask = (question: string, answer: () => Promise<Verdict>): Promise<Verdict> => {
+    let verdict = asked.get(question);
+    if (!verdict) {
+      verdict = answer().catch((error: unknown) => {
+        unanswered.push(`${question}: ${safeText(messageOf(error))}`);
+        return { remove: false, why: `kept: GitHub did not answer about ${question}` };
+      });
+      asked.set(question, verdict);
+    }
+    return verdict;
+  };
+  const verdicts = new Map<OwnedKey, Verdict>();
+  await io.group('Ask GitHub which pull requests and runs are over', async () => {
+    for (const key of keys) {
+      const { tag } = key;
+      let verdict: Verdict;
+      if (tag.scope === 'kept') {
+        verdict = { remove: false, why: 'kept: minted with skip-delete, it is its owner\u2019s until it expires' };
+      } else if (tag.scope === 'pr') {
+        verdict = await ask(`PR #${tag.pr}`, async () => {
+          const state = await deps.gitHub().pullState(tag.pr as number);
+          return { remove: state !== 'open', why: `PR #${tag.pr} is ${state}` };
+        });
+      } else {
+        verdict = await ask(`run ${tag.runId}`, async () => {
+          const status = await deps.gitHub().runStatus(tag.runId);
+          return { remove: status === 'completed', why: `run ${tag.runId} ${status === 'completed' ? 'has completed' : 'is still going'}` };
+        });
+      }
+      verdicts.set(key, verdict);
+    }
+  });
+  for (const [question] of asked) io.info(`${question}: ${(await asked.get(question))?.why}`);
+  const remove = keys.filter((key) => verdicts.get(key)?.remove);
+  const keep = keys.filter((key) => !verdicts.get(key)?.remove);
+  io.info(`${keys.length} key(s) of ${context.repository}: ${remove.length} to delete, ${keep.length} kept.`);
+
+  const deleted = await io.group('Delete the keys nobody else will', () =>
+    deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun }),
+  );
+  io.setOutput('deleted-count', String(deleted.ids.length));
+  io.setOutput('deleted-ids', deleted.ids.join(','));
+  io.setOutput('kept-count', String(keep.length));
+  if (config.dryRun) io.info('Dry run: nothing was deleted.');
+  const why = (key: OwnedKey): string => verdicts.get(key)?.why ?? '';
+  const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';
+  const unansweredList = unanswered.length ? `\n\n#### GitHub did not answer\n\n${unanswered.map((line) => `- ${line}`).join('\n')}` : '';
+  await writeSummary(
+    io,
+    `### Venice keys swept\n\n#### ${verb}\n\n${keyTable(remove, why)}\n\n#### Kept\n\n${keyTable(keep, why)}${unansweredList}\n`,
+  );
+  if (unanswered.length > 0) {
+    const message =
+      `GitHub could not answer about ${unanswered.length} pull request(s) or run(s), so their keys were kept: ${unanswered.join('; ')}. ` +
+      'The job needs `permissions: pull-requests: read, actions: read`; the next sweep tries again.';
+    if (config.failOnCleanupError) throw new ActionFailure(message);
+    io.warning(message);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Main step, mode use: a job of the run takes the run's key from the minting job's key-handle. The
+ * handle is opened (it must be from this repository and run, sealed with this admin key), the key is
+ * masked before anything else, checked to be still live, and published with the same outputs as a mint.
+ * No key is created, and the post step has nothing to do.
+ */
+import type { ActionIO } from './action-io.js';
+import { isTagOfRepository, parseTag } from './description-tag.js';
+import { ActionFailure } from './errors.js';
+import type { Config } from './inputs.js';
+import { openHandle } from './key-handle.js';
+import type { RunContext } from './run-context.js';
+import { quoted } from './safe-text.js';
+import { useSummary, writeSummary } from './summary.js';
+import { type VeniceClient, VeniceError } from './venice-client.js';
+
+export interface UseDeps {
+  io: ActionIO;
+  client: VeniceClient;
+  context: RunContext;
+  now: () => number;
+}
+
+const RERUN_ADVICE =
+  'If this is a "Re-run failed jobs" attempt, the run\'s last job already revoked the key: use "Re-run all jobs" so the key is minted again.';
+
+export async function useRunKey(config: Config, deps: UseDeps): Promise<void> {
+  const { io, context } = deps;
+  const key = openHandle(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId });
+  io.setSecret(key.apiKey); // before anything else can print
+  const tag = parseTag(key.description);
+  if (tag?.scope !== 'run' || !isTagOfRepository(tag, context.repository) || tag.runId !== context.runId) {
+    throw new ActionFailure("key-handle does not hold this run's key; pass the output of the job that minted it with scope: run.");
+  }
+  if (Date.parse(key.expiresAt) <= deps.now()) {
+    throw new ActionFailure(`the run's key ${key.keyId} expired at ${key.expiresAt}. Mint it with a longer expires-in. ${RERUN_ADVICE}`);
+  }
+  if (config.verify) {
+    await io.group("Check the run's key is live", async () => {
+      let permitted: boolean;
+      try {
+        permitted = await deps.client.verifyKey(key.apiKey);
+      } catch (error) {
+        if (error instanceof VeniceError && error.status === 401) {
+          throw new ActionFailure(`the run's key ${key.keyId} no longer works: it was deleted or has expired. ${RERUN_ADVICE}`);
+        }
+        throw error;
+      }
+      if (!permitted) {
+        throw new ActionFailure(
+          `the run's key ${key.keyId} exists but Venice reports accessPermitted: false for it (balance or limits spent).`,
+        );
+      }
+      io.info(`Verified: Venice accepts key ${key.keyId}.`);
+    });
+  }
+  io.setOutput('api-key', key.apiKey);
+  io.setOutput('key-id', key.keyId);
+  io.setOutput('expires-at', key.expiresAt);
+  io.setOutput('description', key.description);
+  if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
+  io.info(`Using the run's key ${key.keyId} ${quoted(key.description)}; it expires at ${key.expiresAt}.`);
+  await writeSummary(io, useSummary(key.keyId, key.description, key.expiresAt, config.verify));
+}
