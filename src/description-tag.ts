@@ -70,7 +70,7 @@ export function newInvocationToken(): string {
 
 export function formatTag(tag: KeyTag): string {
   const pr = tag.pr === undefined ? '' : `#${tag.pr}`;
-  const scope = tag.scope === 'pr' ? `pr:${tag.slot ?? ''}` : tag.scope;
+  const scope = tag.scope === 'pr' ? `pr:${tag.slot}` : tag.scope;
   return `vek:${tag.repo}${pr} ${scope} r${tag.runId}.${tag.runAttempt} ${tag.token}`;
 }
 

@@ -76,6 +76,8 @@ function explainGitHubError(error: unknown, what: string, permission: string): s
   if (status === 403 || status === 404) {
     return `${asking}: GitHub answered ${status}. It may not exist, or the token lacks read access: give the job \`permissions: ${permission}\`.`;
   }
-  if (typeof status === 'number') return `${asking}: GitHub answered ${status}.`;
+  // Octokit reports a request that got no answer (refused, timed out) as status 500 without a response.
+  const answered = (error as { response?: unknown }).response !== undefined;
+  if (typeof status === 'number' && answered) return `${asking}: GitHub answered ${status}.`;
   return `${asking}: ${safeText(messageOf(error))}.`;
 }

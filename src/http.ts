@@ -81,12 +81,13 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
 
   return {
     async send(request) {
-      const timeout = AbortSignal.timeout(request.timeoutMs);
+      // AbortSignal.timeout takes whole milliseconds only; a fraction would throw.
+      const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(request.timeoutMs)));
       const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
       try {
         let answer: RawAnswer;
         if (useProxy && !isLoopbackHost(request.url.hostname)) {
-          proxied ??= loadProxy();
+          proxied ??= loadProxy(env);
           answer = await (await proxied)(request, signal);
         } else {
           answer = await direct(request, signal);
@@ -102,10 +103,23 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
   };
 }
 
-/** undici, through its public entry, only for a proxied request: one connection to the proxy as well. */
-async function loadProxy(): Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> {
+/**
+ * undici, through its public entry, only for a proxied request: one connection to the proxy as well.
+ * The proxy settings come from the environment the step was given, as the runner sets them.
+ */
+async function loadProxy(
+  env: Record<string, string | undefined>,
+): Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> {
   const { EnvHttpProxyAgent, request: undiciRequest } = await import('undici');
-  const dispatcher = new EnvHttpProxyAgent({ connections: 1 });
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? httpProxy;
+  const noProxy = env.NO_PROXY ?? env.no_proxy;
+  const dispatcher = new EnvHttpProxyAgent({
+    connections: 1,
+    ...(httpProxy ? { httpProxy } : {}),
+    ...(httpsProxy ? { httpsProxy } : {}),
+    ...(noProxy ? { noProxy } : {}),
+  });
   return async (request, signal) => {
     const answer = await undiciRequest(request.url, {
       dispatcher,

@@ -53,12 +53,11 @@ export function sealHandle(contents: HandleContents, binding: HandleBinding): st
 
 /** Opens a handle for this repository and run, or fails saying which of the likely causes it is. */
 export function openHandle(handle: string, binding: HandleBinding): HandleContents {
-  const match = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle);
-  const sealed = match ? Buffer.from(match[3] ?? '', 'base64url') : Buffer.alloc(0);
-  if (!match || sealed.length <= IV_BYTES + TAG_BYTES) {
+  const [, runId, repoHash, payload] = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle) ?? [];
+  const sealed = Buffer.from(payload ?? '', 'base64url');
+  if (sealed.length <= IV_BYTES + TAG_BYTES) {
     throw new ActionFailure("key-handle is cut short or altered: pass the minting job's `key-handle` output unchanged.");
   }
-  const [, runId, repoHash] = match;
   if (repoHash !== repositoryHash(binding.repository)) {
     throw new ActionFailure(
       `key-handle was made in another repository, not ${binding.repository}. A handle works only in the repository and run that minted it.`,

@@ -38,16 +38,13 @@ async function revokeRunKey(config: Config, deps: RevokeDeps): Promise<void> {
   if (result.outcome === 'not-ours') {
     throw new ActionFailure(`key ${key.keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without the run's tag.`);
   }
-  const deleted: DeletedKeys = {
-    ids: result.outcome === 'deleted' ? [key.keyId] : [],
-    spent: result.spent ?? { usd: 0, diem: 0 },
-    unread: result.spent ? 0 : 1,
-  };
-  io.info(
-    result.outcome === 'deleted'
-      ? `Deleted the run's key ${key.keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`
-      : `The run's key ${key.keyId} was already gone.`,
-  );
+  if (result.outcome === 'already-gone') {
+    io.info(`The run's key ${key.keyId} was already gone.`);
+    publish(io, { ids: [], spent: { usd: 0, diem: 0 }, unread: 0 }, false);
+    return;
+  }
+  const deleted: DeletedKeys = { ids: [key.keyId], spent: result.spent ?? { usd: 0, diem: 0 }, unread: result.spent ? 0 : 1 };
+  io.info(`Deleted the run's key ${key.keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
   publish(io, deleted, false);
   await writeSummary(io, `### Venice run key revoked\n\n${keyTable([{ ...key, id: key.keyId }])}\n\n${spentLine(deleted)}\n`);
 }

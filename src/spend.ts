@@ -34,8 +34,7 @@ export function roundAmount(value: number): number {
 
 export function ceilingText(ceiling: Ceiling, cap: number | null, period: LimitPeriod, unit: 'USD' | 'DIEM'): string {
   if (ceiling.most === null) return `no cap: the key can spend ${unit} without limit`;
-  const per = { EPOCH: 'UTC day', MONTH: 'calendar month (UTC)', LIFETIME: 'lifetime' }[period];
   if (period === 'LIFETIME') return `${ceiling.most} ${unit} (a lifetime cap)`;
-  const plural = ceiling.periods === 1 ? '' : 's';
-  return `${ceiling.most} ${unit} (${cap} per ${per}; its life touches ${ceiling.periods} ${per}${plural})`;
+  const [one, many] = period === 'EPOCH' ? ['UTC day', 'UTC days'] : ['calendar month (UTC)', 'calendar months (UTC)'];
+  return `${ceiling.most} ${unit} (${cap} per ${one}; its life touches ${ceiling.periods} ${ceiling.periods === 1 ? one : many})`;
 }

@@ -65,9 +65,9 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
       verdicts.set(key, verdict);
     }
   });
-  for (const [question] of asked) io.info(`${question}: ${(await asked.get(question))?.why}`);
-  const remove = keys.filter((key) => verdicts.get(key)?.remove);
-  const keep = keys.filter((key) => !verdicts.get(key)?.remove);
+  for (const [question, verdict] of asked) io.info(`${question}: ${(await verdict).why}`);
+  const remove = keys.filter((key) => (verdicts.get(key) as Verdict).remove);
+  const keep = keys.filter((key) => !(verdicts.get(key) as Verdict).remove);
   io.info(`${keys.length} key(s) of ${context.repository}: ${remove.length} to delete, ${keep.length} kept.`);
 
   const deleted = await io.group('Delete the keys nobody else will', () =>
@@ -77,7 +77,7 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   io.setOutput('deleted-ids', deleted.ids.join(','));
   io.setOutput('kept-count', String(keep.length));
   if (config.dryRun) io.info('Dry run: nothing was deleted.');
-  const why = (key: OwnedKey): string => verdicts.get(key)?.why ?? '';
+  const why = (key: OwnedKey): string => (verdicts.get(key) as Verdict).why;
   const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';
   const unansweredList = unanswered.length ? `\n\n#### GitHub did not answer\n\n${unanswered.map((line) => `- ${line}`).join('\n')}` : '';
   await writeSummary(

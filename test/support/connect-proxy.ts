@@ -48,6 +48,11 @@ export class ConnectProxy {
     });
   }
 
+  /** Called for every TCP connection a client opens to the proxy. */
+  onConnection(listener: () => void): void {
+    this.server.on('connection', listener);
+  }
+
   private resolve(host: string): string {
     return this.hosts[host] ?? host;
   }

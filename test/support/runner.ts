@@ -43,6 +43,8 @@ export interface StepOptions {
   event?: { name: string; payload: unknown };
   /** Extra arguments for node before the entry file (the benchmark's RSS probe). */
   nodeArgs?: string[];
+  /** Kill the step after this long (default 60 s): a hung step fails its test instead of hanging it. */
+  limitMs?: number;
 }
 
 /** What `${{ github.token }}` evaluates to in the harness. */
@@ -122,7 +124,7 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timers: NodeJS.Timeout[] = [setTimeout(() => child.kill('SIGKILL'), STEP_LIMIT_MS)];
+  const timers: NodeJS.Timeout[] = [setTimeout(() => child.kill('SIGKILL'), options.limitMs ?? STEP_LIMIT_MS)];
 
   const done = new Promise<StepResult>((resolveStep) => {
     child.on('close', (exitCode, signal) => {

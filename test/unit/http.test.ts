@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, expect, test } from 'vitest';
 import { createTransport, isLoopbackHost, NoResponseError, networkErrorText } from '../../src/http.ts';
+import { ConnectProxy } from '../support/connect-proxy.ts';
 import { closeServer, listenOnLoopback } from '../support/loopback.ts';
 
 let server: Server | undefined;
@@ -78,4 +79,24 @@ test.each([
   [{}, 'network error'],
 ])('%j is described as %j, never with the request', (error, text) => {
   expect(networkErrorText(error)).toBe(text);
+});
+
+test('through HTTP_PROXY, other hosts go through one tunnel on one proxy connection; loopback never does', async () => {
+  const target = await serve((req, res) => res.end(JSON.stringify({ path: req.url })));
+  const port = new URL(target.url).port;
+  const proxy = await new ConnectProxy({ 'venice.test': '127.0.0.1' }).start();
+  let proxyConnections = 0;
+  proxy.onConnection(() => proxyConnections++);
+  try {
+    const transport = createTransport({ HTTP_PROXY: proxy.url });
+    for (let i = 0; i < 3; i++) expect((await transport.send(get(`http://venice.test:${port}/x${i}`))).text).toBe(`{"path":"/x${i}"}`);
+    expect(proxy.requested).toEqual([`venice.test:${port}`]); // undici tunnels (CONNECT) even to http: targets
+    expect(proxyConnections).toBe(1);
+    expect(target.connections()).toBe(1);
+    await transport.send(get(`${target.url}/direct`));
+    expect(proxy.requested).toHaveLength(1);
+    expect(target.connections()).toBe(2);
+  } finally {
+    await proxy.stop();
+  }
 });

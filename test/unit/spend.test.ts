@@ -1,0 +1,33 @@
+import { expect, test } from 'vitest';
+import { ceilingText, periodsTouched, spendCeiling } from '../../src/spend.ts';
+
+const at = (iso: string): number => Date.parse(iso);
+const HOUR = 3_600_000;
+
+test.each([
+  ['EPOCH', '2026-11-26T10:00:00Z', 1, 1],
+  ['EPOCH', '2026-11-26T23:30:00Z', 1, 2], // across 00:00 UTC: two days, twice the cap
+  ['EPOCH', '2026-11-26T23:00:00Z', 1, 1], // ends exactly at midnight: one day
+  ['EPOCH', '2026-11-26T10:00:00Z', 7 * 24, 8],
+  ['MONTH', '2026-11-30T23:30:00Z', 1, 2],
+  ['MONTH', '2026-11-01T00:00:00Z', 24 * 29, 1],
+  ['MONTH', '2026-12-31T12:00:00Z', 24 * 366, 14],
+  ['LIFETIME', '2026-11-26T23:30:00Z', 24 * 366, 1],
+] as const)('%s from %s for %i h touches %i period(s)', (period, from, hours, expected) => {
+  expect(periodsTouched(period, at(from), at(from) + hours * HOUR)).toBe(expected);
+});
+
+test('the ceiling is the cap times the periods touched, and says so', () => {
+  const from = at('2026-11-26T23:30:00Z');
+  const ceiling = spendCeiling(1.5, 'EPOCH', from, from + HOUR);
+  expect(ceiling).toEqual({ most: 3, periods: 2 });
+  expect(ceilingText(ceiling, 1.5, 'EPOCH', 'USD')).toBe('3 USD (1.5 per UTC day; its life touches 2 UTC days)');
+  expect(ceilingText(spendCeiling(1, 'EPOCH', from, from + 60_000), 1, 'EPOCH', 'USD')).toBe(
+    '1 USD (1 per UTC day; its life touches 1 UTC day)',
+  );
+  expect(ceilingText(spendCeiling(2, 'LIFETIME', from, from + HOUR), 2, 'LIFETIME', 'DIEM')).toBe('2 DIEM (a lifetime cap)');
+  expect(ceilingText(spendCeiling(null, 'MONTH', from, from + HOUR), null, 'MONTH', 'USD')).toBe(
+    'no cap: the key can spend USD without limit',
+  );
+  expect(spendCeiling(0.1, 'EPOCH', from, from + 3 * 24 * HOUR).most).toBe(0.4);
+});
