@@ -1,147 +1,288 @@
-// npm run bench: measures the committed dist/ (builds nothing) under Node 24 against the loopback
-// Venice-compatible server, and prints a table; the same figures go to bench/results.json. It reports;
-// it is not a test, and always exits 0. Wall times are noisy, so each is a ratio to bare `node -e 0`
-// measured interleaved in the same run.
+// npm run bench: measures the committed dist/ (builds nothing) under Node 24 and prints three tables;
+// the same figures go to bench/results.json (git-ignored). It reports; it is not a test, and always
+// exits 0. Wall times are noisy, so every figure is a median compared with a baseline measured in the
+// same run, interleaved.
+//
+// 1. Start-up on loopback: main and post against bare `node -e 0` (target ≤ 2.5×).
+// 2. Latency over TLS behind a delay relay, at RTT 0 and 100 ms: main, post and revoke against the
+//    ideal (bare start + the round trips the step needs) and against the floor, a minimal node:https
+//    keep-alive client spawned the same way sending the same requests (target ≤ 1.1× the floor), with
+//    the TCP connections and TLS handshakes each step opened (target: one of each).
+// 3. A 30-job matrix at Venice's real creation limit (20 per minute), with and without Retry-After:
+//    wall time against the one-window floor (target ≤ 1.25×).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../test/support/bundle-facts.ts';
+import { DelayRelay } from '../test/support/delay-relay.ts';
 import { NODE24, REPO, runStep, type StepResult } from '../test/support/runner.ts';
+import { makeCertificate } from '../test/support/test-certificate.ts';
 import { VeniceServer } from '../test/support/venice-server.ts';
 
 const ROUNDS = 15;
+const LATENCY_ROUNDS = 7;
 const WARMUP = 3;
-const STORM_JOBS = 30;
-const STORM_LIMIT = { count: 10, windowMs: 2_000 };
-const TARGETS = { startupRatio: 2.8, bundleBytes: BUNDLE_BUDGET_BYTES, stormRatio: 1.5 };
+const TARGETS = { startupRatio: 2.5, floorRatio: 1.1, bundleBytes: BUNDLE_BUDGET_BYTES, matrixRatio: 1.25 };
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const summary = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+const spread = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+const ms = (s: { median: number; min: number; max: number }): string =>
+  `${s.median.toFixed(0)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
-function bareNode(): Promise<number> {
-  return new Promise((done) => {
+function timed(args: string[], env: Record<string, string> = {}): Promise<number> {
+  return new Promise((done, fail) => {
     const startedAt = performance.now();
-    spawn(NODE24, ['-e', '0'], { stdio: 'ignore' }).on('close', () => done(performance.now() - startedAt));
+    const child = spawn(NODE24, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => (code === 0 ? done(performance.now() - startedAt) : fail(new Error(stderr))));
   });
+}
+
+function printTable(title: string, rows: string[][]): void {
+  console.log(`\n${title}`);
+  const width = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) console.log(`  ${row.map((cell, i) => cell.padEnd(width[i]!)).join('  ')}`);
 }
 
 // Peak RSS: a preload prints the process's maxRSS (KiB) to stderr on exit; separate, untimed runs.
 const RSS_PROBE = `data:text/javascript,process.on('exit',()=>process.stderr.write('maxrss='+process.resourceUsage().maxRSS+'\\n'))`;
 const peakRssMiB = (step: StepResult): number => Number(/maxrss=(\d+)/.exec(step.stderr)?.[1] ?? 0) / 1024;
 
-const server = await new VeniceServer({ createLimit: { count: 1_000_000, windowMs: 60_000 } }).start();
-const inputs = { 'admin-key': server.adminKey, 'api-url': server.apiUrl };
-const bare: number[] = [];
-const main: number[] = [];
-const post: number[] = [];
-try {
-  for (let round = 0; round < WARMUP + ROUNDS; round++) {
-    const b = await bareNode();
-    const m = await runStep('main', { inputs });
-    const p = await runStep('post', { inputs, state: m.state });
-    if (m.exitCode !== 0 || p.exitCode !== 0) throw new Error(`a benchmark run failed:\n${m.stdout}\n${p.stdout}`);
-    if (round >= WARMUP) {
+async function startup() {
+  const server = await new VeniceServer({ createLimit: { count: 1_000_000, windowMs: 60_000 } }).start();
+  const inputs = { 'admin-key': server.adminKey, 'api-url': server.apiUrl };
+  const bare: number[] = [];
+  const main: number[] = [];
+  const post: number[] = [];
+  try {
+    for (let round = 0; round < WARMUP + ROUNDS; round++) {
+      const b = await timed(['-e', '0']);
+      const m = await runStep('main', { inputs });
+      const p = await runStep('post', { inputs, state: m.state });
+      if (m.exitCode !== 0 || p.exitCode !== 0) throw new Error(`a benchmark run failed:\n${m.stdout}\n${p.stdout}`);
+      if (round < WARMUP) continue;
       bare.push(b);
       main.push(m.durationMs);
       post.push(p.durationMs);
     }
+    const probedMain = await runStep('main', { inputs, nodeArgs: ['--import', RSS_PROBE] });
+    const probedPost = await runStep('post', { inputs, state: probedMain.state, nodeArgs: ['--import', RSS_PROBE] });
+    return {
+      bare: spread(bare),
+      main: spread(main),
+      post: spread(post),
+      mainRatio: median(main) / median(bare),
+      postRatio: median(post) / median(bare),
+      peakRssMiB: { main: peakRssMiB(probedMain), post: peakRssMiB(probedPost) },
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+interface LatencyRow {
+  step: string;
+  roundTrips: number;
+  action: ReturnType<typeof spread>;
+  floor: ReturnType<typeof spread>;
+  idealMs: number;
+  connections: number;
+  handshakes: number;
+}
+
+async function latency(rttMs: number, bareMs: number, certificate: ReturnType<typeof makeCertificate>): Promise<LatencyRow[]> {
+  const server = await new VeniceServer({
+    createLimit: { count: 1_000_000, windowMs: 60_000 },
+    tls: { key: certificate.key, cert: certificate.cert, hostname: 'localhost' },
+  }).start();
+  const relay = new DelayRelay({ host: '127.0.0.1', port: Number(new URL(server.url).port) }, rttMs);
+  const port = await relay.start();
+  const apiUrl = `https://localhost:${port}/api/v1`;
+  const env = { NODE_EXTRA_CA_CERTS: certificate.certPath };
+  const inputs = { 'admin-key': server.adminKey, 'api-url': apiUrl };
+  const floorEnv = (requests: unknown[]) => ({ ...env, FOR_BENCH: '1', FLOOR_REQUESTS: JSON.stringify(requests) });
+  const floorScript = join(REPO, 'scripts', 'bench-floor-client.mjs');
+  const admin = server.adminKey;
+  const body = JSON.stringify({ apiKeyType: 'INFERENCE', description: 'floor', expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+  const samples = { main: [] as number[], post: [] as number[], revoke: [] as number[] };
+  const floors = { main: [] as number[], post: [] as number[], revoke: [] as number[] };
+  const counts = { main: [0, 0], post: [0, 0], revoke: [0, 0] };
+  const counted = async <T>(step: 'main' | 'post' | 'revoke', run: () => Promise<T>): Promise<T> => {
+    const [c, h] = [server.connections, server.handshakes];
+    const result = await run();
+    counts[step] = [server.connections - c, server.handshakes - h];
+    return result;
+  };
+  try {
+    for (let round = 0; round < 1 + LATENCY_ROUNDS; round++) {
+      const main = await counted('main', () => runStep('main', { inputs, env }));
+      const post = await counted('post', () => runStep('post', { inputs, env, state: main.state }));
+      const prKey = server.addKey({ description: `preview vek:octo-org/shop#7 pr:web r1.1 abcdef` });
+      const revoke = await counted('revoke', () => runStep('main', { inputs: { ...inputs, mode: 'revoke', 'pr-number': '7' }, env }));
+      if ([main, post, revoke].some((step) => step.exitCode !== 0) || server.keys.has(prKey.id)) throw new Error('a latency run failed');
+      const floorKey = server.addKey({ description: 'floor' });
+      const floorMain = await timed(
+        [floorScript],
+        floorEnv([
+          { method: 'POST', url: `${apiUrl}/api_keys`, key: admin, body },
+          { method: 'GET', url: `${apiUrl}/api_keys/rate_limits`, key: admin },
+        ]),
+      );
+      const floorPost = await timed(
+        [floorScript],
+        floorEnv([
+          { method: 'GET', url: `${apiUrl}/api_keys/${floorKey.id}`, key: admin },
+          { method: 'DELETE', url: `${apiUrl}/api_keys?id=${floorKey.id}`, key: admin },
+        ]),
+      );
+      const revokeKey = server.addKey({ description: 'floor' });
+      const floorRevoke = await timed(
+        [floorScript],
+        floorEnv([
+          { method: 'GET', url: `${apiUrl}/api_keys`, key: admin },
+          { method: 'GET', url: `${apiUrl}/api_keys/${revokeKey.id}`, key: admin },
+          { method: 'DELETE', url: `${apiUrl}/api_keys?id=${revokeKey.id}`, key: admin },
+        ]),
+      );
+      for (const key of server.liveKeys()) server.keys.delete(key.id);
+      if (round === 0) continue; // warm-up
+      samples.main.push(main.durationMs);
+      samples.post.push(post.durationMs);
+      samples.revoke.push(revoke.durationMs);
+      floors.main.push(floorMain);
+      floors.post.push(floorPost);
+      floors.revoke.push(floorRevoke);
+    }
+  } finally {
+    await relay.stop();
+    await server.stop();
+  }
+  // TCP handshake + TLS 1.3 handshake + one round trip per request.
+  const trips = { main: 4, post: 4, revoke: 5 };
+  return (['main', 'post', 'revoke'] as const).map((step) => ({
+    step,
+    roundTrips: trips[step],
+    action: spread(samples[step]),
+    floor: spread(floors[step]),
+    idealMs: bareMs + trips[step] * rttMs,
+    connections: counts[step][0]!,
+    handshakes: counts[step][1]!,
+  }));
+}
+
+async function matrix(retryAfterHeader: boolean) {
+  const JOBS = 30;
+  const WINDOW_MS = 60_000;
+  const server = await new VeniceServer({ createLimit: { count: 20, windowMs: WINDOW_MS }, retryAfterHeader }).start();
+  const inputs = { 'admin-key': server.adminKey, 'api-url': server.apiUrl };
+  try {
+    const startedAt = performance.now();
+    const mains = await Promise.all(
+      Array.from({ length: JOBS }, (_, i) => runStep('main', { inputs, env: { GITHUB_JOB: `leg-${i}` }, limitMs: 300_000 })),
+    );
+    const wallMs = performance.now() - startedAt;
+    await Promise.all(mains.map((main) => runStep('post', { inputs, state: main.state })));
+    return {
+      jobs: JOBS,
+      retryAfterHeader,
+      wallMs,
+      floorMs: WINDOW_MS,
+      ratio: wallMs / WINDOW_MS,
+      failures: mains.filter((main) => main.exitCode !== 0).length,
+      creates: server.count('create'),
+      failedRequests: server.failedRequests(),
+      keysLeft: server.liveKeys().length,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+try {
+  const facts = bundleFacts();
+  printTable('Bundle', [
+    ['file', 'size', 'loaded'],
+    ...Object.entries(facts.bytes).map(([name, bytes]) => [
+      `dist/${name}`,
+      `${(bytes / 1000).toFixed(1)} kB`,
+      facts.lazyChunks.includes(name) ? 'on demand only (GitHub calls, proxies)' : 'by main and post',
+    ]),
+    [
+      'main + post',
+      `${(facts.mintPathBytes / 1000).toFixed(1)} kB`,
+      `≤ ${TARGETS.bundleBytes / 1000} kB: ${verdict(facts.mintPathBytes <= TARGETS.bundleBytes)}; undici copies: ${facts.undiciCopies}; Octokit on the mint path: ${facts.octokitOnMintPath ? 'yes' : 'no'}`,
+    ],
+  ]);
+
+  const start = await startup();
+  printTable(`Start-up on loopback (median of ${ROUNDS}, interleaved)`, [
+    ['step', 'wall time', 'against bare node', 'target'],
+    ['bare node -e 0', ms(start.bare), '1.00×', ''],
+    [
+      'main (create + verify)',
+      ms(start.main),
+      `${start.mainRatio.toFixed(2)}×`,
+      `≤ ${TARGETS.startupRatio}×: ${verdict(start.mainRatio <= TARGETS.startupRatio)}`,
+    ],
+    [
+      'post (get + delete)',
+      ms(start.post),
+      `${start.postRatio.toFixed(2)}×`,
+      `≤ ${TARGETS.startupRatio}×: ${verdict(start.postRatio <= TARGETS.startupRatio)}`,
+    ],
+    ['peak RSS main / post', `${start.peakRssMiB.main.toFixed(1)} / ${start.peakRssMiB.post.toFixed(1)} MiB`, '', ''],
+  ]);
+
+  const certificate = makeCertificate('localhost');
+  const latencies: Record<string, LatencyRow[]> = {};
+  for (const rtt of [0, 100]) {
+    const rows = await latency(rtt, start.bare.median, certificate);
+    latencies[`rtt${rtt}`] = rows;
+    printTable(`Latency over TLS 1.3, RTT ${rtt} ms (median of ${LATENCY_ROUNDS})`, [
+      ['step', 'action', 'floor client', 'action / floor', 'ideal', 'connections / handshakes'],
+      ...rows.map((row) => [
+        `${row.step} (${row.roundTrips} RTT)`,
+        ms(row.action),
+        ms(row.floor),
+        `${(row.action.median / row.floor.median).toFixed(2)}× (≤ ${TARGETS.floorRatio}×: ${verdict(row.action.median / row.floor.median <= TARGETS.floorRatio)})`,
+        `${row.idealMs.toFixed(0)} ms (${(row.action.median / row.idealMs).toFixed(2)}×)`,
+        `${row.connections} / ${row.handshakes} (${verdict(row.connections === 1 && row.handshakes === 1)})`,
+      ]),
+    ]);
   }
 
-  server.requests.length = 0;
-  const probedMain = await runStep('main', { inputs, nodeArgs: ['--import', RSS_PROBE] });
-  const mainRequests = server.requests.map((r) => r.call);
-  server.requests.length = 0;
-  const probedPost = await runStep('post', { inputs, state: probedMain.state, nodeArgs: ['--import', RSS_PROBE] });
-  const postRequests = server.requests.map((r) => r.call);
-  server.requests.length = 0;
-  const noVerify = await runStep('main', { inputs: { ...inputs, verify: 'false' } });
-  const noVerifyRequests = server.requests.map((r) => r.call);
-  await runStep('post', { inputs, state: noVerify.state });
-  await server.stop();
+  const matrices = [await matrix(true), await matrix(false)];
+  printTable('30 jobs with scope: job at 20 creations per minute (real processes, real window)', [
+    ['Retry-After', 'wall time', 'against the 60 s floor', 'failed jobs', 'creates sent', '4xx other than 429', 'keys left'],
+    ...matrices.map((m) => [
+      m.retryAfterHeader ? 'sent' : 'left out',
+      `${(m.wallMs / 1000).toFixed(1)} s`,
+      `${m.ratio.toFixed(2)}× (≤ ${TARGETS.matrixRatio}×: ${verdict(m.ratio <= TARGETS.matrixRatio)})`,
+      String(m.failures),
+      String(m.creates),
+      String(m.failedRequests),
+      String(m.keysLeft),
+    ]),
+  ]);
 
-  // The storm: all jobs at once against a creation limit of 10 per 2 s. The floor is the wait the limit
-  // forces on the last window, plus one job's own run time.
-  const storm = await new VeniceServer({ createLimit: STORM_LIMIT }).start();
-  const stormInputs = { 'admin-key': storm.adminKey, 'api-url': storm.apiUrl, timeout: '2m' };
-  const stormStart = performance.now();
-  const stormMains = await Promise.all(Array.from({ length: STORM_JOBS }, () => runStep('main', { inputs: stormInputs })));
-  const stormMs = performance.now() - stormStart;
-  await Promise.all(stormMains.map((m) => runStep('post', { inputs: stormInputs, state: m.state })));
-  const stormFloorMs = (Math.ceil(STORM_JOBS / STORM_LIMIT.count) - 1) * STORM_LIMIT.windowMs + median(main);
-  const stormFailures = stormMains.filter((m) => m.exitCode !== 0).length;
-  const stormLeft = storm.liveKeys().length;
-  await storm.stop();
-
-  const facts = bundleFacts();
   const results = {
     node: readFileSync(join(REPO, '.node-version'), 'utf8').trim(),
-    rounds: ROUNDS,
-    bundle: { bytes: facts.bytes, mintPathBytes: facts.mintPathBytes, lazyChunks: facts.lazyChunks, undiciCopies: facts.undiciCopies },
-    bareNodeMs: summary(bare),
-    mainMs: summary(main),
-    postMs: summary(post),
-    mainRatio: median(main) / median(bare),
-    postRatio: median(post) / median(bare),
-    peakRssMiB: { main: peakRssMiB(probedMain), post: peakRssMiB(probedPost) },
-    requests: { main: mainRequests, post: postRequests, mainWithoutVerify: noVerifyRequests },
-    storm: {
-      jobs: STORM_JOBS,
-      limit: STORM_LIMIT,
-      ms: stormMs,
-      floorMs: stormFloorMs,
-      ratio: stormMs / stormFloorMs,
-      failures: stormFailures,
-      keysLeft: stormLeft,
-    },
+    bundle: facts,
+    startup: start,
+    latency: latencies,
+    matrix: matrices,
     targets: TARGETS,
   };
   mkdirSync(join(REPO, 'bench'), { recursive: true });
   writeFileSync(join(REPO, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-
-  const ms = (s: { median: number; min: number; max: number }): string =>
-    `${s.median.toFixed(1)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
-  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-  const rows: [string, string, string][] = [
-    ...Object.entries(facts.bytes).map(([name, bytes]): [string, string, string] => [
-      `bundle dist/${name}`,
-      `${(bytes / 1000).toFixed(1)} kB`,
-      facts.lazyChunks.includes(name) ? 'loaded only on demand (GitHub calls, proxies)' : 'loaded by main and post',
-    ]),
-    [
-      'bundle, main + post',
-      `${(facts.mintPathBytes / 1000).toFixed(1)} kB`,
-      `≤ ${TARGETS.bundleBytes / 1000} kB: ${verdict(facts.mintPathBytes <= TARGETS.bundleBytes)}`,
-    ],
-    ['undici copies', String(facts.undiciCopies), verdict(facts.undiciCopies === 1)],
-    ['bare node -e 0', ms(results.bareNodeMs), `median of ${ROUNDS}, interleaved`],
-    [
-      'main (create + verify)',
-      ms(results.mainMs),
-      `${results.mainRatio.toFixed(2)}× bare; ≤ ${TARGETS.startupRatio}×: ${verdict(results.mainRatio <= TARGETS.startupRatio)}`,
-    ],
-    [
-      'post (delete)',
-      ms(results.postMs),
-      `${results.postRatio.toFixed(2)}× bare; ≤ ${TARGETS.startupRatio}×: ${verdict(results.postRatio <= TARGETS.startupRatio)}`,
-    ],
-    ['peak RSS main / post', `${results.peakRssMiB.main.toFixed(1)} / ${results.peakRssMiB.post.toFixed(1)} MiB`, ''],
-    ['requests main', mainRequests.join(' + '), verdict(mainRequests.join() === 'create,verify')],
-    ['requests main, verify: false', noVerifyRequests.join(' + '), verdict(noVerifyRequests.join() === 'create')],
-    ['requests post', postRequests.join(' + '), verdict(postRequests.join() === 'delete')],
-    [
-      `storm: ${STORM_JOBS} jobs, ${STORM_LIMIT.count} creates / ${STORM_LIMIT.windowMs / 1000} s`,
-      `${(stormMs / 1000).toFixed(2)} s (floor ${(stormFloorMs / 1000).toFixed(2)} s)`,
-      `${results.storm.ratio.toFixed(2)}× floor; ≤ ${TARGETS.stormRatio}×: ${verdict(results.storm.ratio <= TARGETS.stormRatio)}; ${stormFailures} failed, ${stormLeft} keys left`,
-    ],
-  ];
-  const width = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
-  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(width[i]!)).join('  '));
   console.log('\nwritten to bench/results.json');
 } catch (error) {
-  console.error(`benchmark could not finish: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`benchmark could not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 }
 process.exit(0);

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { distDifferences } from '../test/support/dist-diff.ts';
+import { distDifferences } from './dist-diff.ts';
 
 const { values } = parseArgs({ options: { dist: { type: 'string', default: 'dist' } } });
 const fresh = join(mkdtempSync(join(tmpdir(), 'vek-check-dist-')), 'dist');

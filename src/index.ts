@@ -58,25 +58,29 @@ function environment(cancel: CancelSignals): StepEnvironment {
   };
 }
 
-/** SIGINT/SIGTERM from a cancelled job: stop waiting at once; let a create or delete in flight settle briefly. */
+/**
+ * The signals a cancelled job's step gets: on Linux and macOS SIGINT then SIGTERM; on Windows the runner
+ * sends a console Ctrl-C then Ctrl-Break, which Node delivers as SIGINT and SIGBREAK. The first stops all
+ * waiting at once; a create or delete in flight gets a moment to settle; the second ends that moment.
+ */
+const CANCEL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGBREAK'];
+
 async function withCancelWatch(step: (cancel: CancelSignals) => Promise<void>): Promise<void> {
   const cancel = new AbortController();
   const settle = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (cancel.signal.aborted) {
-      settle.abort(); // a second signal (SIGTERM) means the runner is about to kill us
+      settle.abort(); // a second signal (SIGTERM, SIGBREAK) means the runner is about to kill us
       return;
     }
     runner.info(`Received ${signal}: the job is being cancelled.`);
     cancel.abort();
     setTimeout(settle.abort.bind(settle), CANCEL_GRACE_MS).unref();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     await step({ signal: cancel.signal, settleSignal: settle.signal });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);
   }
 }

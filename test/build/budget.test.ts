@@ -11,6 +11,9 @@ test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici,
   expect(facts.mintPathBytes).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
   expect(facts.undiciCopies).toBe(1);
   expect(facts.octokitOnMintPath).toBe(false);
+  // The checks can see what they look for: both live in the on-demand chunks.
+  expect(facts.octokitInLazyChunks).toBe(true);
+  expect(facts.undiciInLazyChunks).toBe(true);
   expect(facts.bytes['main.js']).toBeLessThan(10_000); // the entries only start the shared bundle
   expect(facts.bytes['post.js']).toBeLessThan(10_000);
 });

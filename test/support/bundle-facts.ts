@@ -7,6 +7,8 @@ const DIST = join(REPO, 'dist');
 /** What the runner loads for a plain mint: the two entries and the bundle they share. */
 export const MINT_PATH_FILES = ['main.js', 'post.js', 'index.js'];
 export const BUNDLE_BUDGET_BYTES = 1_100_000;
+const OCTOKIT = /octokit-core\.js|class Octokit/;
+const UNDICI = /undici\.error\.UND_ERR_CONNECT_TIMEOUT/;
 
 export interface BundleFacts {
   bytes: Record<string, number>;
@@ -16,6 +18,9 @@ export interface BundleFacts {
   /** Copies of undici across all of dist/: each copy carries its error-code table once. */
   undiciCopies: number;
   octokitOnMintPath: boolean;
+  /** Positive controls for the two checks above: the on-demand chunks do hold undici and Octokit. */
+  undiciInLazyChunks: boolean;
+  octokitInLazyChunks: boolean;
 }
 
 export function bundleFacts(): BundleFacts {
@@ -26,7 +31,9 @@ export function bundleFacts(): BundleFacts {
     bytes,
     mintPathBytes: MINT_PATH_FILES.reduce((sum, name) => sum + (bytes[name] ?? 0), 0),
     lazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)),
-    undiciCopies: files.reduce((sum, name) => sum + (text(name).match(/undici\.error\.UND_ERR_CONNECT_TIMEOUT/g)?.length ?? 0), 0),
-    octokitOnMintPath: MINT_PATH_FILES.some((name) => /octokit-core\.js|class Octokit/.test(text(name))),
+    undiciCopies: files.reduce((sum, name) => sum + (text(name).match(new RegExp(UNDICI, 'g'))?.length ?? 0), 0),
+    octokitOnMintPath: MINT_PATH_FILES.some((name) => OCTOKIT.test(text(name))),
+    undiciInLazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)).some((name) => UNDICI.test(text(name))),
+    octokitInLazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)).some((name) => OCTOKIT.test(text(name))),
   };
 }

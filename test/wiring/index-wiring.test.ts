@@ -74,18 +74,21 @@ test("a delete Venice refuses is a warning through the runner's workflow command
   expect(process.exitCode ?? 0).toBe(0);
 });
 
-test('SIGINT stops a hung create; SIGTERM ends its grace period at once', async () => {
+test.each([
+  ['SIGINT', 'SIGTERM'], // Linux and macOS runners
+  ['SIGINT', 'SIGBREAK'], // Windows runners: Ctrl-C, then Ctrl-Break
+] as const)('%s stops a hung create; %s ends its grace period at once', async (first, second) => {
   const { runMain } = await import('../../src/index.ts');
   server.inject('create', { kind: 'hang' });
   const running = runMain();
   await server.nextRequest('create');
-  process.emit('SIGINT', 'SIGINT');
-  process.emit('SIGTERM', 'SIGTERM');
+  process.emit(first, first);
+  process.emit(second, second);
   await running;
   expect(process.exitCode).toBe(1);
-  expect(stdout.join('')).toContain('Received SIGINT: the job is being cancelled.');
+  expect(stdout.join('')).toContain(`Received ${first}: the job is being cancelled.`);
   expect(stdout.join('')).toContain('::error::venice-ephemeral-key: the job was cancelled');
-  expect(process.listenerCount('SIGINT')).toBe(0); // handlers removed after the step
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGBREAK']) expect(process.listenerCount(signal)).toBe(0); // removed after the step
 });
 
 test('without GITHUB_STEP_SUMMARY the summary is skipped quietly', async () => {

@@ -1,0 +1,72 @@
+// The README's workflow recipes, run as written (test/support/recipe-runner.ts): what each promises about
+// keys holds when its action steps run through the runner harness against the test servers.
+import { expect, test } from 'vitest';
+import { addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
+import { events } from '../support/github-server.ts';
+import { readmeWorkflows } from '../support/readme.ts';
+import { parseRecipe, runRecipe, type Workflow } from '../support/recipe-runner.ts';
+
+const bed = useTestBed({ github: true });
+const recipe = (name: string): Workflow => parseRecipe(readmeWorkflows().find((w) => w.name === name)!.text);
+const given = (event: Parameters<typeof runRecipe>[1]['event'], inputs?: Record<string, string>) => ({
+  adminKey: bed.venice.adminKey,
+  apiUrl: bed.venice.apiUrl,
+  env: bed.env,
+  event,
+  ...(inputs ? { inputs } : {}),
+});
+
+test('uses-venice: one key for the job, verified, deleted by its post step', async () => {
+  const run = await runRecipe(recipe('uses-venice'), given(events.push()));
+  expect(run.steps.map((s) => [s.main.exitCode, s.post.exitCode])).toEqual([[0, 0]]);
+  expect(bed.venice.minted[0]!.consumptionLimit).toEqual({ usd: 2, diem: 0 });
+  expect(bed.venice.liveKeys()).toEqual([]);
+});
+
+test('run-key: one create for the mint job and every matrix leg, revoked by the last job with its spend', async () => {
+  const run = await runRecipe(recipe('run-key'), given(events.push()));
+  expect(run.steps.map((s) => s.job).sort()).toEqual(['evals[chat]', 'evals[embeddings]', 'evals[images]', 'mint', 'revoke']);
+  expect(run.steps.at(-1)!.job).toBe('revoke');
+  expect(run.steps.every((s) => s.main.exitCode === 0 && s.post.exitCode === 0)).toBe(true);
+  expect(bed.venice.count('create')).toBe(1);
+  const legs = run.steps.filter((s) => s.job.startsWith('evals'));
+  expect(new Set(legs.map((s) => s.main.env.VENICE_API_KEY))).toEqual(new Set([bed.venice.minted[0]!.apiKey]));
+  const revoke = run.steps.find((s) => s.job === 'revoke')!;
+  expect(revoke.main.outputs).toMatchObject({ 'deleted-count': '1', 'spent-usd': '0' });
+  expect(bed.venice.liveKeys()).toEqual([]);
+});
+
+test('reusable-evals: a called workflow uses the caller\u2019s run key through its key-handle input', async () => {
+  const caller = await runRecipe({ name: 'caller', on: 'push', jobs: { mint: recipe('run-key').jobs.mint! } }, given(events.push()));
+  const handle = caller.outputs.mint!['key-handle']!;
+  const called = await runRecipe(recipe('reusable-evals'), given(events.push(), { 'key-handle': handle }));
+  expect(called.steps[0]!.main.exitCode).toBe(0);
+  expect(called.steps[0]!.main.env.VENICE_API_KEY).toBe(bed.venice.minted[0]!.apiKey);
+  expect(bed.venice.count('create')).toBe(1);
+});
+
+test('preview, then preview-teardown: a rotated key per push while the PR is open, none after it closes', async () => {
+  bed.github.setPull(REPOSITORY, 7, 'open');
+  const ciKey = addOwnedKey(bed.venice, { pr: 7, scope: 'job', runId: '18234567890' }); // a CI job of the same PR
+  const first = await runRecipe(recipe('preview'), given(events.pullRequest(7, 'opened')));
+  const second = await runRecipe(recipe('preview'), { ...given(events.pullRequest(7)), env: { ...bed.env, GITHUB_RUN_ID: '18234567999' } });
+  for (const run of [first, second]) expect(run.steps[0]!.main.exitCode).toBe(0);
+  const live = bed.venice.liveKeys().map((key) => key.id);
+  expect(live).toEqual(expect.arrayContaining([ciKey.id, second.steps[0]!.main.outputs['key-id']!]));
+  expect(live).toHaveLength(2); // the first push's preview key was rotated out; the CI job's key stayed
+  bed.github.setPull(REPOSITORY, 7, 'merged');
+  const teardown = await runRecipe(recipe('preview-teardown'), given(events.pullRequestClosed(7)));
+  expect(teardown.steps[0]!.main.outputs['deleted-count']).toBe('2');
+  expect(bed.venice.liveKeys()).toEqual([]);
+});
+
+test('venice-key-sweep: keys of closed PRs and completed runs go, the rest stay', async () => {
+  bed.github.setPull(REPOSITORY, 3, 'closed');
+  bed.github.setRun(REPOSITORY, '900', 'completed');
+  bed.github.setRun(REPOSITORY, '901', 'in_progress');
+  const gone = [addOwnedKey(bed.venice, { pr: 3, scope: 'pr' }), addOwnedKey(bed.venice, { scope: 'run', runId: '900' })];
+  const kept = addOwnedKey(bed.venice, { scope: 'job', runId: '901' });
+  const run = await runRecipe(recipe('venice-key-sweep'), given(events.schedule()));
+  expect(run.steps[0]!.main.outputs['deleted-ids']!.split(',').sort()).toEqual(gone.map((key) => key.id).sort());
+  expect(bed.venice.liveKeys().map((key) => key.id)).toEqual([kept.id]);
+});
