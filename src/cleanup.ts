@@ -65,7 +65,7 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
 type PostDeps = CleanupDeps & { client: VeniceClient; repository: string };
 
 async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Promise<void> {
-  const result = await deleteTaggedKey(keyId, tag, deps.repository, deps);
+  const result = await deleteTaggedKey({ id: keyId, tag }, deps);
   if (result.outcome === 'not-ours') {
     deps.io.warning(
       `key ${keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without this job's tag. ` +

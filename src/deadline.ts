@@ -1,3 +1,4 @@
+// The step's time budget (input `timeout`), with a reserve kept for cleaning up.
 import { formatDuration } from './duration.js';
 import { ActionFailure } from './errors.js';
 

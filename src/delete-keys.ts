@@ -49,12 +49,15 @@ export type SingleOutcome =
  * `tag` and is owned by this repository (an id that does not is never deleted) and tells what the key
  * spent. A failed read is only a warning: the id came from this action's own state, so it is deleted.
  */
-export async function deleteTaggedKey(id: string, tag: KeyTag, repository: string, deps: DeleteDeps): Promise<SingleOutcome> {
+export async function deleteTaggedKey(
+  { id, tag }: { id: string; tag: KeyTag },
+  deps: DeleteDeps & { repository: string },
+): Promise<SingleOutcome> {
   let spent: Spent | undefined;
   try {
     const details = await deps.client.getKey(id);
     if (details === undefined) return { outcome: 'already-gone', spent: undefined };
-    if (!hasTag(details.description, tag) || ownerTag(details, repository) === undefined) {
+    if (!hasTag(details.description, tag) || ownerTag(details, deps.repository) === undefined) {
       return { outcome: 'not-ours', description: details.description };
     }
     spent = details.spent;
@@ -92,7 +95,7 @@ export async function deleteKeys(
     try {
       let spent: Spent | undefined;
       if (options.readFirst) {
-        const single = await deleteTaggedKey(key.id, key.tag, deps.repository, deps);
+        const single = await deleteTaggedKey(key, deps);
         if (single.outcome === 'not-ours') {
           deps.io.warning(`kept ${named}: Venice now shows it as ${quoted(single.description)}, which is not this action's tag.`);
           continue;

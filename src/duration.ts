@@ -1,3 +1,4 @@
+// Durations as the inputs write them (`2h30m`, `7d`) and as the log shows them (`1h 30m`, `45s`).
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
 // Units in falling order, each at most once: "2h30m", "7d", "90s".
 const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;

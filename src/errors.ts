@@ -1,3 +1,5 @@
+// The kinds of failure the action reports, and how each is shown.
+
 /** Every message the action prints on failure starts with its name, so it stands out in a long log. */
 export const ACTION_NAME = 'venice-ephemeral-key';
 

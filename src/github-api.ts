@@ -19,7 +19,18 @@ const REQUEST_TIMEOUT_MS = 20_000;
 
 type Octokit = { request: (route: string, params: Record<string, unknown>) => Promise<{ data: unknown }> };
 
-export function gitHubApi(token: string, repository: string, apiUrl: string, signal?: AbortSignal): GitHubApi {
+export function gitHubApi({
+  token,
+  repository,
+  apiUrl,
+  signal,
+}: {
+  token: string;
+  repository: string;
+  apiUrl: string;
+  /** Aborts requests when the job is cancelled. */
+  signal?: AbortSignal;
+}): GitHubApi {
   const [owner = '', repo = ''] = repository.split('/');
   let octokit: Promise<Octokit> | undefined;
   const get = async (

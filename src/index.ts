@@ -1,15 +1,14 @@
+/**
+ * The action's wiring: the real collaborators (the runner's workflow commands, the clock, process
+ * signals) handed to the steps. dist/main.js and dist/post.js are two-line entries that call into this
+ * one bundle.
+ */
 import type { ActionIO } from './action-io.js';
 import { newInvocationToken } from './description-tag.js';
 import { ACTION_NAME } from './errors.js';
 import { defaultRetryPolicy } from './retry.js';
 import * as runner from './runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
-
-/**
- * The action's wiring: the real collaborators (the runner's workflow commands, the clock, process
- * signals) handed to the steps. dist/main.js and dist/post.js are two-line entries that call into this
- * one bundle.
- */
 
 /** After SIGINT the runner sends SIGTERM at 7.5 s and kills at 10 s; a create in flight gets this long to settle. */
 export const CANCEL_GRACE_MS = 5_000;

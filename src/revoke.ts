@@ -34,7 +34,9 @@ async function revokeRunKey(config: Config, deps: RevokeDeps): Promise<void> {
   if (tag?.scope !== 'run' || !isTagOfRepository(tag, context.repository) || tag.runId !== context.runId) {
     throw new ActionFailure("key-handle does not hold this run's key; nothing deleted.");
   }
-  const result = await io.group("Delete the run's key", () => deleteTaggedKey(key.keyId, tag, context.repository, deps));
+  const result = await io.group("Delete the run's key", () =>
+    deleteTaggedKey({ id: key.keyId, tag }, { ...deps, repository: context.repository }),
+  );
   if (result.outcome === 'not-ours') {
     throw new ActionFailure(`key ${key.keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without the run's tag.`);
   }

@@ -1,11 +1,11 @@
+/**
+ * Who is running: the repository, the run and its attempt, the job, and the pull request if there is
+ * one. Read from the runner's environment and event payload directly rather than through
+ * @actions/github, whose entry module loads Octokit: the mint path never talks to GitHub.
+ */
 import { readFileSync } from 'node:fs';
 import { ActionFailure } from './errors.js';
 
-/**
- * Who is running: the repository, the run and its attempt, and the pull request if there is one.
- * Read from the runner's environment and event payload directly rather than through @actions/github,
- * whose entry module loads Octokit: the mint path never talks to GitHub and should not pay for it.
- */
 export interface RunContext {
   repository: string;
   runId: string;

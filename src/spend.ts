@@ -17,14 +17,17 @@ export function periodsTouched(period: LimitPeriod, fromMs: number, toMs: number
 }
 
 export interface Ceiling {
+  cap: number | null;
+  period: LimitPeriod;
   /** null: no cap, the key can spend without limit. */
   most: number | null;
   periods: number;
 }
 
-export function spendCeiling(cap: number | null, period: LimitPeriod, fromMs: number, toMs: number): Ceiling {
-  const periods = periodsTouched(period, fromMs, toMs);
-  return { most: cap === null ? null : roundAmount(cap * periods), periods };
+/** The most a key with this cap can spend over a life from `fromMs` to `toMs`. */
+export function spendCeiling(key: { cap: number | null; period: LimitPeriod; fromMs: number; toMs: number }): Ceiling {
+  const periods = periodsTouched(key.period, key.fromMs, key.toMs);
+  return { cap: key.cap, period: key.period, most: key.cap === null ? null : roundAmount(key.cap * periods), periods };
 }
 
 /** Money and DIEM to four places, as Venice reports them. */
@@ -32,9 +35,9 @@ export function roundAmount(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
 
-export function ceilingText(ceiling: Ceiling, cap: number | null, period: LimitPeriod, unit: 'USD' | 'DIEM'): string {
+export function ceilingText(ceiling: Ceiling, unit: 'USD' | 'DIEM'): string {
   if (ceiling.most === null) return `no cap: the key can spend ${unit} without limit`;
-  if (period === 'LIFETIME') return `${ceiling.most} ${unit} (a lifetime cap)`;
-  const [one, many] = period === 'EPOCH' ? ['UTC day', 'UTC days'] : ['calendar month (UTC)', 'calendar months (UTC)'];
-  return `${ceiling.most} ${unit} (${cap} per ${one}; its life touches ${ceiling.periods} ${ceiling.periods === 1 ? one : many})`;
+  if (ceiling.period === 'LIFETIME') return `${ceiling.most} ${unit} (a lifetime cap)`;
+  const [one, many] = ceiling.period === 'EPOCH' ? ['UTC day', 'UTC days'] : ['calendar month (UTC)', 'calendar months (UTC)'];
+  return `${ceiling.most} ${unit} (${ceiling.cap} per ${one}; its life touches ${ceiling.periods} ${ceiling.periods === 1 ? one : many})`;
 }

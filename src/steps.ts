@@ -48,7 +48,12 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
       context,
       now: step.now,
       gitHub: () => {
-        gitHub ??= gitHubApi(config.githubToken, context.repository, context.githubApiUrl, step.cancel.signal);
+        gitHub ??= gitHubApi({
+          token: config.githubToken,
+          repository: context.repository,
+          apiUrl: context.githubApiUrl,
+          signal: step.cancel.signal,
+        });
         return gitHub;
       },
     };

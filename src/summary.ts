@@ -35,9 +35,8 @@ const AFTER_THE_JOB = {
 };
 
 export function mintSummary(key: MintedSummary, config: Config): string {
-  const lifeEnd = Date.parse(key.expiresAt);
-  const ceiling = (cap: number | null, unit: 'USD' | 'DIEM'): string =>
-    ceilingText(spendCeiling(cap, config.limitPeriod, key.mintedAt, lifeEnd), cap, config.limitPeriod, unit);
+  const life = { period: config.limitPeriod, fromMs: key.mintedAt, toMs: Date.parse(key.expiresAt) };
+  const ceiling = (cap: number | null, unit: 'USD' | 'DIEM'): string => ceilingText(spendCeiling({ ...life, cap }), unit);
   const rows: [string, string][] = [
     ['Key id', markdownCell(key.keyId)],
     ['Description', markdownCell(key.description)],

@@ -4,7 +4,7 @@
 // the same escaping, so the runner-log port and the leak scan read it as they read a real step.
 import type { ActionIO } from '../../src/action-io.ts';
 import { newInvocationToken } from '../../src/description-tag.ts';
-import type { RetryPolicy } from '../../src/retry.ts';
+import { defaultRetryPolicy, type RetryPolicy } from '../../src/retry.ts';
 import { escapeData } from '../../src/runner-commands.ts';
 import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
 import { runnerInputs, type StepResult, stepsRun } from './runner.ts';
@@ -31,10 +31,7 @@ export interface InProcessOptions {
  */
 export function fastPolicy(delays: number[] = [], maxSleepMs = 20): RetryPolicy {
   return {
-    maxAttempts: 8,
-    baseDelayMs: 500,
-    maxDelayMs: 15_000,
-    rateLimitWindowMs: 60_000,
+    ...defaultRetryPolicy,
     random: () => 0.5, // deterministic: the middle of every jitter range
     sleep: async (ms, signal) => {
       delays.push(ms);

@@ -50,12 +50,16 @@ const unescapeProperty = (text: string): string =>
 const unescapeLegacy = (text: string): string =>
   text.replace(/%3B/g, ';').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%25/g, '%');
 
-function parseV2(line: string, registered: Set<string>): Omit<RunnerCommand, 'line'> | undefined {
-  const message = line.trimStart();
-  if (!message.startsWith('::')) return undefined;
-  const end = message.indexOf('::', 2);
-  if (end < 0) return undefined;
-  const info = message.slice(2, end);
+/**
+ * `name key=value<sep>key=value`: the command (if registered) and its properties, as both parsers split
+ * them (the `::` form trims the properties first, the legacy form does not).
+ */
+function commandInfo(
+  info: string,
+  separator: ',' | ';',
+  unescapeValue: (text: string) => string,
+  registered: Set<string>,
+): { command: string; properties: Record<string, string> } | undefined {
   const space = info.indexOf(' ');
   const command = space < 0 ? info : info.slice(0, space);
   if (!registered.has(command.toLowerCase())) return undefined;
@@ -64,13 +68,22 @@ function parseV2(line: string, registered: Set<string>): Omit<RunnerCommand, 'li
     for (const pair of info
       .slice(space + 1)
       .trim()
-      .split(',')
+      .split(separator)
       .filter(Boolean)) {
       const at = pair.indexOf('=');
-      if (at > 0 && at < pair.length - 1) properties[pair.slice(0, at)] = unescapeProperty(pair.slice(at + 1));
+      if (at > 0 && at < pair.length - 1) properties[pair.slice(0, at)] = unescapeValue(pair.slice(at + 1));
     }
   }
-  return { command, properties, data: unescapeData(message.slice(end + 2)), form: '::' };
+  return { command, properties };
+}
+
+function parseV2(line: string, registered: Set<string>): Omit<RunnerCommand, 'line'> | undefined {
+  const message = line.trimStart();
+  if (!message.startsWith('::')) return undefined;
+  const end = message.indexOf('::', 2);
+  if (end < 0) return undefined;
+  const parsed = commandInfo(message.slice(2, end), ',', unescapeProperty, registered);
+  return parsed && { ...parsed, data: unescapeData(message.slice(end + 2)), form: '::' };
 }
 
 function parseLegacy(line: string, registered: Set<string>): Omit<RunnerCommand, 'line'> | undefined {
@@ -78,21 +91,8 @@ function parseLegacy(line: string, registered: Set<string>): Omit<RunnerCommand,
   if (prefix < 0) return undefined;
   const close = line.indexOf(']', prefix);
   if (close < 0) return undefined;
-  const info = line.slice(prefix + 3, close);
-  const space = info.indexOf(' ');
-  const command = space < 0 ? info : info.slice(0, space);
-  if (!registered.has(command.toLowerCase())) return undefined;
-  const properties: Record<string, string> = {};
-  if (space > 0) {
-    for (const pair of info
-      .slice(space + 1)
-      .split(';')
-      .filter(Boolean)) {
-      const at = pair.indexOf('=');
-      if (at > 0 && at < pair.length - 1) properties[pair.slice(0, at)] = unescapeLegacy(pair.slice(at + 1));
-    }
-  }
-  return { command, properties, data: unescapeLegacy(line.slice(close + 1)), form: '##[' };
+  const parsed = commandInfo(line.slice(prefix + 3, close), ';', unescapeLegacy, registered);
+  return parsed && { ...parsed, data: unescapeLegacy(line.slice(close + 1)), form: '##[' };
 }
 
 export function readRunnerLog(stdout: string): RunnerLog {

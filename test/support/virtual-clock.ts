@@ -2,7 +2,7 @@
 // retry policy's sleep) or finished, and then jumps straight to the earliest wake-up. A minute of
 // rate-limit waiting takes milliseconds, and the outcome depends only on the requests and the seeded
 // random numbers, never on how busy the machine is.
-import type { RetryPolicy } from '../../src/retry.ts';
+import { defaultRetryPolicy, type RetryPolicy } from '../../src/retry.ts';
 
 export class VirtualClock {
   now: number;
@@ -55,5 +55,5 @@ export function seededRandom(seed: number): () => number {
 
 /** The production policy's numbers on the virtual clock. */
 export function virtualPolicy(clock: VirtualClock, random: () => number): RetryPolicy {
-  return { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 15_000, rateLimitWindowMs: 60_000, random, sleep: (ms) => clock.sleep(ms) };
+  return { ...defaultRetryPolicy, random, sleep: (ms) => clock.sleep(ms) };
 }

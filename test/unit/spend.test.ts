@@ -19,15 +19,17 @@ test.each([
 
 test('the ceiling is the cap times the periods touched, and says so', () => {
   const from = at('2026-11-26T23:30:00Z');
-  const ceiling = spendCeiling(1.5, 'EPOCH', from, from + HOUR);
-  expect(ceiling).toEqual({ most: 3, periods: 2 });
-  expect(ceilingText(ceiling, 1.5, 'EPOCH', 'USD')).toBe('3 USD (1.5 per UTC day; its life touches 2 UTC days)');
-  expect(ceilingText(spendCeiling(1, 'EPOCH', from, from + 60_000), 1, 'EPOCH', 'USD')).toBe(
+  const ceiling = spendCeiling({ cap: 1.5, period: 'EPOCH', fromMs: from, toMs: from + HOUR });
+  expect(ceiling).toEqual({ cap: 1.5, period: 'EPOCH', most: 3, periods: 2 });
+  expect(ceilingText(ceiling, 'USD')).toBe('3 USD (1.5 per UTC day; its life touches 2 UTC days)');
+  expect(ceilingText(spendCeiling({ cap: 1, period: 'EPOCH', fromMs: from, toMs: from + 60_000 }), 'USD')).toBe(
     '1 USD (1 per UTC day; its life touches 1 UTC day)',
   );
-  expect(ceilingText(spendCeiling(2, 'LIFETIME', from, from + HOUR), 2, 'LIFETIME', 'DIEM')).toBe('2 DIEM (a lifetime cap)');
-  expect(ceilingText(spendCeiling(null, 'MONTH', from, from + HOUR), null, 'MONTH', 'USD')).toBe(
+  expect(ceilingText(spendCeiling({ cap: 2, period: 'LIFETIME', fromMs: from, toMs: from + HOUR }), 'DIEM')).toBe(
+    '2 DIEM (a lifetime cap)',
+  );
+  expect(ceilingText(spendCeiling({ cap: null, period: 'MONTH', fromMs: from, toMs: from + HOUR }), 'USD')).toBe(
     'no cap: the key can spend USD without limit',
   );
-  expect(spendCeiling(0.1, 'EPOCH', from, from + 3 * 24 * HOUR).most).toBe(0.4);
+  expect(spendCeiling({ cap: 0.1, period: 'EPOCH', fromMs: from, toMs: from + 3 * 24 * HOUR }).most).toBe(0.4);
 });
