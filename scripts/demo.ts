@@ -60,7 +60,25 @@ try {
   console.log(`exit code ${post.exitCode}`);
   showKeys('After post');
   console.log(`\nRequests the action sent: ${server.requests.map((r) => `${r.method} ${r.path} → ${r.status}`).join(', ')}`);
-  process.exitCode = main.exitCode === 0 && post.exitCode === 0 && server.liveKeys().length === 0 ? 0 : 1;
+
+  // scope: run, as the README's run-key recipe wires it: one key for the whole run.
+  console.log('\n=== One key for a whole run: a mint job, two jobs that use it, a last job that revokes it ===');
+  const creates = server.count('create');
+  const mint = await runStep('main', { inputs: { ...inputs, scope: 'run' }, env: { GITHUB_JOB: 'mint' } });
+  const handle = mint.outputs['key-handle'] ?? '';
+  console.log(
+    `mint job: key ${mint.outputs['key-id']}, key-handle output ${handle.slice(0, 32)}… (${handle.length} characters, no secret in clear)`,
+  );
+  for (const job of ['evals-chat', 'evals-images']) {
+    const use = await runStep('main', { inputs: { ...inputs, mode: 'use', 'key-handle': handle }, env: { GITHUB_JOB: job } });
+    console.log(`${job}: mode use → key ${use.outputs['key-id']} (exit code ${use.exitCode})`);
+  }
+  const revoke = await runStep('main', { inputs: { ...inputs, mode: 'revoke', 'key-handle': handle }, env: { GITHUB_JOB: 'revoke' } });
+  console.log(
+    `revoke job: deleted ${revoke.outputs['deleted-ids']}, spent ${revoke.outputs['spent-usd']} USD (exit code ${revoke.exitCode})`,
+  );
+  console.log(`Creates for the whole run: ${server.count('create') - creates}. Live keys now: ${server.liveKeys().length}.`);
+  process.exitCode = main.exitCode === 0 && post.exitCode === 0 && revoke.exitCode === 0 && server.liveKeys().length === 0 ? 0 : 1;
 } finally {
   await server.stop();
 }
