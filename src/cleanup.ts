@@ -44,16 +44,19 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
     return;
   }
   const keyId = io.getState(STATE.keyId);
-  if (io.getState(STATE.deleteInPost) === 'false') {
-    io.info(keptMessage(tag, keyId, io.getState(STATE.expiresAt)));
-    return;
-  }
+  const handedOut = isKeyId(keyId) ? keyId : undefined;
+  const keep = io.getState(STATE.deleteInPost) === 'false';
+  // An earlier create attempt that went unanswered may still produce a key, even when a later one worked.
+  const mayLandLate = Number(io.getState(STATE.createPendingUntil)) > 0;
+  if (keep) io.info(keptMessage(tag, keyId, io.getState(STATE.expiresAt)));
+  if (keep && !mayLandLate) return;
   const config = deps.loadConfig();
   const client = deps.connect(config);
   try {
     await io.group('Delete the key', async () => {
-      if (isKeyId(keyId)) await deleteMintedKey(keyId, tag, { ...deps, client, repository: context.repository });
-      else await deleteKeysOfMain(tag, { ...deps, client, repository: context.repository });
+      const postDeps = { ...deps, client, repository: context.repository };
+      if (handedOut && !keep) await deleteMintedKey(handedOut, tag, postDeps);
+      if (!handedOut || mayLandLate) await deleteKeysOfMain(tag, postDeps, handedOut);
     });
   } catch (error) {
     const message = cleanupFailureMessage(keyId, io.getState(STATE.expiresAt), error);
@@ -82,24 +85,25 @@ async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Prom
 }
 
 /**
- * Main never saw a key id (it failed, or was cancelled mid-create): find its keys by their tag. When a
- * create may still land (main was cancelled while it was in flight), keep looking for a bounded time.
+ * Keys main made but did not hand out (it failed, was cancelled mid-create, or an attempt's answer was
+ * lost): found by their tag, all but `keep` (the key main did hand out). When a create may still land,
+ * keep looking for a bounded time.
  */
-async function deleteKeysOfMain(tag: KeyTag, deps: PostDeps): Promise<void> {
+async function deleteKeysOfMain(tag: KeyTag, deps: PostDeps, keep?: string): Promise<void> {
   const pendingUntil = Number(deps.io.getState(STATE.createPendingUntil)) || 0;
   const watchUntil = Math.min(pendingUntil, deps.now() + LATE_CREATE_WATCH_MS);
+  // Bounded in time and in count: one list per poll interval of the watch, at most.
+  const polls = Math.max(0, Math.ceil((watchUntil - deps.now()) / LATE_CREATE_POLL_MS));
   let said = false;
-  for (;;) {
-    const count = await deleteInvocationKeys(tag, deps, 'main did not finish with it');
+  for (let poll = 0; ; poll++) {
+    const count = await deleteInvocationKeys(tag, deps, { why: 'main did not hand it out', keep });
     if (count > 0) {
       deps.io.info(`Deleted ${count} key(s) left by main.`);
       return;
     }
-    if (deps.now() >= watchUntil) break;
+    if (poll >= polls || deps.now() >= watchUntil) break;
     if (!said) {
-      deps.io.info(
-        `Main was stopped while a create was in flight; watching for a late key for up to ${formatDuration(watchUntil - deps.now())}.`,
-      );
+      deps.io.info(`A create main sent was never answered; watching for a late key for up to ${formatDuration(watchUntil - deps.now())}.`);
       said = true;
     }
     await deps.sleep(LATE_CREATE_POLL_MS);

@@ -121,9 +121,17 @@ export async function deleteKeys(
   return result;
 }
 
-/** Deletes the keys carrying exactly this invocation's tag: keys it made whose secret it never saw. */
-export async function deleteInvocationKeys(tag: KeyTag, deps: DeleteDeps & { repository: string }, why: string): Promise<number> {
-  const keys = ownedKeys(await deps.client.listKeys(), deps.repository).filter((key) => hasTag(key.description, tag));
+/**
+ * Deletes the keys carrying exactly this invocation's tag: keys it made whose secret it never saw. `keep`
+ * is the one key the invocation did hand out (a run or preview key lives on with the same tag).
+ */
+export async function deleteInvocationKeys(
+  tag: KeyTag,
+  deps: DeleteDeps & { repository: string },
+  options: { why: string; keep?: string | undefined },
+): Promise<number> {
+  const { why, keep } = options;
+  const keys = ownedKeys(await deps.client.listKeys(), deps.repository).filter((key) => hasTag(key.description, tag) && key.id !== keep);
   return (await deleteKeys(keys, deps, { why })).ids.length;
 }
 

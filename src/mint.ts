@@ -72,6 +72,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
 
   // Saved before the create is sent: if the job dies mid-request, post can still find the key by its tag.
   io.saveState(STATE.tag, formatTag(tag));
+  let createMayLandLate = true;
   io.saveState(STATE.createPendingUntil, String(deps.now() + config.timeoutMs));
   const body = createKeyBody(config, description, deps.now());
   const key = await io.group('Create the inference key', async () => {
@@ -79,10 +80,17 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     io.info(`Creating a ${scopeText(config)} inference key, expiring at ${body.expiresAt}.`);
     const created = await client.createKey(body, {
       recover: async () => {
-        await deleteInvocationKeys(tag, { io, client: client.forCleanup(), repository: context.repository }, 'its answer was lost');
+        await deleteInvocationKeys(
+          tag,
+          { io, client: client.forCleanup(), repository: context.repository },
+          { why: 'its answer was lost' },
+        );
       },
       // Every attempt was answered: no key can land later, so post need not watch for one.
-      nothingCanLand: () => io.saveState(STATE.createPendingUntil, ''),
+      nothingCanLand: () => {
+        io.saveState(STATE.createPendingUntil, '');
+        createMayLandLate = false;
+      },
     });
     io.setSecret(created.apiKey); // the moment it arrives, before anything else can print
     return created;
@@ -112,7 +120,7 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
     if (!deletedByPost(config)) io.saveState(STATE.deleteInPost, 'false');
   } catch (error) {
-    await deleteAfterFailure(key.id, deps);
+    await deleteAfterFailure(key.id, deps, { postMustWatch: createMayLandLate });
     throw error;
   }
 
@@ -195,13 +203,15 @@ function isOlder(
   return run < newRun || (run === newRun && Number(key.tag.runAttempt) < Number(newTag.runAttempt));
 }
 
-/** A failed main leaves no key behind; if this delete fails too, the post step tries again. */
-async function deleteAfterFailure(keyId: string, deps: MintDeps): Promise<void> {
+/**
+ * A failed main leaves no key behind; if this delete fails too, the post step tries again. Post has
+ * nothing left to do unless an earlier create attempt went unanswered (its key could still appear).
+ */
+async function deleteAfterFailure(keyId: string, deps: MintDeps, { postMustWatch }: { postMustWatch: boolean }): Promise<void> {
   try {
     await deps.client.forCleanup().deleteKey(keyId);
-    // Nothing is left for post to do (recovery already deleted any key a lost answer made).
     deps.io.saveState(STATE.keyId, '');
-    deps.io.saveState(STATE.tag, '');
+    if (!postMustWatch) deps.io.saveState(STATE.tag, '');
     deps.io.info(`Deleted key ${keyId} because the step failed.`);
   } catch (error) {
     deps.io.warning(`Could not delete key ${keyId} after the failure (${messageOf(error)}); the post step will try again.`);

@@ -28,7 +28,7 @@ test('a tag but no key id: keys carrying exactly the tag are deleted, others kep
   const ours = bed.venice.addKey({ description: `label ${tag}` });
   const other = bed.venice.addKey({ description: 'untagged' });
   const post = await postInProcess({ inputs: inputs(), state: { 'invocation-tag': tag } });
-  expect(post.stdout).toContain(`Deleted key ${ours.id} "label ${tag}": main did not finish with it.`);
+  expect(post.stdout).toContain(`Deleted key ${ours.id} "label ${tag}": main did not hand it out.`);
   expect(bed.venice.liveKeys().map((k) => k.id)).toEqual([other.id]);
 });
 
@@ -182,4 +182,25 @@ test('the watch for a late key is bounded: post gives up and says so', async () 
   });
   expect(post.stdout).toContain('No late key appeared; nothing to delete.');
   expect(bed.venice.count('list')).toBe(4); // at 0, 2, 4 and 6 s of a 5 s watch
+});
+
+test('an unanswered create attempt before one that worked: post keeps the run key and deletes the late one', async () => {
+  bed.venice.inject('create', { kind: 'reset-before' }); // the first attempt gets no answer
+  const main = await mainInProcess({ inputs: bed.inputs({ scope: 'run' }) });
+  expect(main.exitCode).toBe(0);
+  expect(Number(main.state['create-pending-until'])).toBeGreaterThan(0);
+  const runKey = main.outputs['key-id']!;
+  const late = bed.venice.addKey({ description: main.outputs.description! }); // Venice finishes the first one late
+  const post = await postInProcess({ inputs: bed.inputs({ scope: 'run' }), state: main.state });
+  expect(post.stdout).toContain(`Deleted key ${late.id}`);
+  expect(bed.venice.liveKeys().map((key) => key.id)).toEqual([runKey]);
+});
+
+test('the watch for a late key is bounded in count as well: fast sleeps do not turn it into a flood', async () => {
+  const post = await postInProcess({
+    inputs: inputs(),
+    state: { 'invocation-tag': tag, 'create-pending-until': String(Date.now() + 20_000) },
+  });
+  expect(post.stdout).toContain('No late key appeared');
+  expect(bed.venice.count('list')).toBeLessThanOrEqual(11); // one per 2 s of a 20 s watch, plus the first
 });
