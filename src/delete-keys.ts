@@ -138,3 +138,10 @@ export async function deleteInvocationKeys(
 export function spentText(spent: Spent): string {
   return `${spent.usd} USD and ${spent.diem} DIEM (trailing seven days)`;
 }
+
+/** The outputs of revoke and sweep: what was deleted (nothing, in a dry run, which the log says). */
+export function publishDeleted(io: ActionIO, deleted: DeletedKeys, dryRun: boolean): void {
+  io.setOutput('deleted-count', String(deleted.ids.length));
+  io.setOutput('deleted-ids', deleted.ids.join(','));
+  if (dryRun) io.info('Dry run: nothing was deleted.');
+}

@@ -10,6 +10,7 @@
  * refused; they are authenticated as part of the associated data.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure } from './errors.js';
 
 const VERSION = 'vek1';
@@ -83,4 +84,20 @@ export function openHandle(handle: string, binding: HandleBinding): HandleConten
         'the minting job used (every job of the run must use the same secret).',
     );
   }
+}
+
+/**
+ * Opens a handle for `mode: use` and `mode: revoke`: the run key of this repository and run, with its tag.
+ * `mask` gets the secret the moment it is decrypted, before anything can print.
+ */
+export function openRunKey(handle: string, binding: HandleBinding, mask: (secret: string) => void): HandleContents & { tag: KeyTag } {
+  const key = openHandle(handle, binding);
+  mask(key.apiKey);
+  const tag = parseTag(key.description);
+  if (tag?.scope !== 'run' || !isTagOfRepository(tag, binding.repository) || tag.runId !== binding.runId) {
+    throw new ActionFailure(
+      "key-handle does not hold this run's key: pass the key-handle output of this run's job that minted with scope: run.",
+    );
+  }
+  return { ...key, tag };
 }

@@ -11,7 +11,7 @@ import { ActionFailure, messageOf } from './errors.js';
 import type { GitHubApi, PrState } from './github-api.js';
 import type { Config } from './inputs.js';
 import { sealHandle } from './key-handle.js';
-import type { RunContext } from './run-context.js';
+import { pullRequestFor, type RunContext } from './run-context.js';
 import { quoted } from './safe-text.js';
 import { mintSummary, writeSummary } from './summary.js';
 import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
@@ -38,11 +38,6 @@ export function createKeyBody(config: Config, description: string, now: number):
     limitPeriod: config.limitPeriod,
     ...(config.modelPrivacy ? { modelPrivacy: config.modelPrivacy } : {}),
   };
-}
-
-/** The PR to act for: the pr-number input, else the event's. */
-export function pullRequestFor(config: Config, context: RunContext): number | undefined {
-  return config.prNumber ?? context.prNumber;
 }
 
 /** The tag's scope: a job key with skip-delete is marked `kept`, so sweep leaves it to its owner. */

@@ -4,13 +4,11 @@
  * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
  */
 import type { ActionIO } from './action-io.js';
-import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, spentText } from './delete-keys.js';
-import { isTagOfRepository, parseTag } from './description-tag.js';
+import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, publishDeleted, spentText } from './delete-keys.js';
 import { ActionFailure } from './errors.js';
 import type { Config } from './inputs.js';
-import { openHandle } from './key-handle.js';
-import { pullRequestFor } from './mint.js';
-import type { RunContext } from './run-context.js';
+import { openRunKey } from './key-handle.js';
+import { pullRequestFor, type RunContext } from './run-context.js';
 import { quoted } from './safe-text.js';
 import { keyTable, writeSummary } from './summary.js';
 import type { VeniceClient } from './venice-client.js';
@@ -28,14 +26,13 @@ export async function revoke(config: Config, deps: RevokeDeps): Promise<void> {
 
 async function revokeRunKey(config: Config, deps: RevokeDeps): Promise<void> {
   const { io, context } = deps;
-  const key = openHandle(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId });
-  io.setSecret(key.apiKey);
-  const tag = parseTag(key.description);
-  if (tag?.scope !== 'run' || !isTagOfRepository(tag, context.repository) || tag.runId !== context.runId) {
-    throw new ActionFailure("key-handle does not hold this run's key; nothing deleted.");
-  }
+  const key = openRunKey(
+    config.keyHandle,
+    { adminKey: config.adminKey, repository: context.repository, runId: context.runId },
+    io.setSecret,
+  );
   const result = await io.group("Delete the run's key", () =>
-    deleteTaggedKey({ id: key.keyId, tag }, { ...deps, repository: context.repository }),
+    deleteTaggedKey({ id: key.keyId, tag: key.tag }, { ...deps, repository: context.repository }),
   );
   if (result.outcome === 'not-ours') {
     throw new ActionFailure(`key ${key.keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without the run's tag.`);
@@ -76,10 +73,9 @@ function spentLine(deleted: DeletedKeys): string {
   return `Spent by the deleted keys: ${spentText(deleted.spent)}${unread}.`;
 }
 
-export function publish(io: ActionIO, deleted: DeletedKeys, dryRun: boolean): void {
-  io.setOutput('deleted-count', String(deleted.ids.length));
-  io.setOutput('deleted-ids', deleted.ids.join(','));
+/** revoke's outputs: what was deleted, and what it spent. */
+function publish(io: ActionIO, deleted: DeletedKeys, dryRun: boolean): void {
+  publishDeleted(io, deleted, dryRun);
   io.setOutput('spent-usd', String(deleted.spent.usd));
   io.setOutput('spent-diem', String(deleted.spent.diem));
-  if (dryRun) io.info('Dry run: nothing was deleted.');
 }

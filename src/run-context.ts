@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ActionFailure } from './errors.js';
+import type { Config } from './inputs.js';
 
 export interface RunContext {
   repository: string;
@@ -68,4 +69,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isPrNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/** The PR to act for: the pr-number input, else the event's. */
+export function pullRequestFor(config: Pick<Config, 'prNumber'>, context: RunContext): number | undefined {
+  return config.prNumber ?? context.prNumber;
 }

@@ -6,7 +6,7 @@
  * did answer is still handled, and the step then ends with a warning.
  */
 import type { ActionIO } from './action-io.js';
-import { deleteKeys, type OwnedKey, ownedKeys } from './delete-keys.js';
+import { deleteKeys, type OwnedKey, ownedKeys, publishDeleted } from './delete-keys.js';
 import { ActionFailure, messageOf } from './errors.js';
 import type { GitHubApi } from './github-api.js';
 import type { Config } from './inputs.js';
@@ -73,10 +73,8 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   const deleted = await io.group('Delete the keys nobody else will', () =>
     deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun }),
   );
-  io.setOutput('deleted-count', String(deleted.ids.length));
-  io.setOutput('deleted-ids', deleted.ids.join(','));
+  publishDeleted(io, deleted, config.dryRun);
   io.setOutput('kept-count', String(keep.length));
-  if (config.dryRun) io.info('Dry run: nothing was deleted.');
   const why = (key: OwnedKey): string => (verdicts.get(key) as Verdict).why;
   const verb = config.dryRun ? 'Would delete (dry run)' : 'Deleted';
   const unansweredList = unanswered.length ? `\n\n#### GitHub did not answer\n\n${unanswered.map((line) => `- ${line}`).join('\n')}` : '';

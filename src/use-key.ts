@@ -5,10 +5,9 @@
  * No key is created, and the post step has nothing to do.
  */
 import type { ActionIO } from './action-io.js';
-import { isTagOfRepository, parseTag } from './description-tag.js';
 import { ActionFailure } from './errors.js';
 import type { Config } from './inputs.js';
-import { openHandle } from './key-handle.js';
+import { openRunKey } from './key-handle.js';
 import type { RunContext } from './run-context.js';
 import { quoted } from './safe-text.js';
 import { useSummary, writeSummary } from './summary.js';
@@ -26,12 +25,11 @@ const RERUN_ADVICE =
 
 export async function useRunKey(config: Config, deps: UseDeps): Promise<void> {
   const { io, context } = deps;
-  const key = openHandle(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId });
-  io.setSecret(key.apiKey); // before anything else can print
-  const tag = parseTag(key.description);
-  if (tag?.scope !== 'run' || !isTagOfRepository(tag, context.repository) || tag.runId !== context.runId) {
-    throw new ActionFailure("key-handle does not hold this run's key; pass the output of the job that minted it with scope: run.");
-  }
+  const key = openRunKey(
+    config.keyHandle,
+    { adminKey: config.adminKey, repository: context.repository, runId: context.runId },
+    io.setSecret,
+  );
   if (Date.parse(key.expiresAt) <= deps.now()) {
     throw new ActionFailure(`the run's key ${key.keyId} expired at ${key.expiresAt}. Mint it with a longer expires-in. ${RERUN_ADVICE}`);
   }
