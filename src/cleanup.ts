@@ -6,6 +6,7 @@
  * still shows with this invocation's tag.
  */
 import { type ActionIO, STATE } from './action-io.js';
+import type { BrokerClient } from './broker-client.js';
 import { deleteInvocationKeys, deleteTaggedKey, spentText } from './delete-keys.js';
 import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { formatDuration } from './duration.js';
@@ -28,6 +29,8 @@ export interface CleanupDeps {
   /** Inputs are read only when there is something to delete: a post after a failed main must stay quiet. */
   loadConfig: () => Config;
   connect: (config: Config) => VeniceClient;
+  /** With broker-url: the key is deleted through the broker, which checks the token owns it. */
+  broker: (config: Config) => BrokerClient;
 }
 
 export async function cleanUp(deps: CleanupDeps): Promise<void> {
@@ -51,9 +54,14 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
   if (keep) io.info(keptMessage(tag, keyId, io.getState(STATE.expiresAt)));
   if (keep && !mayLandLate) return;
   const config = deps.loadConfig();
-  const client = deps.connect(config);
   try {
     await io.group('Delete the key', async () => {
+      if (config.brokerUrl) {
+        // The broker cannot list keys for a caller: only the key main handed out is known, and deleted.
+        if (handedOut && !keep) await deleteThroughBroker(handedOut, deps.broker(config), io);
+        return;
+      }
+      const client = deps.connect(config);
       const postDeps = { ...deps, client, repository: context.repository };
       if (handedOut && !keep) await deleteMintedKey(handedOut, tag, postDeps);
       if (!handedOut || mayLandLate) await deleteKeysOfMain(tag, postDeps, handedOut);
@@ -82,6 +90,13 @@ async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Prom
     deps.io.info(`Deleted key ${keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
   }
   await writeSummary(deps.io, postSummary(keyId, result.outcome, result.spent));
+}
+
+async function deleteThroughBroker(keyId: string, broker: BrokerClient, io: ActionIO): Promise<void> {
+  const result = await broker.deleteKey(keyId);
+  if (result.outcome === 'already-gone') io.info(`Key ${keyId} was already gone.`);
+  else io.info(`Deleted key ${keyId} through the broker.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
+  await writeSummary(io, postSummary(keyId, result.outcome, result.spent));
 }
 
 /**

@@ -13,7 +13,8 @@ import { roundAmount } from './spend.js';
 import type { ListedKey, VeniceClient } from './venice-client.js';
 
 export interface DeleteDeps {
-  io: ActionIO;
+  /** Only logs: the broker, which deletes through here too, has no runner to talk to. */
+  io: Pick<ActionIO, 'info' | 'warning'>;
   client: VeniceClient;
 }
 
@@ -65,6 +66,24 @@ export async function deleteTaggedKey(
     deps.io.warning(`could not read key ${id} before deleting it (${messageOf(error)}); deleting it without a spend report.`);
   }
   return { outcome: await deps.client.deleteKey(id), spent };
+}
+
+/**
+ * Deletes one key known only by its id (the broker's callers send nothing else): the key is read once,
+ * and deleted only when this repository owns it and `refusal` finds nothing against it; otherwise the
+ * refusal says why. What the key spent comes from the same read.
+ */
+export async function deleteKeyOfRepository(
+  id: string,
+  deps: Pick<DeleteDeps, 'client'> & { repository: string },
+  refusal: (tag: KeyTag) => string | undefined,
+): Promise<{ outcome: 'deleted' | 'already-gone'; spent: Spent | undefined } | { outcome: 'refused'; reason: string }> {
+  const details = await deps.client.getKey(id);
+  if (details === undefined) return { outcome: 'already-gone', spent: undefined };
+  const tag = ownerTag(details, deps.repository);
+  const reason = tag ? refusal(tag) : `key ${id} is not a key of ${deps.repository} (it lacks this repository's tag); it was not deleted.`;
+  if (reason !== undefined) return { outcome: 'refused', reason };
+  return { outcome: await deps.client.deleteKey(id), spent: details.spent };
 }
 
 export interface DeletedKeys {

@@ -59,11 +59,14 @@ export interface HttpTransport {
   send(request: HttpRequest): Promise<HttpResponse>;
 }
 
-/** One transport per step: its sockets are reused by every request the step sends. */
-export function createTransport(env: Record<string, string | undefined>, maxBodyBytes = MAX_BODY_BYTES): HttpTransport {
+/**
+ * One transport per step: its sockets are reused by every request the step sends. The broker, which
+ * serves many callers at once, asks for more than one socket.
+ */
+export function createTransport(env: Record<string, string | undefined>, maxBodyBytes = MAX_BODY_BYTES, sockets = 1): HttpTransport {
   const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 1 }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 1 }),
+    'http:': new http.Agent({ keepAlive: true, maxSockets: sockets }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: sockets }),
   };
   const useProxy = PROXY_VARIABLES.some((name) => env[name]);
   let proxied: Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> | undefined;
@@ -87,7 +90,7 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
       try {
         let answer: RawAnswer;
         if (useProxy && !isLoopbackHost(request.url.hostname)) {
-          proxied ??= loadProxy(env);
+          proxied ??= loadProxy(env, sockets);
           answer = await (await proxied)(request, signal);
         } else {
           answer = await direct(request, signal);
@@ -109,13 +112,14 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
  */
 async function loadProxy(
   env: Record<string, string | undefined>,
+  sockets: number,
 ): Promise<(request: HttpRequest, signal: AbortSignal) => Promise<RawAnswer>> {
   const { EnvHttpProxyAgent, request: undiciRequest } = await import('undici');
   const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
   const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? httpProxy;
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   const dispatcher = new EnvHttpProxyAgent({
-    connections: 1,
+    connections: sockets,
     ...(httpProxy ? { httpProxy } : {}),
     ...(httpsProxy ? { httpsProxy } : {}),
     ...(noProxy ? { noProxy } : {}),

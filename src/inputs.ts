@@ -28,34 +28,61 @@ export const MAX_TIMEOUT_MS = 6 * 3_600_000;
  */
 export const MIN_TIMEOUT_MS = 10_000;
 
-/** Everything the action was asked to do, typed and validated. */
-export interface Config {
-  adminKey: string;
+/**
+ * What one key should be. The broker accepts exactly these fields in a mint request, named as the
+ * inputs, and parses them with the same functions, so the action and the broker cannot disagree.
+ */
+export interface KeyRequest {
   expiresInMs: number;
   usdLimit: number | null;
   diemLimit: number | null;
   limitPeriod: LimitPeriod;
   modelPrivacy: ModelPrivacy | undefined;
   label: string;
-  verify: boolean;
   skipDelete: boolean;
-  exportEnv: string | undefined;
-  apiUrl: string;
-  timeoutMs: number;
-  failOnCleanupError: boolean;
-  mode: Mode;
   scope: KeyScope;
   /** scope pr: the preview slot; empty means the job id (GITHUB_JOB), filled in by the step. */
   slot: string;
-  keyHandle: string;
   /** From the pr-number input; the event's PR is read separately (run-context.ts). */
   prNumber: number | undefined;
+}
+
+/** The key request's fields with action.yml's defaults (a metadata test keeps the two equal). */
+export const KEY_REQUEST_DEFAULTS = {
+  'expires-in': '1h',
+  'usd-limit': '1',
+  'diem-limit': '1',
+  'limit-period': 'EPOCH',
+  'model-privacy': '',
+  description: '',
+  'skip-delete': 'false',
+  scope: 'job',
+  slot: '',
+  'pr-number': '',
+} as const;
+export type KeyRequestField = keyof typeof KEY_REQUEST_DEFAULTS;
+
+/** Everything the action was asked to do, typed and validated. */
+export interface Config extends KeyRequest {
+  /** Empty when broker-url is set: the broker holds the admin key. */
+  adminKey: string;
+  verify: boolean;
+  exportEnv: string | undefined;
+  apiUrl: string;
+  /** The key broker to ask instead of Venice (no admin key in GitHub), or empty. */
+  brokerUrl: string;
+  brokerAudience: string;
+  timeoutMs: number;
+  failOnCleanupError: boolean;
+  mode: Mode;
+  keyHandle: string;
   rotate: boolean;
   dryRun: boolean;
   githubToken: string;
 }
 
 export type ReadInput = (name: string) => string;
+type Field = <T>(name: string, parse: (raw: string) => T) => T;
 
 // YAML 1.2 core schema spellings, the same set @actions/core's getBooleanInput accepts.
 const TRUE_WORDS = new Set(['true', 'True', 'TRUE']);
@@ -63,9 +90,9 @@ const FALSE_WORDS = new Set(['false', 'False', 'FALSE']);
 // Variables a step must not overwrite: the runner's own, and ones that change how later steps run.
 const RESERVED_ENV = /^(GITHUB_|RUNNER_|ACTIONS_)|^(NODE_OPTIONS|PATH|HOME|CI)$/i;
 
-export function readConfig(read: ReadInput): Config {
-  const errors: InputError[] = [];
-  const field = <T>(name: string, parse: (raw: string) => T): T => {
+/** A field reader that collects every InputError instead of stopping at the first. */
+function collecting(read: ReadInput, errors: InputError[]): Field {
+  return <T>(name: string, parse: (raw: string) => T): T => {
     try {
       return parse(read(name).trim());
     } catch (error) {
@@ -76,9 +103,10 @@ export function readConfig(read: ReadInput): Config {
       throw error;
     }
   };
+}
 
-  const config: Config = {
-    adminKey: field('admin-key', parseAdminKey),
+function readKeyRequestFields(field: Field): KeyRequest {
+  return {
     expiresInMs: field('expires-in', (raw) => durationInput('expires-in', raw, '1h', MAX_EXPIRES_IN_MS, '366d')),
     usdLimit: field('usd-limit', (raw) => limitInput('usd-limit', raw)),
     diemLimit: field('diem-limit', (raw) => limitInput('diem-limit', raw)),
@@ -87,17 +115,61 @@ export function readConfig(read: ReadInput): Config {
       raw === '' ? undefined : enumInput('model-privacy', raw, MODEL_PRIVACIES, 'PRIVATE_ONLY'),
     ),
     label: field('description', parseLabel),
-    verify: field('verify', (raw) => booleanInput('verify', raw)),
     skipDelete: field('skip-delete', (raw) => booleanInput('skip-delete', raw)),
+    scope: field('scope', (raw) => enumInput('scope', raw, SCOPES, 'run')),
+    slot: field('slot', parseSlot),
+    prNumber: field('pr-number', parsePrNumber),
+  };
+}
+
+/**
+ * A key request written back as the inputs write it: what the action sends the broker, and what the
+ * broker answers it granted. readKeyRequest reads it back to the same values.
+ */
+export function keyRequestFields(request: KeyRequest): Record<KeyRequestField, string> {
+  const limit = (value: number | null): string => (value === null ? 'unlimited' : String(value));
+  return {
+    'expires-in': `${Math.ceil(request.expiresInMs / 1000)}s`,
+    'usd-limit': limit(request.usdLimit),
+    'diem-limit': limit(request.diemLimit),
+    'limit-period': request.limitPeriod,
+    'model-privacy': request.modelPrivacy ?? '',
+    description: request.label,
+    'skip-delete': String(request.skipDelete),
+    scope: request.scope,
+    slot: request.slot,
+    'pr-number': request.prNumber === undefined ? '' : String(request.prNumber),
+  };
+}
+
+/** The broker's side: a mint request's fields (missing ones take action.yml's defaults), or every mistake in it. */
+export function readKeyRequest(read: (name: KeyRequestField) => string): KeyRequest {
+  const errors: InputError[] = [];
+  const request = readKeyRequestFields(collecting(read as ReadInput, errors));
+  if (errors.length === 0 && request.slot !== '' && request.scope !== 'pr') errors.push(slotWithoutPr(request.scope));
+  if (errors.length > 0) throw new InputErrors(errors);
+  return request;
+}
+
+export function readConfig(read: ReadInput): Config {
+  const errors: InputError[] = [];
+  const field = collecting(read, errors);
+  const brokerUrl = field('broker-url', (raw) =>
+    raw === '' ? '' : parseUrl('broker-url', raw, 'e.g. "https://venice-broker.example.com"'),
+  );
+  const config: Config = {
+    ...readKeyRequestFields(field),
+    // With a broker, the admin key stays with the broker: none is needed (or wanted) here.
+    adminKey: brokerUrl === '' ? field('admin-key', parseAdminKey) : '',
+    verify: field('verify', (raw) => booleanInput('verify', raw)),
     exportEnv: field('export-env', parseExportEnv),
-    apiUrl: field('api-url', parseApiUrl),
+    apiUrl: field('api-url', (raw) => parseUrl('api-url', raw, 'e.g. "https://api.venice.ai/api/v1"')),
+    brokerUrl,
+    brokerAudience: field('broker-audience', parseBrokerAudience),
     timeoutMs: field('timeout', parseTimeout),
     failOnCleanupError: field('fail-on-cleanup-error', (raw) => booleanInput('fail-on-cleanup-error', raw)),
     mode: field('mode', parseMode),
-    scope: field('scope', (raw) => enumInput('scope', raw, SCOPES, 'run')),
-    slot: field('slot', parseSlot),
     keyHandle: field('key-handle', parseKeyHandle),
-    prNumber: field('pr-number', parsePrNumber),
     rotate: field('rotate', (raw) => booleanInput('rotate', raw)),
     dryRun: field('dry-run', (raw) => booleanInput('dry-run', raw)),
     githubToken: field('github-token', (raw) => raw),
@@ -107,9 +179,31 @@ export function readConfig(read: ReadInput): Config {
   return config;
 }
 
+function slotWithoutPr(scope: KeyScope): InputError {
+  return new InputError('slot', `is only for preview keys (scope pr), not scope ${scope}; e.g. \`scope: pr\` with \`slot: web\`.`);
+}
+
 /** Inputs that are fine alone but not together. */
 function combinationErrors(config: Config): InputError[] {
   const errors: InputError[] = [];
+  if (config.brokerUrl !== '' && config.brokerAudience === '') {
+    errors.push(
+      new InputError(
+        'broker-audience',
+        "is empty, and broker-url needs it: set the audience your broker's config names, e.g. `broker-audience: venice-key-broker`.",
+      ),
+    );
+  }
+  if (config.brokerUrl !== '' && (config.mode === 'sweep' || (config.mode === 'revoke' && config.keyHandle === '') || config.rotate)) {
+    const what = config.rotate ? 'rotate' : `mode ${config.mode}${config.mode === 'revoke' ? ' without key-handle' : ''}`;
+    errors.push(
+      new InputError(
+        'broker-url',
+        `is set, and ${what} is not available through the broker (it lists the account's keys, which only the admin key may do). ` +
+          "Preview keys minted through the broker expire at their expires-in (capped by the broker's policy); use admin-key for rotate, PR revoke and sweep.",
+      ),
+    );
+  }
   if (config.mode === 'use' && config.keyHandle === '') {
     errors.push(
       new InputError(
@@ -124,11 +218,7 @@ function combinationErrors(config: Config): InputError[] {
   if (config.rotate && (config.mode !== 'mint' || config.scope !== 'pr')) {
     errors.push(new InputError('rotate', 'is only for preview keys: set `scope: pr` (with mode mint), or leave rotate at "false".'));
   }
-  if (config.slot !== '' && config.scope !== 'pr') {
-    errors.push(
-      new InputError('slot', `is only for preview keys (scope pr), not scope ${config.scope}; e.g. \`scope: pr\` with \`slot: web\`.`),
-    );
-  }
+  if (config.slot !== '' && config.scope !== 'pr') errors.push(slotWithoutPr(config.scope));
   return errors;
 }
 
@@ -240,26 +330,34 @@ function parseExportEnv(raw: string): string | undefined {
   return raw;
 }
 
-function parseApiUrl(raw: string): string {
-  const example = 'e.g. "https://api.venice.ai/api/v1"';
+/** api-url and broker-url: https, or plain http only on loopback; no credentials, query or fragment. */
+function parseUrl(name: string, raw: string, example: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new InputError('api-url', `"${raw}" is not a URL; ${example}.`);
+    throw new InputError(name, `"${raw}" is not a URL; ${example}.`);
   }
   if (url.username || url.password) {
-    throw new InputError('api-url', `must not carry credentials in the URL (${url.host}); pass the key as admin-key; ${example}.`);
+    throw new InputError(name, `must not carry credentials in the URL (${url.host}); ${example}.`);
   }
   if (url.search || url.hash) {
-    throw new InputError('api-url', `"${raw}" must not have a query or fragment; ${example}.`);
+    throw new InputError(name, `"${raw}" must not have a query or fragment; ${example}.`);
   }
   const loopback = isLoopbackHost(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new InputError(
-      'api-url',
+      name,
       `"${raw}" must use https: (plain http: is allowed only for loopback: 127.x.x.x, localhost and [::1]); ${example}.`,
     );
   }
   return url.href.replace(/\/+$/, '');
+}
+
+/** The audience is sent in a URL's query and compared by the broker: one plain word or URL, no spaces. */
+function parseBrokerAudience(raw: string): string {
+  if (raw !== '' && !/^[\x21-\x7e]{1,200}$/.test(raw)) {
+    throw new InputError('broker-audience', `"${raw}" is not an audience: one word or URL without spaces; e.g. "venice-key-broker".`);
+  }
+  return raw;
 }

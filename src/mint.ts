@@ -14,7 +14,7 @@ import { sealHandle } from './key-handle.js';
 import { pullRequestFor, type RunContext } from './run-context.js';
 import { quoted } from './safe-text.js';
 import { mintSummary, writeSummary } from './summary.js';
-import type { CreateKeyBody, MintedKey, VeniceClient } from './venice-client.js';
+import { createKeyBody, type MintedKey, type VeniceClient } from './venice-client.js';
 
 export interface MintDeps {
   io: ActionIO;
@@ -26,18 +26,6 @@ export interface MintDeps {
   isCancelled: () => boolean;
   /** GitHub, asked only for a preview key: is the PR still open? */
   gitHub: () => GitHubApi;
-}
-
-/** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
-export function createKeyBody(config: Config, description: string, now: number): CreateKeyBody {
-  return {
-    apiKeyType: 'INFERENCE',
-    description,
-    expiresAt: new Date(now + config.expiresInMs).toISOString(),
-    consumptionLimit: { usd: config.usdLimit, diem: config.diemLimit },
-    limitPeriod: config.limitPeriod,
-    ...(config.modelPrivacy ? { modelPrivacy: config.modelPrivacy } : {}),
-  };
 }
 
 /** The tag's scope: a job key with skip-delete is marked `kept`, so sweep leaves it to its owner. */
@@ -100,11 +88,8 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
     io.info(`Minted key ${key.id} ${quoted(key.description)}; it expires at ${expiresAt}.`);
     if (labelTruncated) io.info("The label was shortened to fit Venice's 64 characters with the action's tag.");
     // Verified before it is published, so a failed step never hands a dead key to later steps.
-    if (config.verify) await io.group('Verify the new key', () => verify(key, deps));
-    io.setOutput('api-key', key.apiKey);
-    io.setOutput('key-id', key.id);
-    io.setOutput('expires-at', expiresAt);
-    io.setOutput('description', key.description);
+    if (config.verify) await io.group('Verify the new key', () => verifyNewKey(key, deps));
+    publishKey(io, key, config.exportEnv);
     if (config.scope === 'run') {
       handle = sealHandle(
         { apiKey: key.apiKey, keyId: key.id, expiresAt, description: key.description },
@@ -112,7 +97,6 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
       );
       io.setOutput('key-handle', handle);
     }
-    if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
     if (!deletedByPost(config)) io.saveState(STATE.deleteInPost, 'false');
   } catch (error) {
     await deleteAfterFailure(key.id, deps, { postMustWatch: createMayLandLate });
@@ -133,7 +117,8 @@ function scopeText(config: Config): string {
   return config.skipDelete ? 'job (kept after the job: skip-delete)' : 'job';
 }
 
-async function verify(key: MintedKey, deps: MintDeps): Promise<void> {
+/** Asks Venice, with the new key itself, whether it may be used (direct and broker mints alike). */
+export async function verifyNewKey(key: MintedKey, deps: { client: VeniceClient; io: Pick<ActionIO, 'info'> }): Promise<void> {
   if (!(await deps.client.verifyKey(key.apiKey))) {
     throw new ActionFailure(
       `the new key ${key.id} was created but Venice reports accessPermitted: false for it, so it cannot be used. ` +
@@ -141,6 +126,15 @@ async function verify(key: MintedKey, deps: MintDeps): Promise<void> {
     );
   }
   deps.io.info(`Verified: Venice accepts key ${key.id}.`);
+}
+
+/** The outputs every mint sets (and export-env), once the key is verified. */
+export function publishKey(io: ActionIO, key: MintedKey, exportEnv: string | undefined): void {
+  io.setOutput('api-key', key.apiKey);
+  io.setOutput('key-id', key.id);
+  io.setOutput('expires-at', key.expiresAt);
+  io.setOutput('description', key.description);
+  if (exportEnv) io.exportVariable(exportEnv, key.apiKey);
 }
 
 /**

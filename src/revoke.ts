@@ -4,6 +4,7 @@
  * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
  */
 import type { ActionIO } from './action-io.js';
+import type { BrokerClient } from './broker-client.js';
 import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, publishDeleted, spentText } from './delete-keys.js';
 import { ActionFailure } from './errors.js';
 import type { Config } from './inputs.js';
@@ -17,6 +18,8 @@ export interface RevokeDeps {
   io: ActionIO;
   client: VeniceClient;
   context: RunContext;
+  /** With a broker, the handle is opened and the key deleted through it. */
+  broker?: BrokerClient | undefined;
 }
 
 export async function revoke(config: Config, deps: RevokeDeps): Promise<void> {
@@ -25,14 +28,12 @@ export async function revoke(config: Config, deps: RevokeDeps): Promise<void> {
 }
 
 async function revokeRunKey(config: Config, deps: RevokeDeps): Promise<void> {
-  const { io, context } = deps;
-  const key = openRunKey(
-    config.keyHandle,
-    { adminKey: config.adminKey, repository: context.repository, runId: context.runId },
-    io.setSecret,
-  );
+  const { io, context, broker } = deps;
+  const key = broker
+    ? await broker.unwrap(config.keyHandle)
+    : openRunKey(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId }, io.setSecret);
   const result = await io.group("Delete the run's key", () =>
-    deleteTaggedKey({ id: key.keyId, tag: key.tag }, { ...deps, repository: context.repository }),
+    broker ? broker.deleteKey(key.keyId) : deleteTaggedKey({ id: key.keyId, tag: key.tag }, { ...deps, repository: context.repository }),
   );
   if (result.outcome === 'not-ours') {
     throw new ActionFailure(`key ${key.keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without the run's tag.`);

@@ -4,11 +4,14 @@
  * and, for the matrix test, a virtual clock.
  */
 import type { ActionIO } from './action-io.js';
+import { BrokerClient } from './broker-client.js';
+import { mintThroughBroker } from './broker-mint.js';
 import { cleanUp } from './cleanup.js';
 import { Deadline } from './deadline.js';
 import { ActionFailure, InputError, InputErrors, messageOf } from './errors.js';
 import { type GitHubApi, gitHubApi } from './github-api.js';
-import { createTransport } from './http.js';
+import { createTransport, type HttpTransport } from './http.js';
+import { requestIdToken } from './id-token.js';
 import { type Config, type ReadInput, readConfig } from './inputs.js';
 import { mintKey } from './mint.js';
 import type { RetryPolicy } from './retry.js';
@@ -57,10 +60,13 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
         return gitHub;
       },
     };
-    if (config.mode === 'use') return await useRunKey(config, deps);
-    if (config.mode === 'revoke') return await revoke(config, deps);
+    const broker = config.brokerUrl ? brokerClient(config, step, context) : undefined;
+    const isCancelled = (): boolean => step.cancel.signal.aborted;
+    if (config.mode === 'use') return await useRunKey(config, { ...deps, broker });
+    if (config.mode === 'revoke') return await revoke(config, { ...deps, broker });
     if (config.mode === 'sweep') return await sweep(config, deps);
-    await mintKey(config, { ...deps, token: step.newToken(), isCancelled: () => step.cancel.signal.aborted });
+    if (broker) return await mintThroughBroker(config, { ...deps, broker, isCancelled });
+    await mintKey(config, { ...deps, token: step.newToken(), isCancelled });
   } catch (error) {
     fail(step, error);
   }
@@ -89,6 +95,7 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
       context: () => readRunContext(step.env),
       loadConfig: () => readConfig(step.readInput),
       connect: (config) => veniceClient(config, step),
+      broker: (config) => brokerClient(config, step, readRunContext(step.env)),
     });
   } catch (error) {
     fail(step, error);
@@ -103,11 +110,47 @@ function maskSecrets(step: StepEnvironment): void {
   }
 }
 
+/** The step's one transport: the Venice client and the broker client share its sockets. */
+const transports = new WeakMap<StepEnvironment, HttpTransport>();
+function transportOf(step: StepEnvironment): HttpTransport {
+  let transport = transports.get(step);
+  if (!transport) {
+    transport = createTransport(step.env);
+    transports.set(step, transport);
+  }
+  return transport;
+}
+
+function brokerClient(config: Config, step: StepEnvironment, context: RunContext): BrokerClient {
+  const transport = transportOf(step);
+  const deadline = Deadline.forStep(config.timeoutMs, step.now);
+  return new BrokerClient({
+    brokerUrl: config.brokerUrl,
+    transport,
+    deadline,
+    policy: step.policy,
+    log: step.io.info,
+    mask: step.io.setSecret,
+    repository: context.repository,
+    runId: context.runId,
+    signal: step.cancel.signal,
+    idToken: () =>
+      requestIdToken({
+        env: step.env,
+        audience: config.brokerAudience,
+        transport,
+        timeoutMs: Math.max(1_000, Math.min(30_000, deadline.remainingMs())),
+        signal: step.cancel.signal,
+        mask: step.io.setSecret,
+      }),
+  });
+}
+
 function veniceClient(config: Config, step: StepEnvironment): VeniceClient {
   return new VeniceClient({
     apiUrl: config.apiUrl,
     adminKey: config.adminKey,
-    transport: createTransport(step.env),
+    transport: transportOf(step),
     deadline: Deadline.forStep(config.timeoutMs, step.now),
     policy: step.policy,
     log: step.io.info,

@@ -17,6 +17,8 @@ export interface MintedSummary {
   /** Ids of older keys of the same PR slot deleted by rotate. */
   rotated: string[];
   mintedAt: number;
+  /** Minted through the broker: the rule that granted it, and what its ceilings lowered (untrusted text). */
+  broker?: { rule: string; clamped: string[] };
 }
 
 /** The summary is a courtesy: failing to write it must not fail a step that did its work. */
@@ -48,6 +50,12 @@ export function mintSummary(key: MintedSummary, config: Config): string {
     ['Model privacy', config.modelPrivacy ?? 'Venice default (ALL)'],
     ['Verified', key.verified ? 'yes' : 'not checked (verify: false)'],
     ['After the job', config.scope === 'job' && config.skipDelete ? 'kept until it expires (skip-delete)' : AFTER_THE_JOB[config.scope]],
+    ...(key.broker
+      ? ([
+          ['Granted by', `the broker's rule ${markdownCell(key.broker.rule)}`],
+          ...(key.broker.clamped.length > 0 ? [['Lowered to the policy', key.broker.clamped.map(markdownCell).join('<br>')]] : []),
+        ] as [string, string][])
+      : []),
     ...(config.rotate
       ? [['Rotated out', key.rotated.length === 0 ? 'no older key' : key.rotated.map(markdownCell).join(', ')] as [string, string]]
       : []),

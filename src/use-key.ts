@@ -5,9 +5,11 @@
  * No key is created, and the post step has nothing to do.
  */
 import type { ActionIO } from './action-io.js';
+import type { BrokerClient } from './broker-client.js';
 import { ActionFailure } from './errors.js';
 import type { Config } from './inputs.js';
 import { openRunKey } from './key-handle.js';
+import { publishKey } from './mint.js';
 import type { RunContext } from './run-context.js';
 import { quoted } from './safe-text.js';
 import { useSummary, writeSummary } from './summary.js';
@@ -18,6 +20,8 @@ export interface UseDeps {
   client: VeniceClient;
   context: RunContext;
   now: () => number;
+  /** With a broker, the broker opens the handle (it holds the handle's key); else it is opened here. */
+  broker?: BrokerClient | undefined;
 }
 
 const RERUN_ADVICE =
@@ -25,11 +29,9 @@ const RERUN_ADVICE =
 
 export async function useRunKey(config: Config, deps: UseDeps): Promise<void> {
   const { io, context } = deps;
-  const key = openRunKey(
-    config.keyHandle,
-    { adminKey: config.adminKey, repository: context.repository, runId: context.runId },
-    io.setSecret,
-  );
+  const key = deps.broker
+    ? await io.group("Open the run's key-handle through the broker", () => (deps.broker as BrokerClient).unwrap(config.keyHandle))
+    : openRunKey(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId }, io.setSecret);
   if (Date.parse(key.expiresAt) <= deps.now()) {
     throw new ActionFailure(`the run's key ${key.keyId} expired at ${key.expiresAt}. Mint it with a longer expires-in. ${RERUN_ADVICE}`);
   }
@@ -52,11 +54,7 @@ export async function useRunKey(config: Config, deps: UseDeps): Promise<void> {
       io.info(`Verified: Venice accepts key ${key.keyId}.`);
     });
   }
-  io.setOutput('api-key', key.apiKey);
-  io.setOutput('key-id', key.keyId);
-  io.setOutput('expires-at', key.expiresAt);
-  io.setOutput('description', key.description);
-  if (config.exportEnv) io.exportVariable(config.exportEnv, key.apiKey);
+  publishKey(io, { id: key.keyId, apiKey: key.apiKey, expiresAt: key.expiresAt, description: key.description }, config.exportEnv);
   io.info(`Using the run's key ${key.keyId} ${quoted(key.description)}; it expires at ${key.expiresAt}.`);
   await writeSummary(io, useSummary(key.keyId, key.description, key.expiresAt, config.verify));
 }

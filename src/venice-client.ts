@@ -8,7 +8,7 @@
 import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
 import { type HttpResponse, type HttpTransport, NoResponseError } from './http.js';
-import type { LimitPeriod, ModelPrivacy } from './inputs.js';
+import type { KeyRequest, LimitPeriod, ModelPrivacy } from './inputs.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 import { safeText } from './safe-text.js';
 
@@ -46,6 +46,22 @@ export interface CreateKeyBody {
   consumptionLimit: { usd: number | null; diem: number | null };
   limitPeriod: LimitPeriod;
   modelPrivacy?: ModelPrivacy;
+}
+
+/** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
+export function createKeyBody(
+  config: Pick<KeyRequest, 'expiresInMs' | 'usdLimit' | 'diemLimit' | 'limitPeriod' | 'modelPrivacy'>,
+  description: string,
+  now: number,
+): CreateKeyBody {
+  return {
+    apiKeyType: 'INFERENCE',
+    description,
+    expiresAt: new Date(now + config.expiresInMs).toISOString(),
+    consumptionLimit: { usd: config.usdLimit, diem: config.diemLimit },
+    limitPeriod: config.limitPeriod,
+    ...(config.modelPrivacy ? { modelPrivacy: config.modelPrivacy } : {}),
+  };
 }
 
 export interface MintedKey {
@@ -131,6 +147,11 @@ const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Venice's secrets are `VENICE_INFERENCE_KEY_` and base64url-like characters: long, no spaces. */
 const API_KEY = /^[A-Za-z0-9_-]{32,512}$/;
 
+/** Whether a value looks like a Venice secret (so it is safe to mask: never a short or spaced string). */
+export function isApiKey(value: unknown): value is string {
+  return typeof value === 'string' && API_KEY.test(value);
+}
+
 export function isKeyId(value: unknown): value is string {
   return typeof value === 'string' && KEY_ID.test(value);
 }
@@ -204,7 +225,7 @@ export class VeniceClient {
     const response = await this.send('create', { body });
     const data = (response.json as { data?: Record<string, unknown> } | undefined)?.data ?? {};
     if (!isKeyId(data.id)) throw retryable('create', response.status, 'an answer without a usable key id', { ambiguous: true });
-    if (typeof data.apiKey !== 'string' || !API_KEY.test(data.apiKey)) {
+    if (!isApiKey(data.apiKey)) {
       // A key exists that we cannot use (and must not mask: "a" would hide every a in the log).
       await this.forCleanup()
         .deleteKey(data.id)

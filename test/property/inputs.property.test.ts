@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildDescription, newTag } from '../../src/description-tag.ts';
 import { InputErrors } from '../../src/errors.ts';
-import { type Config, readConfig } from '../../src/inputs.ts';
-import { createKeyBody } from '../../src/mint.ts';
+import { type Config, keyRequestFields, readConfig, readKeyRequest } from '../../src/inputs.ts';
+import { createKeyBody } from '../../src/venice-client.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 import { actionInputs, runnerInputs } from '../support/runner.ts';
 import { VeniceServer } from '../support/venice-server.ts';
@@ -41,6 +41,12 @@ const inputValues = {
     fc.webUrl(),
     fc.string(),
   ),
+  'broker-url': fc.oneof(
+    fc.constantFrom('', 'https://broker.example.com', 'http://127.0.0.1:8080', 'http://broker.example.com', 'not a url'),
+    fc.webUrl(),
+    fc.string(),
+  ),
+  'broker-audience': fc.oneof(fc.constantFrom('', 'venice-key-broker', 'has space'), fc.string()),
   timeout: durations,
   'fail-on-cleanup-error': booleans,
   mode: enumLike(['MINT', 'USE', 'REVOKE', 'SWEEP', 'DELETE']),
@@ -83,6 +89,23 @@ test('any input values: a config whose create body fits the spec, or input error
       expect(body.apiKeyType).toBe('INFERENCE');
     }),
     { numRuns: 3_000 },
+  );
+});
+
+test('a key request written as fields reads back the same: what the action sends is what the broker reads', () => {
+  fc.assert(
+    fc.property(fc.record(inputValues), (raw) => {
+      let config: Config;
+      try {
+        config = readConfig((name) => raw[name as keyof typeof raw]);
+      } catch {
+        return;
+      }
+      const fields = keyRequestFields(config);
+      const request = readKeyRequest((name) => fields[name]);
+      expect(request).toEqual(Object.fromEntries(Object.keys(request).map((name) => [name, config[name as keyof Config]])));
+    }),
+    { numRuns: 2_000 },
   );
 });
 

@@ -23,6 +23,8 @@ export interface InProcessOptions {
   now?: () => number;
   /** Make writing a file command fail, as a full disk would. */
   fail?: 'summary' | 'output';
+  /** Called as each workflow command is issued, e.g. to cancel the job the moment a key is masked. */
+  onCommand?: (command: string, data: string) => void;
 }
 
 /**
@@ -58,11 +60,13 @@ class MemoryIO implements ActionIO {
   constructor(
     state: Record<string, string>,
     private readonly failing?: 'summary' | 'output',
+    private readonly onCommand?: (command: string, data: string) => void,
   ) {
     this.state = { ...state };
   }
   private issue(command: string, data: string): void {
     this.intended.push({ command, data });
+    this.onCommand?.(command, data);
     this.lines.push(`::${command}::${escapeData(data)}`);
   }
   info = (message: string): void => void this.lines.push(message);
@@ -113,7 +117,7 @@ export const RUNNER_ENV = {
 };
 
 async function runInProcess(entry: 'main' | 'post', options: InProcessOptions): Promise<InProcessResult> {
-  const io = new MemoryIO(options.state ?? {}, options.fail);
+  const io = new MemoryIO(options.state ?? {}, options.fail, options.onCommand);
   const inputs = runnerInputs(options.inputs);
   const never = new AbortController().signal;
   const step = {

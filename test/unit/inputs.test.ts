@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { InputErrors } from '../../src/errors.ts';
-import { readConfig } from '../../src/inputs.ts';
+import { KEY_REQUEST_DEFAULTS, readConfig } from '../../src/inputs.ts';
 import { runnerInputs, TEST_GITHUB_TOKEN } from '../support/runner.ts';
 
 /** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
@@ -35,6 +35,8 @@ test('the defaults in action.yml make a valid config', () => {
     skipDelete: false,
     exportEnv: undefined,
     apiUrl: 'https://api.venice.ai/api/v1',
+    brokerUrl: '',
+    brokerAudience: '',
     timeoutMs: 300_000,
     failOnCleanupError: false,
     mode: 'mint',
@@ -46,6 +48,11 @@ test('the defaults in action.yml make a valid config', () => {
     dryRun: false,
     githubToken: TEST_GITHUB_TOKEN,
   });
+});
+
+test("the broker's defaults for a key request are action.yml's", () => {
+  const declared = runnerInputs();
+  expect(KEY_REQUEST_DEFAULTS).toEqual(Object.fromEntries(Object.keys(KEY_REQUEST_DEFAULTS).map((name) => [name, declared[name]])));
 });
 
 describe('limits', () => {
@@ -136,4 +143,42 @@ test('a slot, a handle and pr scope with rotate that do go together are read as 
 
 test('the timeout error says what the minimum is', () => {
   expect(errorsFor({ timeout: '5s' })).toEqual([expect.stringContaining('at least 10s')]);
+});
+
+describe('broker-url', () => {
+  test('with it, admin-key is not read and not needed', () => {
+    const config = readConfig(
+      inputs({ 'admin-key': '', 'broker-url': 'https://broker.example.com/', 'broker-audience': 'venice-key-broker' }),
+    );
+    expect(config).toMatchObject({ adminKey: '', brokerUrl: 'https://broker.example.com', brokerAudience: 'venice-key-broker' });
+  });
+  test.each([
+    [
+      { 'broker-url': 'http://broker.example.com' },
+      `input 'broker-url': "http://broker.example.com" must use https: (plain http: is allowed only for loopback: 127.x.x.x, localhost and [::1]); e.g. "https://venice-broker.example.com".`,
+    ],
+    [
+      { 'broker-url': 'https://broker.example.com' },
+      "input 'broker-audience': is empty, and broker-url needs it: set the audience your broker's config names, e.g. `broker-audience: venice-key-broker`.",
+    ],
+    [
+      { 'broker-url': 'https://broker.example.com', 'broker-audience': 'has space' },
+      `input 'broker-audience': "has space" is not an audience: one word or URL without spaces; e.g. "venice-key-broker".`,
+    ],
+    [
+      { 'broker-url': 'https://broker.example.com', 'broker-audience': 'a', mode: 'sweep' },
+      "input 'broker-url': is set, and mode sweep is not available through the broker (it lists the account's keys, which only the admin key may do). " +
+        "Preview keys minted through the broker expire at their expires-in (capped by the broker's policy); use admin-key for rotate, PR revoke and sweep.",
+    ],
+    [
+      { 'broker-url': 'https://broker.example.com', 'broker-audience': 'a', mode: 'revoke' },
+      expect.stringMatching(/mode revoke without key-handle is not available/),
+    ],
+    [
+      { 'broker-url': 'https://broker.example.com', 'broker-audience': 'a', scope: 'pr', rotate: 'true' },
+      expect.stringMatching(/is set, and rotate is not available/),
+    ],
+  ])('%j is refused before any request', (given, message) => {
+    expect(errorsFor({ 'admin-key': '', ...given })).toEqual([message]);
+  });
 });

@@ -1,0 +1,58 @@
+/**
+ * The broker's command: `node broker/dist/server.js --config broker.yaml`. Reads the config, takes the
+ * admin key from the environment variable the config names (VENICE_ADMIN_KEY by default; never from
+ * the file), listens, and stops cleanly on SIGTERM or SIGINT (a container platform's stop).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startBroker } from './broker.js';
+import { ConfigError, parseConfig } from './config.js';
+
+const NAME = 'venice-key-broker';
+
+function fail(message: string): never {
+  process.stderr.write(`${NAME}: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let configPath: string | undefined;
+  try {
+    configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
+  } catch {}
+  if (!configPath) fail('usage: node broker/dist/server.js --config broker.yaml');
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (error) {
+    fail(`cannot read the config file ${configPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`);
+  }
+  let config: ReturnType<typeof parseConfig>;
+  try {
+    config = parseConfig(text);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`${configPath}: ${error.message}`);
+    throw error;
+  }
+  const adminKey = process.env[config.venice.adminKeyEnv]?.trim() ?? '';
+  if (adminKey === '' || /\s/.test(adminKey)) {
+    fail(
+      `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
+    );
+  }
+  const broker = await startBroker({
+    config,
+    adminKey,
+    env: process.env,
+    writeAudit: (line) => process.stdout.write(`${line}\n`),
+    writeLog: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stderr.write(`${NAME}: listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)\n`);
+  const stop = (): void => {
+    broker.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+await main();

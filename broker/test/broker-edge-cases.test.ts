@@ -1,0 +1,155 @@
+// The broker's less travelled paths, each with its answer and audit line: a preview key's pull request
+// from the ref or the body, malformed ids and handles, Venice refusing or losing a create, the
+// account's active-key limit, the issuer's keys out of reach, and callers that hang up while queued or
+// while their key is being created (the key is then deleted: nobody could use it or delete it).
+import { CompactSign } from 'jose';
+import { afterEach, expect, test } from 'vitest';
+import { fastPolicy } from '../../test/support/in-process.ts';
+import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
+import { VeniceServer } from '../../test/support/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+
+let venice: VeniceServer;
+let issuer: OidcIssuer;
+let broker: TestBroker;
+
+/** Any octo-org ref may mint; retries are fast unless the test needs the queue's real wait. */
+async function start(limits?: Record<string, unknown>, { realSleeps = false } = {}): Promise<string> {
+  venice = await new VeniceServer().start();
+  issuer = await new OidcIssuer(AUDIENCE).start();
+  const rules = [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: {} }];
+  broker = await startTestBroker({ venice, issuer, rules, ...(realSleeps ? {} : { policy: fastPolicy() }), ...(limits ? { limits } : {}) });
+  return issuer.sign(jobClaims('octo-org/shop', '500'));
+}
+afterEach(async () => {
+  expectCleanAudit(broker, venice, issuer);
+  await broker.stop();
+  await issuer.stop();
+  await venice.stop();
+});
+
+/** Waits (bounded) until the broker has written `count` audit lines: it finishes after a caller hangs up. */
+async function auditLines(count: number): Promise<Record<string, unknown>[]> {
+  for (let i = 0; i < 100 && broker.audit.length < count; i++) await new Promise((done) => setTimeout(done, 50));
+  return broker.audit;
+}
+
+test('a preview key takes its PR from a pull_request ref, or from pr-number; without either it is refused', async () => {
+  const token = await start();
+  const fromRef = await issuer.sign(jobClaims('octo-org/shop', '500', { ref: 'refs/pull/12/merge' }));
+  expect((await call(broker, 'POST', '/v1/keys', { token: fromRef, body: { scope: 'pr', slot: 'web' } })).json.description).toMatch(
+    /^vek:octo-org\/shop#12 pr:web r500\.1 /,
+  );
+  expect((await call(broker, 'POST', '/v1/keys', { token, body: { scope: 'pr', 'pr-number': 13 } })).json.description).toMatch(
+    /^vek:octo-org\/shop#13 pr:default r500\.1 /,
+  );
+  const refused = await call(broker, 'POST', '/v1/keys', { token, body: { scope: 'pr' } });
+  expect(refused.status).toBe(400);
+  expect(refused.json.error).toBe('scope pr needs a pull request: the token\'s ref is not refs/pull/<n>/merge, so send "pr-number".');
+});
+
+test('malformed ids and handles are refused before Venice is asked', async () => {
+  const token = await start();
+  expect((await call(broker, 'DELETE', '/v1/keys/bad%20id', { token })).json.error).toBe('the key id is not one Venice writes.');
+  for (const body of [{}, { handle: 'vek2.x' }, { handle: 42 }, null]) {
+    const answer = await call(broker, 'POST', '/v1/keys/unwrap', { token, body });
+    expect(answer.status).toBe(400);
+    expect(answer.json.error).toMatch(/the body must be \{"handle": "vek1\.…"\}/);
+  }
+  const big = { handle: `vek1.${'A'.repeat(20_000)}` };
+  expect((await call(broker, 'POST', '/v1/keys/unwrap', { token, body: big })).status).toBe(413);
+  expect((await call(broker, 'DELETE', '/v1/keys/some-id', { token, body: big })).status).toBe(413);
+  expect(venice.requests).toEqual([]);
+  expect(broker.audit.map((line) => `${line.action} ${line.status}`)).toEqual([
+    'delete 400',
+    'unwrap 400',
+    'unwrap 400',
+    'unwrap 400',
+    'unwrap 400',
+    'unwrap 413',
+    'delete 413',
+  ]);
+});
+
+test('Venice refusing the create is a 502 that says so (never with the admin key); a lost answer is recovered', async () => {
+  const token = await start();
+  venice.inject('create', { kind: 'status', status: 403, error: `forbidden for ${venice.adminKey}` });
+  const refused = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+  expect(refused.status).toBe(502);
+  expect(refused.json.error).toMatch(/^Venice: Venice forbade creating the key \(403\)\. Venice said: "forbidden for \*\*\*"/);
+  expect(broker.audit.at(-1)).toMatchObject({ outcome: 'failed', status: 502 });
+
+  venice.inject('create', { kind: 'reset-after' }); // the key is made, the answer lost: found by its tag and deleted
+  const recovered = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+  expect(recovered.status).toBe(201);
+  expect(venice.liveKeys().map((key) => key.id)).toEqual([recovered.json.id]);
+  expect(broker.logs.join('\n')).toMatch(/its create answer was lost/);
+});
+
+test("the account's active-key limit is a 503 with Retry-After, before anything is created", async () => {
+  const token = await start({ 'active-keys': 2 });
+  venice.addKey({ description: 'someone else' });
+  venice.addKey({ description: 'and another' });
+  const answer = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+  expect(answer.status).toBe(503);
+  expect(answer.headers.get('retry-after')).toBe('60');
+  expect(answer.json.error).toMatch(/the Venice account holds 2 active keys, the most the broker may make/);
+  expect(venice.count('create')).toBe(0);
+});
+
+test("the issuer's keys out of reach is a 503 (the caller may retry), not a 401", async () => {
+  const token = await start();
+  await issuer.stop();
+  const answer = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+  expect(answer.status).toBe(503);
+  expect(answer.json.error).toBe(`the issuer's keys could not be fetched from ${issuer.url}/.well-known/jwks; try again shortly.`);
+  issuer = await new OidcIssuer(AUDIENCE).start(); // for afterEach
+});
+
+test('a signed token whose payload is not JSON, or whose header is not JSON, is refused with 401', async () => {
+  await start();
+  const key = issuer.published[0];
+  const garbage = await new CompactSign(new TextEncoder().encode('not json'))
+    .setProtectedHeader({ alg: 'RS256', kid: key?.kid })
+    .sign(key?.privateKey as Parameters<CompactSign['sign']>[0]);
+  expect((await call(broker, 'POST', '/v1/keys', { token: garbage, body: {} })).json.error).toBe('the token is not a valid JWT.');
+  expect((await call(broker, 'POST', '/v1/keys', { token: 'bm90.anNvbg.c2ln', body: {} })).json.error).toBe('the token is not a JWT.');
+});
+
+test('a caller that hangs up while its key is being created gets the key deleted', async () => {
+  const token = await start();
+  venice.inject('create', { kind: 'delay', ms: 500 }); // made at once, answered late
+  await expect(call(broker, 'POST', '/v1/keys', { token, body: {}, timeoutMs: 200 })).rejects.toThrow();
+  const [line] = await auditLines(1);
+  expect(line).toMatchObject({
+    action: 'mint',
+    outcome: 'refused',
+    status: 400,
+    reason: expect.stringMatching(/closed the connection before the key was handed over; it was deleted/),
+  });
+  expect(venice.count('create')).toBe(1);
+  expect(venice.liveKeys()).toEqual([]);
+});
+
+test('when that key cannot be deleted either, the broker says so in its log, with the expiry', async () => {
+  const token = await start();
+  venice.inject('create', { kind: 'delay', ms: 500 });
+  await expect(call(broker, 'POST', '/v1/keys', { token, body: {}, timeoutMs: 200 })).rejects.toThrow();
+  venice.inject('list', { kind: 'status', status: 403 }); // the clean-up's list, after the live-keys check
+  const [line] = await auditLines(1);
+  expect(line?.reason).toMatch(/closed the connection before the key was handed over; it expires at 20\d\d-/);
+  expect(broker.logs.join('\n')).toMatch(/warning: could not delete key \S+, whose caller went away \(Venice forbade listing keys \(403\)/);
+  expect(venice.liveKeys()).toHaveLength(1); // left to its expiry, as the log says
+});
+
+test('a caller that hangs up while queued is let go, and nothing is created for it', async () => {
+  const token = await start({ 'creates-per-minute': 1 }, { realSleeps: true });
+  expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+  await expect(call(broker, 'POST', '/v1/keys', { token, body: {}, timeoutMs: 300 })).rejects.toThrow();
+  const lines = await auditLines(2);
+  expect(lines[1]).toMatchObject({
+    status: 400,
+    reason: 'the caller closed the connection while waiting for its turn; nothing was created.',
+  });
+  expect(venice.count('create')).toBe(1);
+});

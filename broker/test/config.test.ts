@@ -1,0 +1,174 @@
+// broker.yaml: every setting read into the typed config with its default, and every mistake reported
+// at once with its path and an accepted value; a typo in a key is refused, never ignored.
+import { expect, test } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config.ts';
+import { globPattern } from '../src/glob.ts';
+
+const MINIMAL = `
+oidc:
+  audience: venice-key-broker
+rules:
+  - name: ci
+    match: { repository_owner: octo-org }
+`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfig(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('the config was accepted');
+}
+
+test('a minimal config takes the documented defaults', () => {
+  expect(parseConfig(MINIMAL)).toEqual({
+    listen: { host: '127.0.0.1', port: 8080 },
+    oidc: {
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'venice-key-broker',
+      jwksUrl: 'https://token.actions.githubusercontent.com/.well-known/jwks',
+      algorithms: ['RS256'],
+      clockToleranceMs: 30_000,
+      maxTokenAgeMs: 600_000,
+    },
+    venice: { apiUrl: 'https://api.venice.ai/api/v1', adminKeyEnv: 'VENICE_ADMIN_KEY' },
+    limits: { createsPerMinute: 20, activeKeys: 500, queueTimeoutMs: 120_000, bodyBytes: 16_384, requestTimeoutMs: 10_000 },
+    rules: [
+      {
+        name: 'ci',
+        match: { repository_owner: 'octo-org' },
+        overCeiling: 'refuse',
+        ceilings: {
+          usd: undefined,
+          diem: undefined,
+          periods: undefined,
+          maxExpiryMs: undefined,
+          privacyFloor: undefined,
+          scopes: undefined,
+          liveKeys: undefined,
+        },
+      },
+    ],
+  });
+});
+
+test('every setting, as the README documents it', () => {
+  const config = parseConfig(`
+listen: { host: 0.0.0.0, port: 9000 }
+oidc:
+  issuer: https://ghes.example.com/_services/token/
+  audience: https://broker.example.com
+  jwks-url: https://ghes.example.com/_services/token/.well-known/jwks
+  algorithms: [RS256, ES256]
+  clock-tolerance: 10s
+  max-token-age: 5m
+venice: { api-url: http://127.0.0.1:4000/api/v1, admin-key-env: ORG_VENICE_ADMIN }
+limits: { creates-per-minute: 10, active-keys: 400, queue-timeout: 90s, body-bytes: 4096, request-timeout: 5s }
+rules:
+  - name: releases
+    match: { repository: octo-org/*, ref: refs/tags/v*, environment: production, event_name: push, job_workflow_ref: octo-org/ci/**, sub: repo:octo-org/* }
+    over-ceiling: CLAMP
+    ceilings: { usd: unlimited, diem: 0.5, periods: [month, LIFETIME], max-expiry: 1d, privacy-floor: private_only, scopes: [run], live-keys: 3 }
+`);
+  expect(config.listen).toEqual({ host: '0.0.0.0', port: 9000 });
+  expect(config.oidc).toMatchObject({
+    issuer: 'https://ghes.example.com/_services/token',
+    algorithms: ['RS256', 'ES256'],
+    clockToleranceMs: 10_000,
+  });
+  expect(config.venice).toEqual({ apiUrl: 'http://127.0.0.1:4000/api/v1', adminKeyEnv: 'ORG_VENICE_ADMIN' });
+  expect(config.limits).toEqual({
+    createsPerMinute: 10,
+    activeKeys: 400,
+    queueTimeoutMs: 90_000,
+    bodyBytes: 4096,
+    requestTimeoutMs: 5_000,
+  });
+  expect(config.rules[0]).toMatchObject({
+    overCeiling: 'clamp',
+    ceilings: {
+      usd: null,
+      diem: 0.5,
+      periods: ['MONTH', 'LIFETIME'],
+      maxExpiryMs: 86_400_000,
+      privacyFloor: 'PRIVATE_ONLY',
+      scopes: ['run'],
+      liveKeys: 3,
+    },
+  });
+});
+
+test('every mistake is listed with its path and an accepted value', () => {
+  expect(
+    problemsOf(`
+listen: { host: "a b", port: 70000, tls: true }
+oidc: { issuer: "http://token.example.com", audience: "", algorithms: [none], clock-tolerance: 30, max_token_age: 5m }
+venice: { api-url: "ftp://venice", admin-key-env: "1KEY" }
+limits: { creates-per-minute: 50, active-keys: 0, queue-timeout: soon, body-bytes: 1.5 }
+rules:
+  - name: ci
+    match: { repository_owner: octo-org, branch: main }
+    over-ceiling: maybe
+    ceilings: { usd: -1, diem: lots, periods: WEEK, max-expiry: forever, privacy-floor: NONE, scopes: [everyone], live-keys: 1000, cap: 3 }
+  - name: ci
+    match: {}
+  - "just a string"
+`),
+  ).toEqual([
+    'listen.tls: not a known setting; known here: host, port',
+    'oidc.max_token_age: not a known setting; known here: issuer, audience, jwks-url, algorithms, clock-tolerance, max-token-age',
+    'oidc.issuer: "http://token.example.com" is not an https URL (http is allowed only on loopback); e.g. https://token.actions.githubusercontent.com',
+    'listen.host: "a b" is not accepted; e.g. 0.0.0.0',
+    'listen.port: 70000 is not a whole number from 0 to 65535; e.g. 8080',
+    'oidc.audience: "" is not accepted; e.g. venice-key-broker',
+    'oidc.algorithms: ["none"] must be a list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; e.g. [RS256]',
+    'oidc.clock-tolerance: 30 is not a duration; use d, h, m, s in that order, e.g. "30s"',
+    'venice.api-url: "ftp://venice" is not an https URL (http is allowed only on loopback); e.g. https://api.venice.ai/api/v1',
+    'venice.admin-key-env: "1KEY" is not accepted; e.g. VENICE_ADMIN_KEY',
+    'limits.creates-per-minute: 50 is not a whole number from 1 to 20; e.g. 20',
+    'limits.active-keys: 0 is not a whole number from 1 to 500; e.g. 500',
+    'limits.queue-timeout: "soon" is not a duration; use d, h, m, s in that order, e.g. "2m"',
+    'limits.body-bytes: 1.5 is not a whole number from 256 to 1048576; e.g. 16384',
+    'rules[0].match.branch: not a known setting; known here: repository, repository_owner, ref, environment, event_name, job_workflow_ref, sub',
+    'rules[0].ceilings.cap: not a known setting; known here: usd, diem, periods, max-expiry, privacy-floor, scopes, live-keys',
+    'rules[0].over-ceiling: "maybe" is not one of clamp, refuse; e.g. clamp',
+    'rules[0].ceilings.usd: -1 is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
+    'rules[0].ceilings.diem: "lots" is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
+    'rules[0].ceilings.periods: "WEEK" must be a list of EPOCH, MONTH, LIFETIME; e.g. [EPOCH]',
+    'rules[0].ceilings.max-expiry: "forever" is not a duration; use d, h, m, s in that order, e.g. "2h"',
+    'rules[0].ceilings.privacy-floor: "NONE" is not one of ALL, PRIVATE_TEXT, PRIVATE_ONLY; e.g. ALL',
+    'rules[0].ceilings.scopes: ["everyone"] must be a list of job, run, pr; e.g. [job]',
+    'rules[0].ceilings.live-keys: 1000 is not a whole number from 0 to 500; e.g. 20',
+    'rules[1].match: name at least one claim, e.g. `repository_owner: octo-org`',
+    'rules[2]: must be a mapping of name, match, over-ceiling, ceilings',
+    'rules[2].match: missing; it needs repository, repository_owner, ref…',
+    'rules[2].match: name at least one claim, e.g. `repository_owner: octo-org`',
+    'rules[2].name: missing; e.g. main-branch-ci',
+    'rules: the name "ci" is used twice; the audit log names rules, so each needs its own.',
+  ]);
+});
+
+test.each([
+  ['not YAML', 'rules: [', /^not YAML: /],
+  ['no rules', 'oidc: { audience: a }', /^rules: at least one rule is needed/],
+  ['no oidc', 'rules: [{ name: a, match: { sub: x } }]', /^oidc: missing; it needs issuer, audience, jwks-url…$/],
+  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, rules$/],
+])('%s is refused', (_, text, problem) => {
+  expect(problemsOf(text)[0]).toMatch(problem);
+});
+
+test.each([
+  ['octo-org/*', 'repository', 'OCTO-ORG/Shop', true],
+  ['octo-org/*', 'repository', 'octo-org/shop/extra', false],
+  ['refs/heads/*', 'ref', 'refs/heads/feature/x', false],
+  ['refs/heads/**', 'ref', 'refs/heads/feature/x', true],
+  ['refs/tags/v?', 'ref', 'refs/tags/v1', true],
+  ['refs/tags/v?', 'ref', 'refs/tags/v10', false],
+  ['refs/heads/main', 'ref', 'refs/heads/MAIN', false],
+  ['a.b+c', 'environment', 'a.b+c', true],
+  ['a.b+c', 'environment', 'aXbbc', false],
+] as const)('%s on %s matches %s: %s', (pattern, claim, value, matches) => {
+  expect(globPattern(pattern, claim).test(value)).toBe(matches);
+});

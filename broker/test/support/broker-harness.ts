@@ -1,0 +1,216 @@
+// The broker under test, with the Venice test server behind it and the loopback OIDC issuer in front:
+// started in-process (startTestBroker: the clock and retry policy can be replaced, audit lines are
+// collected) or as the separate process a container would run (spawnBroker: broker/dist/server.js
+// under Node 24, configured by a file and VENICE_ADMIN_KEY). Both read their config from YAML
+// through the broker's own parser.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { stringify } from 'yaml';
+import type { RetryPolicy } from '../../../src/retry.ts';
+import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from '../../../test/support/bed.ts';
+import { jobClaims, OidcIssuer } from '../../../test/support/oidc-issuer.ts';
+import { NODE24, REPO, stepsRun } from '../../../test/support/runner.ts';
+import { VeniceServer } from '../../../test/support/venice-server.ts';
+import { startBroker } from '../../src/broker.ts';
+import { parseConfig } from '../../src/config.ts';
+
+export const AUDIENCE = 'venice-key-broker';
+
+/** The policy most tests use: octo-org's main branch may mint any scope up to 5 USD, clamped. */
+export const DEFAULT_RULES = [
+  {
+    name: 'octo-org-main',
+    match: { repository_owner: 'octo-org', ref: 'refs/heads/main' },
+    'over-ceiling': 'clamp',
+    ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', scopes: ['job', 'run', 'pr'] },
+  },
+];
+
+export interface HarnessOptions {
+  venice: VeniceServer;
+  issuer: OidcIssuer;
+  rules?: unknown[];
+  limits?: Record<string, unknown>;
+}
+
+export function configYaml(options: HarnessOptions, port = 0): string {
+  return stringify({
+    listen: { host: '127.0.0.1', port },
+    oidc: { issuer: options.issuer.url, audience: AUDIENCE },
+    venice: { 'api-url': options.venice.apiUrl },
+    ...(options.limits ? { limits: options.limits } : {}),
+    rules: options.rules ?? DEFAULT_RULES,
+  });
+}
+
+export interface TestBroker {
+  url: string;
+  /** Audit lines, parsed, in order. */
+  audit: Record<string, unknown>[];
+  auditText: () => string;
+  logs: string[];
+  stop: () => Promise<void>;
+}
+
+export async function startTestBroker(
+  options: HarnessOptions & { now?: () => number; policy?: RetryPolicy; jwksCooldownMs?: number },
+): Promise<TestBroker> {
+  const lines: string[] = [];
+  const logs: string[] = [];
+  const broker = await startBroker({
+    config: parseConfig(configYaml(options)),
+    adminKey: options.venice.adminKey,
+    env: {},
+    writeAudit: (line) => lines.push(line),
+    writeLog: (line) => logs.push(line),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    jwksCooldownMs: options.jwksCooldownMs ?? 0,
+  });
+  return {
+    url: broker.url,
+    get audit() {
+      return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    auditText: () => lines.join('\n'),
+    logs,
+    stop: broker.close,
+  };
+}
+
+/** broker/dist/server.js as its own process, exactly as the README's command and the Dockerfile run it. */
+export async function spawnBroker(options: HarnessOptions): Promise<TestBroker & { child: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vek-broker-'));
+  const configPath = join(dir, 'broker.yaml');
+  writeFileSync(configPath, configYaml(options));
+  const child = spawn(NODE24, [join(REPO, 'broker/dist/server.js'), '--config', configPath], {
+    env: { PATH: process.env.PATH ?? '', VENICE_ADMIN_KEY: options.venice.adminKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the broker did not start: ${stderr}`)), 15_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const listening = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (listening) {
+        clearTimeout(timer);
+        resolve(listening[1] as string);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the broker exited with ${code}: ${stderr}`)));
+  });
+  const lines = (): string[] => stdout.split('\n').filter((line) => line !== '');
+  return {
+    url,
+    child,
+    get audit() {
+      return lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    auditText: () => stdout,
+    get logs() {
+      return stderr.split('\n');
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  json: Record<string, unknown>;
+  text: string;
+  headers: Headers;
+}
+
+/** One request to the broker, as a caller with `token` would send it. */
+export async function call(
+  broker: { url: string },
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  { token, body, timeoutMs = 20_000 }: { token?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<Answer> {
+  const response = await fetch(broker.url + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {}
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+/** Every audit line is one JSON object, and none holds a secret (the admin key, a minted key, a token). */
+export function expectCleanAudit(broker: TestBroker, venice: VeniceServer, issuer: OidcIssuer, extraSecrets: string[] = []): void {
+  const text = broker.auditText();
+  const secrets = [venice.adminKey, ...venice.minted.map((key) => key.apiKey), ...issuer.tokensIssued, ...extraSecrets];
+  expect(secrets.filter((secret) => secret !== '' && text.includes(secret))).toEqual([]);
+  const logText = broker.logs.join('\n');
+  expect(secrets.filter((secret) => secret !== '' && logText.includes(secret))).toEqual([]);
+  for (const line of text.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+}
+
+export interface BrokerBed {
+  venice: VeniceServer;
+  issuer: OidcIssuer;
+  broker: TestBroker;
+  /** broker-url, broker-audience and api-url (for verify), plus the given inputs: no admin key. */
+  inputs(extra?: Record<string, string>): Record<string, string>;
+  /** The runner's ID-token variables for a job of `repository` (default octo-org/shop), run RUN_ID. */
+  jobEnv(repository?: string, claims?: Record<string, string>): Record<string, string>;
+}
+
+/**
+ * A fresh Venice server, OIDC issuer and in-process broker per test; after each, every step and the
+ * audit log are scanned for the admin key, every minted key, every ID token and request token.
+ */
+export function useBrokerBed(options: { rules?: unknown[]; limits?: Record<string, unknown> } = {}): BrokerBed {
+  const requestTokens: string[] = [];
+  const bed = {
+    inputs: (extra: Record<string, string> = {}) => ({
+      'broker-url': bed.broker.url,
+      'broker-audience': AUDIENCE,
+      'api-url': bed.venice.apiUrl,
+      ...extra,
+    }),
+    jobEnv: (repository = REPOSITORY, claims: Record<string, string> = {}) => {
+      const env = bed.issuer.jobEnv(jobClaims(repository, RUN_ID, claims));
+      requestTokens.push(env.ACTIONS_ID_TOKEN_REQUEST_TOKEN as string);
+      return env;
+    },
+  } as unknown as BrokerBed;
+  beforeEach(async () => {
+    stepsRun.length = 0;
+    requestTokens.length = 0;
+    bed.venice = await new VeniceServer().start();
+    bed.issuer = await new OidcIssuer(AUDIENCE).start();
+    bed.broker = await startTestBroker({ venice: bed.venice, issuer: bed.issuer, ...options });
+  });
+  afterEach(async () => {
+    await bed.broker.stop();
+    await bed.issuer.stop();
+    await bed.venice.stop();
+    expectNoLeaks(bed.venice);
+    expectNotShown([...bed.issuer.tokensIssued, ...requestTokens]);
+    expectCleanAudit(bed.broker, bed.venice, bed.issuer, requestTokens);
+  });
+  return bed;
+}

@@ -1,0 +1,204 @@
+/**
+ * The action's side of the key broker (broker/): mint, delete and unwrap, each sent with a fresh OIDC
+ * token from the runner. Answers are validated like Venice's: a key is masked the moment it arrives,
+ * before anything else is read, and only trusted once its id, secret, date and tag look right. The
+ * broker's refusals are explained for the person reading the log: 401 (the token: audience, issuer,
+ * permissions), 403 (policy or ownership), 429 (the broker's queue is full: waited out like Venice's).
+ */
+import type { Deadline } from './deadline.js';
+import type { Spent } from './delete-keys.js';
+import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
+import { ActionFailure, messageOf } from './errors.js';
+import type { HttpTransport } from './http.js';
+import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from './inputs.js';
+import type { HandleContents } from './key-handle.js';
+import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
+import { safeText } from './safe-text.js';
+import { isApiKey, isKeyId, isoDate, type MintedKey, retryAfterMs } from './venice-client.js';
+
+export interface BrokerClientOptions {
+  brokerUrl: string;
+  transport: HttpTransport;
+  deadline: Deadline;
+  policy: RetryPolicy;
+  log: (message: string) => void;
+  /** A fresh OIDC token for each request (they are short-lived). */
+  idToken: () => Promise<string>;
+  mask: (secret: string) => void;
+  repository: string;
+  runId: string;
+  signal?: AbortSignal | undefined;
+}
+
+export interface BrokerMinted extends MintedKey {
+  tag: KeyTag;
+  handle: string | undefined;
+  rule: string;
+  /** What the broker lowered to its policy's ceilings, as it says it (untrusted text). */
+  clamped: string[];
+  /** The caps granted, written as the inputs write them (read back with readKeyRequest). */
+  granted: Partial<Record<KeyRequestField, string>>;
+}
+
+export class BrokerError extends ActionFailure implements RetryableFailure {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryable = false,
+    readonly rateLimited = false,
+    readonly retryAfterMs: number | undefined = undefined,
+    readonly summary = status === undefined ? 'no answer' : `HTTP ${status}`,
+  ) {
+    super(message);
+    this.name = 'BrokerError';
+  }
+}
+
+export class BrokerClient {
+  constructor(private readonly options: BrokerClientOptions) {}
+
+  /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
+  async mint(fields: Record<string, string>): Promise<BrokerMinted> {
+    // Never retried after a request that got no answer: the broker may have made the key. It deletes a
+    // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
+    const json = await this.send('POST', '/v1/keys', 'minting the key', fields, { retryUnanswered: false });
+    const data = json as Record<string, unknown>;
+    if (isApiKey(data.apiKey)) this.options.mask(data.apiKey); // before anything else is read or printed
+    const tag = parseTag(typeof data.description === 'string' ? data.description : '');
+    const expiresAt = isoDate(data.expiresAt);
+    const handle = data.handle;
+    if (
+      !isKeyId(data.id) ||
+      !isApiKey(data.apiKey) ||
+      !tag ||
+      !isTagOfRepository(tag, this.options.repository) ||
+      tag.runId !== this.options.runId ||
+      expiresAt === undefined ||
+      (handle !== undefined && (typeof handle !== 'string' || !/^vek1\.[0-9A-Za-z._-]+$/.test(handle)))
+    ) {
+      if (isKeyId(data.id)) await this.deleteKey(data.id).catch(() => undefined);
+      throw new ActionFailure(
+        "the broker's answer to the mint is not a key for this repository and run (id, secret, tag or expiry); nothing from it is used. Check that broker-url points at a venice-key-broker.",
+      );
+    }
+    return {
+      id: data.id,
+      apiKey: data.apiKey,
+      description: data.description as string,
+      expiresAt,
+      tag,
+      handle: handle as string | undefined,
+      rule: typeof data.rule === 'string' ? data.rule : '',
+      granted: grantedFields(data.granted),
+      clamped: Array.isArray(data.clamped) ? data.clamped.filter((item): item is string => typeof item === 'string').slice(0, 10) : [],
+    };
+  }
+
+  /** DELETE /v1/keys/{id}: what the broker did, and what the key spent when it could read it. */
+  async deleteKey(id: string): Promise<{ outcome: 'deleted' | 'already-gone'; spent: Spent | undefined }> {
+    const json = (await this.send('DELETE', `/v1/keys/${encodeURIComponent(id)}`, 'deleting the key')) as Record<string, unknown>;
+    const spent = json.spent as Record<string, unknown> | undefined;
+    return {
+      outcome: json.outcome === 'already-gone' ? 'already-gone' : 'deleted',
+      spent: spent && typeof spent.usd === 'number' && typeof spent.diem === 'number' ? { usd: spent.usd, diem: spent.diem } : undefined,
+    };
+  }
+
+  /** POST /v1/keys/unwrap: the run's key from its handle (the broker holds the handle's key). */
+  async unwrap(handle: string): Promise<HandleContents & { tag: KeyTag }> {
+    const data = (await this.send('POST', '/v1/keys/unwrap', "opening the run's key-handle", { handle })) as Record<string, unknown>;
+    if (isApiKey(data.apiKey)) this.options.mask(data.apiKey);
+    const tag = parseTag(typeof data.description === 'string' ? data.description : '');
+    const expiresAt = isoDate(data.expiresAt);
+    if (
+      !isKeyId(data.id) ||
+      !isApiKey(data.apiKey) ||
+      tag?.scope !== 'run' ||
+      tag.runId !== this.options.runId ||
+      !isTagOfRepository(tag, this.options.repository) ||
+      !expiresAt
+    ) {
+      throw new ActionFailure("the broker's answer is not this run's key (id, secret, tag or expiry); nothing from it is used.");
+    }
+    return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description as string, tag };
+  }
+
+  private async send(
+    method: 'POST' | 'DELETE',
+    path: string,
+    doing: string,
+    body?: unknown,
+    { retryUnanswered = true } = {},
+  ): Promise<unknown> {
+    const { deadline } = this.options;
+    return withRetries(
+      doing,
+      async () => {
+        const remaining = deadline.remainingMs();
+        if (remaining <= 0) throw deadline.exceeded(doing);
+        const token = await this.options.idToken();
+        let response: Awaited<ReturnType<HttpTransport['send']>>;
+        try {
+          response = await this.options.transport.send({
+            method,
+            url: new URL(this.options.brokerUrl + path),
+            headers: {
+              authorization: `Bearer ${token}`,
+              accept: 'application/json',
+              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            timeoutMs: remaining,
+            signal: this.options.signal,
+          });
+        } catch (error) {
+          const what = `the broker did not answer while ${doing} (${messageOf(error)}).`;
+          if (retryUnanswered) throw new BrokerError(what, undefined, true);
+          throw new BrokerError(
+            `${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`,
+            undefined,
+          );
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(response.text);
+        } catch {}
+        if (response.status >= 200 && response.status < 300 && typeof json === 'object' && json !== null) return json;
+        throw explain(response.status, json, doing, retryAfterMs(response.headers));
+      },
+      { policy: this.options.policy, deadline, log: this.options.log, signal: this.options.signal },
+    );
+  }
+}
+
+function grantedFields(value: unknown): BrokerMinted['granted'] {
+  if (typeof value !== 'object' || value === null) return {};
+  const fields: BrokerMinted['granted'] = {};
+  for (const name of Object.keys(KEY_REQUEST_DEFAULTS) as KeyRequestField[]) {
+    const field = (value as Record<string, unknown>)[name];
+    if (typeof field === 'string') fields[name] = field;
+  }
+  return fields;
+}
+
+function explain(status: number, json: unknown, doing: string, retryAfter: number | undefined): BrokerError {
+  const error = (json as { error?: unknown } | undefined)?.error;
+  const said = typeof error === 'string' && error !== '' ? ` The broker said: "${safeText(error.slice(0, 300))}".` : '';
+  if (status === 401) {
+    return new BrokerError(
+      `the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
+        "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.",
+      status,
+    );
+  }
+  if (status === 403) return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, status);
+  if (status === 429) {
+    return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, status, true, true, retryAfter);
+  }
+  if (status === 400 || status === 413)
+    return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, status);
+  // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
+  if (status === 503)
+    return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, status, true, false, retryAfter);
+  return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, status, status >= 500 && status !== 502);
+}

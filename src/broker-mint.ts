@@ -1,0 +1,91 @@
+/**
+ * Main step, mode mint, through the key broker: no admin key in the job. The broker builds the tag from
+ * the job's OIDC token and applies its policy; the action sends its validated key inputs, masks the key
+ * the moment it arrives, verifies it with the key itself, and publishes the same outputs as a direct
+ * mint. What the policy lowered is said in the log and the summary. A failed step deletes its key
+ * through the broker; a job key is deleted by the post step through the broker too.
+ */
+import { type ActionIO, STATE } from './action-io.js';
+import type { BrokerClient, BrokerMinted } from './broker-client.js';
+import { formatTag } from './description-tag.js';
+import { ActionFailure, messageOf } from './errors.js';
+import { type Config, keyRequestFields, readKeyRequest } from './inputs.js';
+import { publishKey, verifyNewKey } from './mint.js';
+import { pullRequestFor, type RunContext } from './run-context.js';
+import { quoted, safeText } from './safe-text.js';
+import { mintSummary, writeSummary } from './summary.js';
+import type { VeniceClient } from './venice-client.js';
+
+export interface BrokerMintDeps {
+  io: ActionIO;
+  broker: BrokerClient;
+  /** Venice, for verify only: it is called with the new key, never an admin key. */
+  client: VeniceClient;
+  context: RunContext;
+  now: () => number;
+  isCancelled: () => boolean;
+}
+
+export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): Promise<void> {
+  const { io, broker, context } = deps;
+  const fields = keyRequestFields({
+    ...config,
+    prNumber: config.scope === 'pr' ? pullRequestFor(config, context) : undefined,
+    slot: config.scope === 'pr' ? config.slot || context.job || 'default' : '',
+  });
+  const mintedAt = deps.now();
+  const key = await io.group('Create the inference key through the broker', async () => {
+    io.info(`Asking the broker at ${config.brokerUrl} for a ${config.scope} key.`);
+    return broker.mint(fields);
+  });
+  io.saveState(STATE.tag, formatTag(key.tag));
+  io.saveState(STATE.keyId, key.id);
+  io.saveState(STATE.expiresAt, key.expiresAt);
+  try {
+    if (deps.isCancelled()) throw new ActionFailure('the job was cancelled while the key was being created.');
+    io.info(`Minted key ${key.id} ${quoted(key.description)} under the broker's rule ${quoted(key.rule)}; it expires at ${key.expiresAt}.`);
+    for (const lowered of key.clamped) io.warning(`the broker's policy lowered the request: ${safeText(lowered)}`);
+    if (config.verify) await io.group('Verify the new key', () => verifyNewKey(key, deps));
+    publishKey(io, key, config.exportEnv);
+    if (key.handle) io.setOutput('key-handle', key.handle);
+    if (key.tag.scope !== 'job') io.saveState(STATE.deleteInPost, 'false');
+  } catch (error) {
+    await deleteAfterFailure(key.id, deps);
+    throw error;
+  }
+  await writeSummary(
+    io,
+    mintSummary(
+      {
+        keyId: key.id,
+        description: key.description,
+        expiresAt: key.expiresAt,
+        verified: config.verify,
+        rotated: [],
+        mintedAt,
+        broker: { rule: key.rule, clamped: key.clamped },
+      },
+      { ...config, ...grantedOf(key, config) },
+    ),
+  );
+}
+
+/** The caps the broker granted, read back with the inputs' own rules; the request's when it did not say. */
+function grantedOf(key: BrokerMinted, config: Config): Partial<Config> {
+  try {
+    return readKeyRequest((name) => key.granted[name] ?? keyRequestFields(config)[name]);
+  } catch {
+    return {};
+  }
+}
+
+async function deleteAfterFailure(keyId: string, deps: BrokerMintDeps): Promise<void> {
+  try {
+    await deps.broker.deleteKey(keyId);
+    deps.io.saveState(STATE.keyId, '');
+    deps.io.saveState(STATE.tag, '');
+    deps.io.info(`Deleted key ${keyId} through the broker because the step failed.`);
+  } catch (error) {
+    deps.io.warning(`Could not delete key ${keyId} after the failure (${messageOf(error)}); the post step will try again.`);
+  }
+}

@@ -1,0 +1,55 @@
+// A job key through the broker, in-process: the requested caps above the policy are lowered, and the
+// step says so (a warning per ceiling, and the summary shows what was granted, not what was asked);
+// post deletes the key through the broker and reports its spend.
+import { expect, test } from 'vitest';
+import { useBrokerBed } from '../../broker/test/support/broker-harness.ts';
+import { mainInProcess, postInProcess } from '../support/in-process.ts';
+
+const bed = useBrokerBed();
+
+test('main mints through the broker with the granted caps; post deletes through it', async () => {
+  const env = bed.jobEnv();
+  const main = await mainInProcess({ inputs: bed.inputs({ 'usd-limit': '50', 'expires-in': '1d', description: 'evals' }), env });
+  expect(main.errors).toEqual([]);
+  const [key] = bed.venice.liveKeys();
+  expect(key?.consumptionLimit).toEqual({ usd: 5, diem: 1 });
+  expect(main.outputs['key-id']).toBe(key?.id);
+  expect(main.outputs.description).toMatch(/^evals vek:octo-org\/shop job r18234567890\.1 [0-9a-z]{6}$/);
+  expect(main.warnings).toEqual([
+    "venice-ephemeral-key: the broker's policy lowered the request: usd-limit 50 is above the ceiling 5: granted usd-limit 5",
+    "venice-ephemeral-key: the broker's policy lowered the request: expires-in 1d is longer than 2h: granted expires-in 2h",
+  ]);
+  expect(main.summary).toContain('| USD limit | 5 per UTC day |'); // what was granted, not the 50 asked for
+  expect(main.summary).toContain("| Granted by | the broker's rule octo-org-main |");
+  expect(main.summary).toContain('| Lowered to the policy | usd-limit 50 is above the ceiling 5: granted usd-limit 5<br>');
+
+  const post = await postInProcess({ inputs: bed.inputs(), env: bed.jobEnv(), state: main.state });
+  expect(post.errors).toEqual([]);
+  expect(post.stdout).toContain(`Deleted key ${key?.id} through the broker. It spent 0 USD and 0 DIEM (trailing seven days).`);
+  expect(bed.venice.liveKeys()).toEqual([]);
+  expect(bed.broker.audit.map((line) => `${line.action} ${line.outcome}`)).toEqual(['mint clamped', 'delete deleted']);
+});
+
+test('a run key through the broker stays after post; a failed verify deletes it through the broker', async () => {
+  const main = await mainInProcess({ inputs: bed.inputs({ scope: 'run' }), env: bed.jobEnv() });
+  expect(main.outputs['key-handle']).toMatch(/^vek1\.18234567890\./);
+  const post = await postInProcess({ inputs: bed.inputs(), env: bed.jobEnv(), state: main.state });
+  expect(post.stdout).toMatch(/is the run's key: it stays/);
+  expect(bed.venice.liveKeys()).toHaveLength(1);
+
+  bed.venice.inject('verify', { kind: 'answer', body: { data: { accessPermitted: false } } });
+  const refused = await mainInProcess({ inputs: bed.inputs(), env: bed.jobEnv() });
+  expect(refused.errors).toEqual([expect.stringMatching(/Venice reports accessPermitted: false/)]);
+  expect(refused.stdout).toMatch(/Deleted key \S+ through the broker because the step failed\./);
+  expect(refused.state['key-id']).toBe('');
+  expect(bed.venice.liveKeys()).toHaveLength(1);
+});
+
+test('a preview key through the broker: the PR from pr-number, the slot from the job', async () => {
+  const main = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '7' }), env: bed.jobEnv() });
+  expect(main.errors).toEqual([]);
+  expect(main.outputs.description).toMatch(/^vek:octo-org\/shop#7 pr:build r18234567890\.1 [0-9a-z]{6}$/);
+  const post = await postInProcess({ inputs: bed.inputs(), env: bed.jobEnv(), state: main.state });
+  expect(post.stdout).toMatch(/is PR #7's preview key: it stays/);
+  expect(bed.venice.liveKeys()).toHaveLength(1);
+});
