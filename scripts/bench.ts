@@ -10,11 +10,17 @@
 //    the TCP connections and TLS handshakes each step opened (target: one of each).
 // 3. A 30-job matrix at Venice's real creation limit (20 per minute), with and without Retry-After:
 //    wall time against the one-window floor (target ≤ 1.25×).
+// 4. The same matrix through one key broker (broker/dist/server.js as its own process): the broker's
+//    queue spaces the creates, so Venice should never have to answer 429.
+// `npm run bench -- --broker-only` runs the fourth alone (about a minute).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AUDIENCE, spawnBroker } from '../broker/test/support/broker-process.ts';
 import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../test/support/bundle-facts.ts';
 import { DelayRelay } from '../test/support/delay-relay.ts';
+import { jobClaims, OidcIssuer } from '../test/support/oidc-issuer.ts';
 import { NODE24, REPO, runStep, type StepResult } from '../test/support/runner.ts';
 import { makeCertificate } from '../test/support/test-certificate.ts';
 import { VeniceServer } from '../test/support/venice-server.ts';
@@ -204,6 +210,60 @@ async function matrix(retryAfterHeader: boolean) {
   }
 }
 
+/** 30 jobs (the committed dist/, real processes) minting through one broker process at Venice's real limit. */
+async function brokerMatrix() {
+  const JOBS = 30;
+  const WINDOW_MS = 60_000;
+  const venice = await new VeniceServer({ createLimit: { count: 20, windowMs: WINDOW_MS } }).start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await spawnBroker({ venice, issuer });
+  const inputs = { 'broker-url': broker.url, 'broker-audience': AUDIENCE, 'api-url': venice.apiUrl };
+  try {
+    const env = () => issuer.jobEnv(jobClaims('octo-org/shop', '18234567890')); // the repository and run runner.ts gives every step
+    const startedAt = performance.now();
+    const mains = await Promise.all(
+      Array.from({ length: JOBS }, (_, i) => runStep('main', { inputs, env: { GITHUB_JOB: `leg-${i}`, ...env() }, limitMs: 300_000 })),
+    );
+    const wallMs = performance.now() - startedAt;
+    await Promise.all(mains.map((main) => runStep('post', { inputs, env: env(), state: main.state })));
+    return {
+      jobs: JOBS,
+      wallMs,
+      floorMs: WINDOW_MS,
+      ratio: wallMs / WINDOW_MS,
+      failures: mains.filter((main) => main.exitCode !== 0).length,
+      creates: venice.count('create'),
+      failedRequests: venice.failedRequests(),
+      keysLeft: venice.liveKeys().length,
+      auditLines: broker.audit.length,
+    };
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+}
+
+function printBrokerMatrix(m: Awaited<ReturnType<typeof brokerMatrix>>): void {
+  printTable('30 jobs through one key broker at 20 creations per minute (real processes, real window)', [
+    ['wall time', 'against the 60 s floor', 'failed jobs', 'creates sent', '4xx from Venice', 'keys left', 'audit lines'],
+    [
+      `${(m.wallMs / 1000).toFixed(1)} s`,
+      `${m.ratio.toFixed(2)}× (≤ ${TARGETS.matrixRatio}×: ${verdict(m.ratio <= TARGETS.matrixRatio)})`,
+      String(m.failures),
+      String(m.creates),
+      String(m.failedRequests),
+      String(m.keysLeft),
+      String(m.auditLines),
+    ],
+  ]);
+}
+
+if (parseArgs({ options: { 'broker-only': { type: 'boolean' } } }).values['broker-only']) {
+  printBrokerMatrix(await brokerMatrix());
+  process.exit(0);
+}
+
 try {
   const facts = bundleFacts();
   printTable('Bundle', [
@@ -274,12 +334,16 @@ try {
     ]),
   ]);
 
+  const viaBroker = await brokerMatrix();
+  printBrokerMatrix(viaBroker);
+
   const results = {
     node: readFileSync(join(REPO, '.node-version'), 'utf8').trim(),
     bundle: facts,
     startup: start,
     latency: latencies,
     matrix: matrices,
+    brokerMatrix: viaBroker,
     targets: TARGETS,
   };
   mkdirSync(join(REPO, 'bench'), { recursive: true });

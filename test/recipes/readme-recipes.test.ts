@@ -1,8 +1,10 @@
 // The README's workflow recipes, run as written (test/support/recipe-runner.ts): what each promises about
 // keys holds when its action steps run through the runner harness against the test servers.
 import { expect, test } from 'vitest';
-import { addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
+import { AUDIENCE, startTestBroker } from '../../broker/test/support/broker-harness.ts';
+import { addOwnedKey, expectNotShown, REPOSITORY, RUN_ID, useTestBed } from '../support/bed.ts';
 import { events } from '../support/github-server.ts';
+import { jobClaims, OidcIssuer } from '../support/oidc-issuer.ts';
 import { readmeWorkflows } from '../support/readme.ts';
 import { parseRecipe, runRecipe, type Workflow } from '../support/recipe-runner.ts';
 
@@ -69,4 +71,26 @@ test('venice-key-sweep: keys of closed PRs and completed runs go, the rest stay'
   const run = await runRecipe(recipe('venice-key-sweep'), given(events.schedule()));
   expect(run.steps[0]!.main.outputs['deleted-ids']!.split(',').sort()).toEqual(gone.map((key) => key.id).sort());
   expect(bed.venice.liveKeys().map((key) => key.id)).toEqual([kept.id]);
+});
+
+test('broker-evals: no admin key in the workflow; the broker mints within its policy and post deletes through it', async () => {
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({ venice: bed.venice, issuer });
+  try {
+    const env = { ...bed.env, ...issuer.jobEnv(jobClaims(REPOSITORY, RUN_ID)) };
+    const run = await runRecipe(recipe('broker-evals'), {
+      ...given(events.push()),
+      adminKey: '',
+      env,
+      vars: { VENICE_BROKER_URL: broker.url },
+    });
+    expect(run.steps.map((s) => [s.main.exitCode, s.post.exitCode])).toEqual([[0, 0]]);
+    expect(bed.venice.minted[0]!.consumptionLimit).toEqual({ usd: 2, diem: 0 });
+    expect(bed.venice.liveKeys()).toEqual([]);
+    expect(broker.audit.map((line) => `${line.action} ${line.outcome}`)).toEqual(['mint granted', 'delete deleted']);
+    expectNotShown(issuer.tokensIssued);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+  }
 });

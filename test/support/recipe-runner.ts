@@ -1,7 +1,7 @@
 // Runs a README workflow recipe the way GitHub would run it, as far as this action is concerned: jobs in
 // `needs` order, each matrix leg as a job, every `uses: venice-ephemeral-key/...` step through the runner
 // harness (the committed dist/, main then, at the end of the job, post in reverse order), with its `with:`
-// evaluated from secrets, `needs.*.outputs`, `steps.*.outputs`, `inputs` and `matrix`. Other steps (checkout,
+// evaluated from secrets, `vars`, `needs.*.outputs`, `steps.*.outputs`, `inputs` and `matrix`. Other steps (checkout,
 // shell) are skipped: they do not touch keys. An expression this runner does not know fails the test.
 import { parse } from 'yaml';
 import { runStep, type StepOptions, type StepResult } from './runner.ts';
@@ -35,7 +35,15 @@ export function parseRecipe(text: string): Workflow {
 
 export async function runRecipe(
   workflow: Workflow,
-  given: { adminKey: string; apiUrl: string; env?: Record<string, string>; event: StepOptions['event']; inputs?: Record<string, string> },
+  given: {
+    adminKey: string;
+    apiUrl: string;
+    env?: Record<string, string>;
+    event: StepOptions['event'];
+    inputs?: Record<string, string>;
+    /** Configuration variables (`vars.*`), e.g. the broker's URL. */
+    vars?: Record<string, string>;
+  },
 ): Promise<RecipeRun> {
   const run: RecipeRun = { steps: [], outputs: {} };
   const done = new Set<string>();
@@ -59,6 +67,7 @@ export async function runRecipe(
               if (head === 'needs' && b === 'outputs') return run.outputs[a]?.[c] ?? '';
               if (head === 'steps' && b === 'outputs') return stepOutputs[a]?.[c] ?? '';
               if (head === 'inputs') return given.inputs?.[a] ?? '';
+              if (head === 'vars') return given.vars?.[a] ?? '';
               if (head === 'matrix') return leg[a] ?? '';
               throw new Error(`recipe ${workflow.name}: unknown expression ${expression}`);
             });

@@ -1,0 +1,79 @@
+// The broker's command as a container runs it (broker/dist/server.js under Node 24): a missing or bad
+// config, or no admin key in the environment, stops it with one line that says what to fix; the
+// example config in broker/ and the one in the README are valid; and the Dockerfile runs that bundle.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { NODE24, REPO } from '../../test/support/runner.ts';
+import { parseConfig } from '../src/config.ts';
+
+function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
+  return new Promise((done) => {
+    execFile(
+      NODE24,
+      [join(REPO, 'broker/dist/server.js'), ...args],
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 15_000 },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function configFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'vek-broker-config-')), 'broker.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+test.each([
+  ['no --config', [], {}, 'venice-key-broker: usage: node broker/dist/server.js --config broker.yaml\n'],
+  [
+    'a config file that is not there',
+    ['--config', '/nonexistent/broker.yaml'],
+    {},
+    'venice-key-broker: cannot read the config file /nonexistent/broker.yaml: ENOENT.\n',
+  ],
+  [
+    'an invalid config',
+    ['--config', 'BAD'],
+    {},
+    /^venice-key-broker: .*broker\.yaml: the broker's config is not valid:\n {2}oidc: missing; it needs issuer, audience, jwks-url…\n/,
+  ],
+  [
+    'no admin key in the environment',
+    ['--config', 'GOOD'],
+    {},
+    "venice-key-broker: the environment variable VENICE_ADMIN_KEY must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.\n",
+  ],
+] as const)('%s: exits 1 with one clear line', async (_, args, env, message) => {
+  const good = configFile(readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8'));
+  const bad = configFile('rules: []');
+  const result = await runServer(
+    args.map((arg) => (arg === 'GOOD' ? good : arg === 'BAD' ? bad : arg)),
+    env,
+  );
+  expect(result.code).toBe(1);
+  if (typeof message === 'string') expect(result.stderr).toBe(message);
+  else expect(result.stderr).toMatch(message);
+  expect(result.stdout).toBe('');
+});
+
+test("the example config and the README config are valid, and the README shows the example's rules", () => {
+  const example = parseConfig(readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8'));
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const block = /```yaml\n(# broker\.yaml\n[\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const documented = parseConfig(block);
+  expect(documented.rules).toEqual(example.rules.filter((rule) => documented.rules.some((shown) => shown.name === rule.name)));
+  expect(documented.rules.map((rule) => rule.name)).toEqual(['main-branch-ci', 'pull-request-previews']);
+  expect({ ...documented, rules: [] }).toEqual({ ...example, rules: [] });
+});
+
+test('the Dockerfile runs the committed bundle with the config path the README mounts', () => {
+  const dockerfile = readFileSync(join(REPO, 'broker/Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^FROM node:24-/m);
+  expect(dockerfile).toContain('COPY broker/dist/ ./dist/');
+  expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/server.js"]');
+  expect(dockerfile).toContain('CMD ["--config", "/etc/venice-key-broker/broker.yaml"]');
+  expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('-v "$PWD/broker.yaml:/etc/venice-key-broker/broker.yaml:ro"');
+});

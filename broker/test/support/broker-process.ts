@@ -1,0 +1,95 @@
+// The broker as the separate process a container would run: broker/dist/server.js under Node 24,
+// configured by a file and VENICE_ADMIN_KEY, its audit lines read from stdout. Imports nothing from
+// broker/src (and no test runner), so `npm run bench` can use it as Node runs scripts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { OidcIssuer } from '../../../test/support/oidc-issuer.ts';
+import { NODE24, REPO } from '../../../test/support/runner.ts';
+import type { VeniceServer } from '../../../test/support/venice-server.ts';
+
+export const AUDIENCE = 'venice-key-broker';
+
+/** The policy most tests use: octo-org's main branch may mint any scope up to 5 USD, clamped. */
+export const DEFAULT_RULES = [
+  {
+    name: 'octo-org-main',
+    match: { repository_owner: 'octo-org', ref: 'refs/heads/main' },
+    'over-ceiling': 'clamp',
+    ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', scopes: ['job', 'run', 'pr'] },
+  },
+];
+
+export interface HarnessOptions {
+  venice: VeniceServer;
+  issuer: OidcIssuer;
+  rules?: unknown[];
+  limits?: Record<string, unknown>;
+}
+
+export function configYaml(options: HarnessOptions, port = 0): string {
+  return stringify({
+    listen: { host: '127.0.0.1', port },
+    oidc: { issuer: options.issuer.url, audience: AUDIENCE },
+    venice: { 'api-url': options.venice.apiUrl },
+    ...(options.limits ? { limits: options.limits } : {}),
+    rules: options.rules ?? DEFAULT_RULES,
+  });
+}
+
+export interface TestBroker {
+  url: string;
+  /** Audit lines, parsed, in order. */
+  audit: Record<string, unknown>[];
+  auditText: () => string;
+  logs: string[];
+  stop: () => Promise<void>;
+}
+
+/** broker/dist/server.js as its own process, exactly as the README's command and the Dockerfile run it. */
+export async function spawnBroker(options: HarnessOptions): Promise<TestBroker & { child: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vek-broker-'));
+  const configPath = join(dir, 'broker.yaml');
+  writeFileSync(configPath, configYaml(options));
+  const child = spawn(NODE24, [join(REPO, 'broker/dist/server.js'), '--config', configPath], {
+    env: { PATH: process.env.PATH ?? '', VENICE_ADMIN_KEY: options.venice.adminKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the broker did not start: ${stderr}`)), 15_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const listening = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (listening) {
+        clearTimeout(timer);
+        resolve(listening[1] as string);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the broker exited with ${code}: ${stderr}`)));
+  });
+  const lines = (): string[] => stdout.split('\n').filter((line) => line !== '');
+  return {
+    url,
+    child,
+    get audit() {
+      return lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    auditText: () => stdout,
+    get logs() {
+      return stderr.split('\n');
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
