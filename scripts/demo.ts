@@ -1,6 +1,10 @@
 // npm run demo: the whole life of a key with no Venice account. Starts the Venice-compatible test
 // server on loopback, runs the committed dist/ main then post as the runner would, and prints what a
 // workflow log would show (masked, as GitHub masks it), the outputs, and the server's keys before and after.
+// Then a run key shared by jobs, and a job key through the key broker (broker/dist/server.js as its own
+// process, a loopback OIDC issuer standing in for GitHub's) with no admin key in the workflow.
+import { AUDIENCE, spawnBroker } from '../broker/test/support/broker-process.ts';
+import { jobClaims, OidcIssuer } from '../test/support/oidc-issuer.ts';
 import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../test/support/runner.ts';
 import { VeniceServer } from '../test/support/venice-server.ts';
 
@@ -22,7 +26,16 @@ function showLog(step: StepResult): void {
     if (mask) {
       const secret = mask[1] ?? '';
       masks.push(secret);
-      const what = secret === server.adminKey ? 'the admin key' : secret === TEST_GITHUB_TOKEN ? 'the GitHub token' : 'the new key';
+      const what =
+        secret === server.adminKey
+          ? 'the admin key'
+          : secret === TEST_GITHUB_TOKEN
+            ? 'the GitHub token'
+            : /^[\w-]+\.[\w-]+\.[\w-]+$/.test(secret)
+              ? "the job's OIDC token"
+              : secret.startsWith('runner-')
+                ? "the runner's ID-token request token"
+                : 'the new key';
       console.log(`  (masked ${what}: from here on GitHub shows it as ***)`);
       continue;
     }
@@ -36,6 +49,27 @@ function showKeys(title: string): void {
   const keys = server.liveKeys();
   console.log(`\n${title}: ${keys.length} live key(s)`);
   for (const key of keys) console.log(`  - ${key.id}  "${key.description}"  expires ${key.expiresAt}`);
+}
+
+/** A job with `id-token: write` and broker-url instead of admin-key: main, post, and the broker's audit lines. */
+async function brokerLife(): Promise<boolean> {
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await spawnBroker({ venice: server, issuer });
+  try {
+    console.log(`broker on ${broker.url} (its policy: octo-org's main branch, up to 5 USD, clamped); OIDC issuer on ${issuer.url}`);
+    const brokerInputs = { 'broker-url': broker.url, 'broker-audience': AUDIENCE, 'api-url': server.apiUrl, 'usd-limit': '50' };
+    const env = () => issuer.jobEnv(jobClaims('octo-org/shop', '18234567890'));
+    const job = await runStep('main', { inputs: brokerInputs, env: env() });
+    showLog(job);
+    const jobPost = await runStep('post', { inputs: brokerInputs, env: env(), state: job.state });
+    showLog(jobPost);
+    console.log("\nThe broker's audit log (one JSON line per decision, never a token or a key):");
+    for (const line of broker.audit) console.log(`  ${JSON.stringify(line)}`);
+    return job.exitCode === 0 && jobPost.exitCode === 0;
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+  }
 }
 
 try {
@@ -78,7 +112,11 @@ try {
     `revoke job: deleted ${revoke.outputs['deleted-ids']}, spent ${revoke.outputs['spent-usd']} USD (exit code ${revoke.exitCode})`,
   );
   console.log(`Creates for the whole run: ${server.count('create') - creates}. Live keys now: ${server.liveKeys().length}.`);
-  process.exitCode = main.exitCode === 0 && post.exitCode === 0 && revoke.exitCode === 0 && server.liveKeys().length === 0 ? 0 : 1;
+
+  console.log('\n=== No admin key in the workflow: a job key through the key broker ===');
+  const viaBroker = await brokerLife();
+  process.exitCode =
+    main.exitCode === 0 && post.exitCode === 0 && revoke.exitCode === 0 && viaBroker && server.liveKeys().length === 0 ? 0 : 1;
 } finally {
   await server.stop();
 }

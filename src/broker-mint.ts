@@ -2,15 +2,17 @@
  * Main step, mode mint, through the key broker: no admin key in the job. The broker builds the tag from
  * the job's OIDC token and applies its policy; the action sends its validated key inputs, masks the key
  * the moment it arrives, verifies it with the key itself, and publishes the same outputs as a direct
- * mint. What the policy lowered is said in the log and the summary. A failed step deletes its key
+ * mint. A preview key is minted only for an open PR, as GitHub says. What the policy lowered is said
+ * in the log and the summary. A failed step deletes its key
  * through the broker; a job key is deleted by the post step through the broker too.
  */
 import { type ActionIO, STATE } from './action-io.js';
 import type { BrokerClient, BrokerMinted } from './broker-client.js';
 import { formatTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
+import type { GitHubApi } from './github-api.js';
 import { type Config, keyRequestFields, readKeyRequest } from './inputs.js';
-import { publishKey, verifyNewKey } from './mint.js';
+import { publishKey, pullRequestIsOpen, verifyNewKey } from './mint.js';
 import { pullRequestFor, type RunContext } from './run-context.js';
 import { quoted, safeText } from './safe-text.js';
 import { mintSummary, writeSummary } from './summary.js';
@@ -24,13 +26,18 @@ export interface BrokerMintDeps {
   context: RunContext;
   now: () => number;
   isCancelled: () => boolean;
+  /** GitHub, asked only for a preview key: is the PR still open? */
+  gitHub: () => GitHubApi;
 }
 
 export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): Promise<void> {
   const { io, broker, context } = deps;
+  const pr = config.scope === 'pr' ? pullRequestFor(config, context) : undefined;
+  // The same check as a direct mint: a closed or merged PR gets no preview key.
+  if (pr !== undefined && !(await pullRequestIsOpen(pr, deps))) return;
   const fields = keyRequestFields({
     ...config,
-    prNumber: config.scope === 'pr' ? pullRequestFor(config, context) : undefined,
+    prNumber: pr,
     slot: config.scope === 'pr' ? config.slot || context.job || 'default' : '',
   });
   const mintedAt = deps.now();

@@ -141,7 +141,7 @@ export function publishKey(io: ActionIO, key: MintedKey, exportEnv: string | und
  * A late run after a fast merge must not leave a preview key behind: a closed or merged PR gets none.
  * When GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
  */
-async function pullRequestIsOpen(pr: number, deps: MintDeps): Promise<boolean> {
+export async function pullRequestIsOpen(pr: number, deps: Pick<MintDeps, 'gitHub' | 'io'>): Promise<boolean> {
   let state: PrState;
   try {
     state = await deps.gitHub().pullState(pr);

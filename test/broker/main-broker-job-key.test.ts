@@ -3,6 +3,8 @@
 // post deletes the key through the broker and reports its spend.
 import { expect, test } from 'vitest';
 import { useBrokerBed } from '../../broker/test/support/broker-harness.ts';
+import { REPOSITORY } from '../support/bed.ts';
+import { GitHubServer } from '../support/github-server.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const bed = useBrokerBed();
@@ -45,11 +47,24 @@ test('a run key through the broker stays after post; a failed verify deletes it 
   expect(bed.venice.liveKeys()).toHaveLength(1);
 });
 
-test('a preview key through the broker: the PR from pr-number, the slot from the job', async () => {
-  const main = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '7' }), env: bed.jobEnv() });
-  expect(main.errors).toEqual([]);
-  expect(main.outputs.description).toMatch(/^vek:octo-org\/shop#7 pr:build r18234567890\.1 [0-9a-z]{6}$/);
-  const post = await postInProcess({ inputs: bed.inputs(), env: bed.jobEnv(), state: main.state });
-  expect(post.stdout).toMatch(/is PR #7's preview key: it stays/);
-  expect(bed.venice.liveKeys()).toHaveLength(1);
+test('a preview key through the broker: only for an open PR (as GitHub says), the slot from the job', async () => {
+  const github = await new GitHubServer().start();
+  try {
+    github.setPull(REPOSITORY, 7, 'open');
+    github.setPull(REPOSITORY, 8, 'merged');
+    const env = (): Record<string, string> => ({ GITHUB_API_URL: github.url, ...bed.jobEnv() });
+    const main = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '7' }), env: env() });
+    expect(main.errors).toEqual([]);
+    expect(main.outputs.description).toMatch(/^vek:octo-org\/shop#7 pr:build r18234567890\.1 [0-9a-z]{6}$/);
+    const post = await postInProcess({ inputs: bed.inputs(), env: env(), state: main.state });
+    expect(post.stdout).toMatch(/is PR #7's preview key: it stays/);
+
+    const merged = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '8' }), env: env() });
+    expect(merged.errors).toEqual([]);
+    expect(merged.stdout).toContain('PR #8 is merged: no preview key minted, so nothing is left behind for it.');
+    expect(bed.venice.liveKeys()).toHaveLength(1);
+    expect(bed.broker.audit.map((line) => line.action)).toEqual(['mint']); // the broker was not asked for PR #8
+  } finally {
+    await github.stop();
+  }
 });
