@@ -46,6 +46,7 @@ export function auditLine(record: AuditRecord, now: number): string {
       privacy: granted.modelPrivacy ?? 'ALL',
     },
     clamped: record.clamped?.length ? record.clamped : undefined,
-    reason: record.reason,
+    // A refusal may quote what the caller sent (a bad field's value): kept short, so one line stays one line.
+    reason: record.reason && record.reason.length > 500 ? `${record.reason.slice(0, 500)}…` : record.reason,
   });
 }

@@ -2,6 +2,7 @@
  * Starts a broker: the config, the admin key, and the collaborators a test may replace (the clock, the
  * retry policy's sleep, where audit and log lines go). server.ts calls it with the real ones.
  */
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Deadline } from '../../src/deadline.js';
@@ -31,7 +32,11 @@ export interface BrokerOptions {
 
 export interface RunningBroker {
   url: string;
-  close: () => Promise<void>;
+  /**
+   * Stops accepting, lets requests in flight finish for up to `graceMs` (a create in flight is never cut
+   * off by a deploy unless it takes longer), then closes what is left.
+   */
+  close: (graceMs?: number) => Promise<void>;
 }
 
 /** How long the broker works on one request against Venice (the queue wait comes on top). */
@@ -89,10 +94,12 @@ export function startBroker(options: BrokerOptions): Promise<RunningBroker> {
         const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
         resolve({
           url: `http://${host}:${info.port}`,
-          close: () =>
+          close: (graceMs = 0) =>
             new Promise<void>((done) => {
-              server.close(() => done());
-              (server as import('node:http').Server).closeAllConnections?.();
+              const http = server as Server;
+              http.close(() => done());
+              http.closeIdleConnections();
+              setTimeout(() => http.closeAllConnections(), graceMs).unref();
             }),
         });
       },

@@ -1,7 +1,8 @@
 /**
  * The broker's command: `node broker/dist/server.js --config broker.yaml`. Reads the config, takes the
  * admin key from the environment variable the config names (VENICE_ADMIN_KEY by default; never from
- * the file), listens, and stops cleanly on SIGTERM or SIGINT (a container platform's stop).
+ * the file), listens, and stops cleanly on SIGTERM or SIGINT (a container platform's stop), letting
+ * requests in flight finish first.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -48,8 +49,9 @@ async function main(): Promise<void> {
     writeLog: (line) => process.stderr.write(`${line}\n`),
   });
   process.stderr.write(`${NAME}: listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)\n`);
+  // A platform's stop: requests in flight get 20 s to finish (most platforms wait 30 s before SIGKILL).
   const stop = (): void => {
-    broker.close().then(() => process.exit(0));
+    broker.close(20_000).then(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -1,0 +1,30 @@
+// A platform stopping the broker (SIGTERM, as `docker stop` sends it) while a mint is in flight: the
+// broker stops accepting, the mint finishes and its caller gets the key, and the process exits 0.
+import { expect, test } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
+import { VeniceServer } from '../../test/support/venice-server.ts';
+import { AUDIENCE, call, spawnBroker } from './support/broker-harness.ts';
+
+test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await spawnBroker({ venice, issuer });
+  try {
+    const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    venice.inject('create', { kind: 'act-late', ms: 500 });
+    const created = venice.nextRequest('create');
+    const minting = call(broker, 'POST', '/v1/keys', { token, body: {} });
+    await created;
+    const exited = new Promise<number | null>((done) => broker.child.once('exit', done));
+    broker.child.kill('SIGTERM');
+    const answer = await minting;
+    expect(answer.status).toBe(201);
+    expect(venice.liveKeys().map((key) => key.id)).toEqual([answer.json.id]);
+    expect(await exited).toBe(0);
+    expect(broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'granted', keyId: answer.json.id })]);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
