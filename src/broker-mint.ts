@@ -1,5 +1,6 @@
 /**
- * Main step, mode mint, through the key broker: no admin key in the job. The broker builds the tag from
+ * Main step, mode mint, through the key broker: no admin key in the job. This module (with the broker
+ * client and the OIDC request) is the broker path's own chunk, loaded by steps.ts only with broker-url. The broker builds the tag from
  * the job's OIDC token and applies its policy; the action sends its validated key inputs, masks the key
  * the moment it arrives, verifies it with the key itself, and publishes the same outputs as a direct
  * mint. A preview key is minted only for an open PR, as GitHub says. What the policy lowered is said
@@ -7,12 +8,16 @@
  * through the broker; a job key is deleted by the post step through the broker too.
  */
 import { type ActionIO, STATE } from './action-io.js';
-import type { BrokerClient, BrokerMinted } from './broker-client.js';
+import { BrokerClient, type BrokerMinted } from './broker-client.js';
+import type { Deadline } from './deadline.js';
 import { formatTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
 import type { GitHubApi } from './github-api.js';
+import type { HttpTransport } from './http.js';
+import { requestIdToken } from './id-token.js';
 import { type Config, keyRequestFields, readKeyRequest } from './inputs.js';
 import { publishKey, pullRequestIsOpen, verifyNewKey } from './mint.js';
+import type { RetryPolicy } from './retry.js';
 import { pullRequestFor, type RunContext } from './run-context.js';
 import { quoted, safeText } from './safe-text.js';
 import { mintSummary, writeSummary } from './summary.js';
@@ -28,6 +33,41 @@ export interface BrokerMintDeps {
   isCancelled: () => boolean;
   /** GitHub, asked only for a preview key: is the PR still open? */
   gitHub: () => GitHubApi;
+}
+
+/** A broker client for this step: each request carries a fresh OIDC token from the runner. */
+export function connectBroker(options: {
+  brokerUrl: string;
+  audience: string;
+  env: Record<string, string | undefined>;
+  transport: HttpTransport;
+  deadline: Deadline;
+  policy: RetryPolicy;
+  io: ActionIO;
+  context: RunContext;
+  signal: AbortSignal;
+}): BrokerClient {
+  const { io, transport, deadline, signal } = options;
+  return new BrokerClient({
+    brokerUrl: options.brokerUrl,
+    transport,
+    deadline,
+    policy: options.policy,
+    log: io.info,
+    mask: io.setSecret,
+    repository: options.context.repository,
+    runId: options.context.runId,
+    signal,
+    idToken: () =>
+      requestIdToken({
+        env: options.env,
+        audience: options.audience,
+        transport,
+        timeoutMs: Math.max(1_000, Math.min(30_000, deadline.remainingMs())),
+        signal,
+        mask: io.setSecret,
+      }),
+  });
 }
 
 export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): Promise<void> {

@@ -30,7 +30,7 @@ export interface CleanupDeps {
   loadConfig: () => Config;
   connect: (config: Config) => VeniceClient;
   /** With broker-url: the key is deleted through the broker, which checks the token owns it. */
-  broker: (config: Config) => BrokerClient;
+  broker: (config: Config) => Promise<BrokerClient>;
 }
 
 export async function cleanUp(deps: CleanupDeps): Promise<void> {
@@ -58,7 +58,7 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
     await io.group('Delete the key', async () => {
       if (config.brokerUrl) {
         // The broker cannot list keys for a caller: only the key main handed out is known, and deleted.
-        if (handedOut && !keep) await deleteThroughBroker(handedOut, deps.broker(config), io);
+        if (handedOut && !keep) await deleteThroughBroker(handedOut, await deps.broker(config), io);
         return;
       }
       const client = deps.connect(config);

@@ -4,14 +4,12 @@
  * and, for the matrix test, a virtual clock.
  */
 import type { ActionIO } from './action-io.js';
-import { BrokerClient } from './broker-client.js';
-import { mintThroughBroker } from './broker-mint.js';
+import type { BrokerClient } from './broker-client.js';
 import { cleanUp } from './cleanup.js';
 import { Deadline } from './deadline.js';
 import { ActionFailure, InputError, InputErrors, messageOf } from './errors.js';
 import { type GitHubApi, gitHubApi } from './github-api.js';
 import { createTransport, type HttpTransport } from './http.js';
-import { requestIdToken } from './id-token.js';
 import { type Config, type ReadInput, readConfig } from './inputs.js';
 import { mintKey } from './mint.js';
 import type { RetryPolicy } from './retry.js';
@@ -60,12 +58,13 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
         return gitHub;
       },
     };
-    const broker = config.brokerUrl ? brokerClient(config, step, context) : undefined;
+    const brokerPath = config.brokerUrl ? await import('./broker-mint.js') : undefined;
+    const broker = brokerPath && brokerClient(brokerPath, config, step, context);
     const isCancelled = (): boolean => step.cancel.signal.aborted;
     if (config.mode === 'use') return await useRunKey(config, { ...deps, broker });
     if (config.mode === 'revoke') return await revoke(config, { ...deps, broker });
     if (config.mode === 'sweep') return await sweep(config, deps);
-    if (broker) return await mintThroughBroker(config, { ...deps, broker, isCancelled });
+    if (brokerPath && broker) return await brokerPath.mintThroughBroker(config, { ...deps, broker, isCancelled });
     await mintKey(config, { ...deps, token: step.newToken(), isCancelled });
   } catch (error) {
     fail(step, error);
@@ -95,7 +94,7 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
       context: () => readRunContext(step.env),
       loadConfig: () => readConfig(step.readInput),
       connect: (config) => veniceClient(config, step),
-      broker: (config) => brokerClient(config, step, readRunContext(step.env)),
+      broker: async (config) => brokerClient(await import('./broker-mint.js'), config, step, readRunContext(step.env)),
     });
   } catch (error) {
     fail(step, error);
@@ -121,28 +120,23 @@ function transportOf(step: StepEnvironment): HttpTransport {
   return transport;
 }
 
-function brokerClient(config: Config, step: StepEnvironment, context: RunContext): BrokerClient {
-  const transport = transportOf(step);
-  const deadline = Deadline.forStep(config.timeoutMs, step.now);
-  return new BrokerClient({
+/**
+ * The broker path (its client, the OIDC request, mint through the broker) is loaded only with
+ * broker-url, from its own chunk: a workflow with an admin key never pays for it at start-up.
+ */
+type BrokerPath = typeof import('./broker-mint.js');
+
+function brokerClient(path: BrokerPath, config: Config, step: StepEnvironment, context: RunContext): BrokerClient {
+  return path.connectBroker({
     brokerUrl: config.brokerUrl,
-    transport,
-    deadline,
+    audience: config.brokerAudience,
+    env: step.env,
+    transport: transportOf(step),
+    deadline: Deadline.forStep(config.timeoutMs, step.now),
     policy: step.policy,
-    log: step.io.info,
-    mask: step.io.setSecret,
-    repository: context.repository,
-    runId: context.runId,
+    io: step.io,
+    context,
     signal: step.cancel.signal,
-    idToken: () =>
-      requestIdToken({
-        env: step.env,
-        audience: config.brokerAudience,
-        transport,
-        timeoutMs: Math.max(1_000, Math.min(30_000, deadline.remainingMs())),
-        signal: step.cancel.signal,
-        mask: step.io.setSecret,
-      }),
   });
 }
 

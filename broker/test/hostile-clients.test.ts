@@ -4,28 +4,18 @@
 // or audits holds a secret.
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims } from '../../test/support/oidc-issuer.ts';
+import { call, useBrokerBed } from './support/broker-harness.ts';
 
-let venice: VeniceServer;
-let issuer: OidcIssuer;
-let broker: TestBroker;
+// The real limits' shape, shortened: a request must arrive whole within 1 s (10 s by default).
+const bed = useBrokerBed({ limits: { 'body-bytes': 1024, 'request-timeout': '1s' } });
 let token: string;
-
 beforeEach(async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
-  // The real limits' shape, shortened: a request must arrive whole within 1 s (10 s by default).
-  broker = await startTestBroker({ venice, issuer, limits: { 'body-bytes': 1024, 'request-timeout': '1s' } });
-  token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+  token = await bed.issuer.sign(jobClaims('octo-org/shop', '500'));
 });
+// Registered after the bed's own: runs before it stops the broker.
 afterEach(async () => {
-  expect((await call(broker, 'GET', '/healthz')).json).toEqual({ ok: true });
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
+  expect((await call(bed.broker, 'GET', '/healthz')).json).toEqual({ ok: true });
 });
 
 test.each([
@@ -35,11 +25,11 @@ test.each([
   ['fields of the wrong type', '{"usd-limit": {"$gt": 0}, "scope": ["job"]}', 400, /field 'usd-limit': "\{"\$gt":0\}" is not a limit/],
   ['a body past the limit', JSON.stringify({ description: 'x'.repeat(5000) }), 413, /larger than the broker's 1024 bytes/],
 ])('a mint with %s is refused and makes nothing', async (_, body, status, reason) => {
-  const answer = await call(broker, 'POST', '/v1/keys', { token, body });
+  const answer = await call(bed.broker, 'POST', '/v1/keys', { token, body });
   expect(answer.status).toBe(status);
   expect(answer.json.error).toMatch(reason);
-  expect(venice.count('create')).toBe(0);
-  expect(broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'refused', status })]);
+  expect(bed.venice.count('create')).toBe(0);
+  expect(bed.broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'refused', status })]);
 });
 
 /** A raw connection, for what fetch will not send; resolves with everything the broker wrote back. */
@@ -57,7 +47,7 @@ function rawExchange(url: string, write: (socket: Socket) => void): Promise<stri
 }
 
 test('a streamed body with no length is cut at the limit', async () => {
-  const answer = await rawExchange(broker.url, (socket) => {
+  const answer = await rawExchange(bed.broker.url, (socket) => {
     socket.write(
       `POST /v1/keys HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
     );
@@ -65,11 +55,11 @@ test('a streamed body with no length is cut at the limit', async () => {
     socket.end('0\r\n\r\n');
   });
   expect(answer).toMatch(/^HTTP\/1\.1 413/);
-  expect(venice.count('create')).toBe(0);
+  expect(bed.venice.count('create')).toBe(0);
 });
 
 test('garbage that is not HTTP gets a 400 and the connection closed', async () => {
-  const answer = await rawExchange(broker.url, (socket) => socket.write('\u0016\u0003\u0001 GARBAGE \r\n\r\n'));
+  const answer = await rawExchange(bed.broker.url, (socket) => socket.write('\u0016\u0003\u0001 GARBAGE \r\n\r\n'));
   expect(answer).toMatch(/^HTTP\/1\.1 400/);
 });
 
@@ -82,20 +72,20 @@ test.each([
   ],
 ])('a client that never finishes sending %s is cut off, while others are served', async (_, start) => {
   const trickle: NodeJS.Timeout[] = [];
-  const slow = rawExchange(broker.url, (socket) => {
+  const slow = rawExchange(bed.broker.url, (socket) => {
     start(socket);
     // One more byte now and then: slow, never done.
     trickle.push(setInterval(() => socket.writable && socket.write('a'), 200));
   });
-  expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+  expect((await call(bed.broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
   const answer = await slow;
   for (const timer of trickle) clearInterval(timer);
   expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout/); // Node's answer at the request timeout, then the close
-  expect(venice.count('create')).toBe(1);
+  expect(bed.venice.count('create')).toBe(1);
 });
 
 test('an unknown path is a 404 that lists the endpoints', async () => {
-  const answer = await call(broker, 'GET', '/v1/keys/../../admin', { token });
+  const answer = await call(bed.broker, 'GET', '/v1/keys/../../admin', { token });
   expect(answer.status).toBe(404);
   expect(answer.json.error).toMatch(/POST \/v1\/keys, DELETE \/v1\/keys\/\{id\}/);
 });

@@ -1,37 +1,20 @@
 // Through the broker, a caller touches only its own repository's keys: another repository can neither
 // delete nor unwrap them, a job or run key is deleted only from its own run, and keys the action does
 // not own (hand-made look-alikes, admin and never-expiring keys) are never deleted whatever their id.
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { addKeysThatMustSurvive, REPOSITORY } from '../../test/support/bed.ts';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims } from '../../test/support/oidc-issuer.ts';
+import { call, useBrokerBed } from './support/broker-harness.ts';
 
-let venice: VeniceServer;
-let issuer: OidcIssuer;
-let broker: TestBroker;
-
-beforeEach(async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
-  broker = await startTestBroker({
-    venice,
-    issuer,
-    rules: [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: { scopes: ['job', 'run', 'pr'] } }],
-  });
-});
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
+const bed = useBrokerBed({
+  rules: [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: { scopes: ['job', 'run', 'pr'] } }],
 });
 
 const tokenFor = (repository: string, runId: string, extra: Record<string, string> = {}) =>
-  issuer.sign(jobClaims(repository, runId, extra));
+  bed.issuer.sign(jobClaims(repository, runId, extra));
 
 async function mint(token: string, body: Record<string, string> = {}) {
-  const answer = await call(broker, 'POST', '/v1/keys', { token, body });
+  const answer = await call(bed.broker, 'POST', '/v1/keys', { token, body });
   expect(answer.status).toBe(201);
   return answer.json as { id: string; apiKey: string; handle?: string; description: string };
 }
@@ -41,47 +24,47 @@ test('another repository can neither delete nor unwrap a key, and the key lives 
   const job = await mint(shop);
   const run = await mint(shop, { scope: 'run' });
   const stranger = await tokenFor('octo-org/other', '500'); // same run id, same owner, another repository
-  const deleted = await call(broker, 'DELETE', `/v1/keys/${job.id}`, { token: stranger });
+  const deleted = await call(bed.broker, 'DELETE', `/v1/keys/${job.id}`, { token: stranger });
   expect(deleted.status).toBe(403);
   expect(deleted.json.error).toBe(`key ${job.id} is not a key of octo-org/other (it lacks this repository's tag); it was not deleted.`);
-  const unwrapped = await call(broker, 'POST', '/v1/keys/unwrap', { token: stranger, body: { handle: run.handle } });
+  const unwrapped = await call(bed.broker, 'POST', '/v1/keys/unwrap', { token: stranger, body: { handle: run.handle } });
   expect(unwrapped.status).toBe(403);
   expect(unwrapped.json.error).toMatch(/key-handle was made in another repository, not octo-org\/other/);
   expect(unwrapped.text).not.toContain(run.apiKey);
   expect(
-    venice
+    bed.venice
       .liveKeys()
       .map((key) => key.id)
       .sort(),
   ).toEqual([job.id, run.id].sort());
-  expect(venice.count('delete')).toBe(0);
+  expect(bed.venice.count('delete')).toBe(0);
 });
 
 test('a job key is deleted only from the run that minted it; a preview key from any run of its repository', async () => {
   const job = await mint(await tokenFor(REPOSITORY, '500'));
   const laterRun = await tokenFor(REPOSITORY, '501');
-  const refused = await call(broker, 'DELETE', `/v1/keys/${job.id}`, { token: laterRun });
+  const refused = await call(bed.broker, 'DELETE', `/v1/keys/${job.id}`, { token: laterRun });
   expect(refused.status).toBe(403);
   expect(refused.json.error).toBe(`key ${job.id} belongs to run 500, and a job key may only be deleted from the run that minted it.`);
-  expect(venice.liveKeys().map((key) => key.id)).toEqual([job.id]);
-  const own = await call(broker, 'DELETE', `/v1/keys/${job.id}`, { token: await tokenFor(REPOSITORY, '500') });
+  expect(bed.venice.liveKeys().map((key) => key.id)).toEqual([job.id]);
+  const own = await call(bed.broker, 'DELETE', `/v1/keys/${job.id}`, { token: await tokenFor(REPOSITORY, '500') });
   expect(own.json).toMatchObject({ keyId: job.id, outcome: 'deleted', spent: { usd: 0, diem: 0 } });
 
   const preview = await mint(await tokenFor(REPOSITORY, '600', { ref: 'refs/pull/7/merge', event_name: 'pull_request' }), { scope: 'pr' });
   expect(preview.description).toMatch(/vek:octo-org\/shop#7 pr:default r600\.1 [0-9a-z]{6}$/);
-  expect((await call(broker, 'DELETE', `/v1/keys/${preview.id}`, { token: laterRun })).json.outcome).toBe('deleted');
-  expect(venice.liveKeys()).toEqual([]);
+  expect((await call(bed.broker, 'DELETE', `/v1/keys/${preview.id}`, { token: laterRun })).json.outcome).toBe('deleted');
+  expect(bed.venice.liveKeys()).toEqual([]);
 });
 
 test('a run key is unwrapped for the jobs of its run only', async () => {
   const minted = await mint(await tokenFor(REPOSITORY, '500'), { scope: 'run' });
-  const sameRun = await call(broker, 'POST', '/v1/keys/unwrap', {
+  const sameRun = await call(bed.broker, 'POST', '/v1/keys/unwrap', {
     token: await tokenFor(REPOSITORY, '500'),
     body: { handle: minted.handle },
   });
   expect(sameRun.status).toBe(200);
   expect(sameRun.json).toMatchObject({ id: minted.id, apiKey: minted.apiKey });
-  const otherRun = await call(broker, 'POST', '/v1/keys/unwrap', {
+  const otherRun = await call(bed.broker, 'POST', '/v1/keys/unwrap', {
     token: await tokenFor(REPOSITORY, '501'),
     body: { handle: minted.handle },
   });
@@ -89,11 +72,11 @@ test('a run key is unwrapped for the jobs of its run only', async () => {
   expect(otherRun.json.error).toMatch(/key-handle was made in run 500, and this is run 501/);
   const tampered = `${minted.handle?.slice(0, -4)}AAAA`;
   expect(
-    (await call(broker, 'POST', '/v1/keys/unwrap', { token: await tokenFor(REPOSITORY, '500'), body: { handle: tampered } })).status,
+    (await call(bed.broker, 'POST', '/v1/keys/unwrap', { token: await tokenFor(REPOSITORY, '500'), body: { handle: tampered } })).status,
   ).toBe(403);
-  const otherRunDelete = await call(broker, 'DELETE', `/v1/keys/${minted.id}`, { token: await tokenFor(REPOSITORY, '501') });
+  const otherRunDelete = await call(bed.broker, 'DELETE', `/v1/keys/${minted.id}`, { token: await tokenFor(REPOSITORY, '501') });
   expect(otherRunDelete.status).toBe(403);
-  expect(broker.audit.map((line) => `${line.action} ${line.status}`)).toEqual([
+  expect(bed.broker.audit.map((line) => `${line.action} ${line.status}`)).toEqual([
     'mint 201',
     'unwrap 200',
     'unwrap 403',
@@ -103,14 +86,14 @@ test('a run key is unwrapped for the jobs of its run only', async () => {
 });
 
 test('keys the action does not own are never deleted, whatever id is asked for; a gone key is already-gone', async () => {
-  const survivors = addKeysThatMustSurvive(venice);
+  const survivors = addKeysThatMustSurvive(bed.venice);
   const token = await tokenFor(REPOSITORY, '100');
   for (const key of survivors) {
-    const answer = await call(broker, 'DELETE', `/v1/keys/${key.id}`, { token });
+    const answer = await call(bed.broker, 'DELETE', `/v1/keys/${key.id}`, { token });
     expect(answer.status, key.description).toBe(403);
   }
-  expect(venice.count('delete')).toBe(0);
-  expect(venice.liveKeys()).toHaveLength(survivors.length);
-  const gone = await call(broker, 'DELETE', '/v1/keys/no-such-key', { token });
+  expect(bed.venice.count('delete')).toBe(0);
+  expect(bed.venice.liveKeys()).toHaveLength(survivors.length);
+  const gone = await call(bed.broker, 'DELETE', '/v1/keys/no-such-key', { token });
   expect(gone.json).toEqual({ keyId: 'no-such-key', outcome: 'already-gone' });
 });

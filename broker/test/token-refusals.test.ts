@@ -1,40 +1,42 @@
 // Every way a caller's token can fail to prove who it is gets a 401 that names the claim, never the
 // token; a key the issuer starts publishing later is fetched again on its unknown kid.
 import { base64url, SignJWT } from 'jose';
-import { afterEach, beforeEach, expect, test } from 'vitest';
-import { jobClaims, newSigningKey, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+import { expect, test } from 'vitest';
+import { jobClaims, newSigningKey } from '../../test/support/oidc-issuer.ts';
+import { AUDIENCE, call, expectCleanAudit, useBrokerBed } from './support/broker-harness.ts';
 
-let venice: VeniceServer;
-let issuer: OidcIssuer;
-let broker: TestBroker;
+const bed = useBrokerBed();
 const claims = jobClaims('octo-org/shop', '500');
-
-beforeEach(async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
-  broker = await startTestBroker({ venice, issuer });
-});
-afterEach(async () => {
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
 
 const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>): string =>
   `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.`;
 
 test.each([
-  ['a wrong signature', async () => (await issuer.sign(claims)).replace(/\.[^.]+$/, `.${base64url.encode('x'.repeat(256))}`), /signature/],
-  ['another issuer', () => issuer.sign(claims, { issuer: 'https://token.actions.githubusercontent.example' }), /"iss": the issuer must be/],
-  ['another audience', () => issuer.sign(claims, { audience: 'sts.amazonaws.com' }), /"aud": the audience must include venice-key-broker/],
-  ['an expired token', () => issuer.sign(claims, { issuedIn: -600, notBeforeIn: -600, expiresIn: -120 }), /"exp": the token has expired/],
-  ['a token not yet valid', () => issuer.sign(claims, { notBeforeIn: 600, expiresIn: 900 }), /"nbf": the token is not valid yet/],
-  ['a token issued in the future', () => issuer.sign(claims, { issuedIn: 600, expiresIn: 900 }), /"iat"/],
+  [
+    'a wrong signature',
+    async () => (await bed.issuer.sign(claims)).replace(/\.[^.]+$/, `.${base64url.encode('x'.repeat(256))}`),
+    /signature/,
+  ],
+  [
+    'another issuer',
+    () => bed.issuer.sign(claims, { issuer: 'https://token.actions.githubusercontent.example' }),
+    /"iss": the issuer must be/,
+  ],
+  [
+    'another audience',
+    () => bed.issuer.sign(claims, { audience: 'sts.amazonaws.com' }),
+    /"aud": the audience must include venice-key-broker/,
+  ],
+  [
+    'an expired token',
+    () => bed.issuer.sign(claims, { issuedIn: -600, notBeforeIn: -600, expiresIn: -120 }),
+    /"exp": the token has expired/,
+  ],
+  ['a token not yet valid', () => bed.issuer.sign(claims, { notBeforeIn: 600, expiresIn: 900 }), /"nbf": the token is not valid yet/],
+  ['a token issued in the future', () => bed.issuer.sign(claims, { issuedIn: 600, expiresIn: 900 }), /"iat"/],
   [
     'alg none',
-    async () => unsigned({ alg: 'none', typ: 'JWT' }, { ...claims, iss: issuer.url, aud: AUDIENCE, exp: Date.now() / 1000 + 300 }),
+    async () => unsigned({ alg: 'none', typ: 'JWT' }, { ...claims, iss: bed.issuer.url, aud: AUDIENCE, exp: Date.now() / 1000 + 300 }),
     /"alg": the token's algorithm is not allowed \(allowed: RS256\)/,
   ],
   [
@@ -42,16 +44,16 @@ test.each([
     async () =>
       new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'HS256', kid: 'key-1' })
-        .setIssuer(issuer.url)
+        .setIssuer(bed.issuer.url)
         .setAudience(AUDIENCE)
         .setIssuedAt()
         .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(JSON.stringify(issuer.published[0]?.jwk))),
+        .sign(new TextEncoder().encode(JSON.stringify(bed.issuer.published[0]?.jwk))),
     /"alg"/,
   ],
   [
     'an unknown kid',
-    async () => issuer.sign(claims, { key: await newSigningKey('key-unknown') }),
+    async () => bed.issuer.sign(claims, { key: await newSigningKey('key-unknown') }),
     /"kid": the token was signed with a key the issuer does not publish/,
   ],
   [
@@ -59,33 +61,35 @@ test.each([
     async () =>
       new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'RS256', kid: 'key-1' })
-        .setIssuer(issuer.url)
+        .setIssuer(bed.issuer.url)
         .setAudience(AUDIENCE)
         .setIssuedAt()
-        .sign(issuer.published[0]?.privateKey as Parameters<SignJWT['sign']>[0]),
+        .sign(bed.issuer.published[0]?.privateKey as Parameters<SignJWT['sign']>[0]),
     /"exp": the claim is missing or not valid/,
   ],
   ['no token at all', async () => '', /no token/],
   ['not a JWT', async () => 'not-a-jwt', /no token|not a JWT/],
-  ['a token without GitHub claims', () => issuer.sign({ sub: 'someone' }), /"repository": missing or not as GitHub writes it/],
+  ['a token without GitHub claims', () => bed.issuer.sign({ sub: 'someone' }), /"repository": missing or not as GitHub writes it/],
 ])('%s is refused with 401', async (_, makeToken, reason) => {
   const token = await makeToken();
-  const answer = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+  const answer = await call(bed.broker, 'POST', '/v1/keys', { token, body: {} });
   expect(answer.status).toBe(401);
   expect(answer.json.error).toMatch(reason);
   if (token) expect(answer.text).not.toContain(token);
-  expect(venice.count('create')).toBe(0);
-  expect(broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'refused', status: 401, reason: answer.json.error })]);
-  expectCleanAudit(broker, venice, issuer, token ? [token] : []);
+  expect(bed.venice.count('create')).toBe(0);
+  expect(bed.broker.audit).toEqual([
+    expect.objectContaining({ action: 'mint', outcome: 'refused', status: 401, reason: answer.json.error }),
+  ]);
+  expectCleanAudit(bed.broker, bed.venice, bed.issuer, token ? [token] : []);
 });
 
 test('a key the issuer publishes later is fetched on its unknown kid, then accepted', async () => {
-  await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(claims), body: {} });
-  const fetches = issuer.jwksFetches;
+  await call(bed.broker, 'POST', '/v1/keys', { token: await bed.issuer.sign(claims), body: {} });
+  const fetches = bed.issuer.jwksFetches;
   const rotated = await newSigningKey('key-2');
-  issuer.published.push(rotated);
-  const answer = await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(claims, { key: rotated }), body: {} });
+  bed.issuer.published.push(rotated);
+  const answer = await call(bed.broker, 'POST', '/v1/keys', { token: await bed.issuer.sign(claims, { key: rotated }), body: {} });
   expect(answer.status).toBe(201);
-  expect(issuer.jwksFetches).toBe(fetches + 1);
-  expectCleanAudit(broker, venice, issuer);
+  expect(bed.issuer.jwksFetches).toBe(fetches + 1);
+  expectCleanAudit(bed.broker, bed.venice, bed.issuer);
 });

@@ -6,14 +6,16 @@ import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 
-test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici, and no Octokit`, () => {
+test(`main + post load at most ${BUNDLE_BUDGET_BYTES} bytes, one copy of undici, no Octokit and no broker path`, () => {
   const facts = bundleFacts();
   expect(facts.mintPathBytes).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
   expect(facts.undiciCopies).toBe(1);
   expect(facts.octokitOnMintPath).toBe(false);
-  // The checks can see what they look for: both live in the on-demand chunks.
+  expect(facts.brokerPathOnMintPath).toBe(false);
+  // The checks can see what they look for: each lives in an on-demand chunk.
   expect(facts.octokitInLazyChunks).toBe(true);
   expect(facts.undiciInLazyChunks).toBe(true);
+  expect(facts.brokerPathInLazyChunks).toBe(true);
   expect(facts.bytes['main.js']).toBeLessThan(10_000); // the entries only start the shared bundle
   expect(facts.bytes['post.js']).toBeLessThan(10_000);
 });

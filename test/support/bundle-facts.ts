@@ -9,15 +9,19 @@ export const MINT_PATH_FILES = ['main.js', 'post.js', 'index.js'];
 export const BUNDLE_BUDGET_BYTES = 1_100_000;
 const OCTOKIT = /octokit-core\.js|class Octokit/;
 const UNDICI = /undici\.error\.UND_ERR_CONNECT_TIMEOUT/;
+const BROKER_PATH = /ACTIONS_ID_TOKEN_REQUEST_URL/;
 
 export interface BundleFacts {
   bytes: Record<string, number>;
   mintPathBytes: number;
-  /** Chunks loaded only on demand (Octokit, for the modes that ask GitHub). */
+  /** Chunks loaded only on demand (Octokit for the modes that ask GitHub, undici for proxies, the broker path). */
   lazyChunks: string[];
   /** Copies of undici across all of dist/: each copy carries its error-code table once. */
   undiciCopies: number;
   octokitOnMintPath: boolean;
+  /** The broker path (its client and the OIDC request) is loaded only with broker-url. */
+  brokerPathOnMintPath: boolean;
+  brokerPathInLazyChunks: boolean;
   /** Positive controls for the two checks above: the on-demand chunks do hold undici and Octokit. */
   undiciInLazyChunks: boolean;
   octokitInLazyChunks: boolean;
@@ -33,6 +37,8 @@ export function bundleFacts(): BundleFacts {
     lazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)),
     undiciCopies: files.reduce((sum, name) => sum + (text(name).match(new RegExp(UNDICI, 'g'))?.length ?? 0), 0),
     octokitOnMintPath: MINT_PATH_FILES.some((name) => OCTOKIT.test(text(name))),
+    brokerPathOnMintPath: MINT_PATH_FILES.some((name) => BROKER_PATH.test(text(name))),
+    brokerPathInLazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)).some((name) => BROKER_PATH.test(text(name))),
     undiciInLazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)).some((name) => UNDICI.test(text(name))),
     octokitInLazyChunks: files.filter((name) => !MINT_PATH_FILES.includes(name)).some((name) => OCTOKIT.test(text(name))),
   };

@@ -14,9 +14,11 @@ export class DelayRelay {
     this.target = target;
     this.rttMs = rttMs;
     this.server = createServer((client) => {
-      // The upstream connection opens one round trip later, as a TCP handshake to a far server would.
-      const upstream = new Socket();
-      setTimeout(() => upstream.connect(this.target.port, this.target.host), this.rttMs);
+      // The client's first bytes reach the server one round trip after it connected, as if the TCP
+      // handshake to a far server had taken that long. The upstream socket itself connects at once: a
+      // write to a socket not yet told to connect fails, and the relay would reset the connection.
+      const upstream = new Socket().connect(this.target.port, this.target.host);
+      const firstByteAt = performance.now() + this.rttMs;
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -25,13 +27,13 @@ export class DelayRelay {
           upstream.destroy();
         });
       }
-      this.delayed(client, upstream);
+      this.delayed(client, upstream, firstByteAt);
       this.delayed(upstream, client);
     });
   }
 
-  private delayed(from: Socket, to: Socket): void {
-    let last = 0;
+  private delayed(from: Socket, to: Socket, notBefore = 0): void {
+    let last = notBefore;
     from.on('data', (chunk) => {
       const at = Math.max(performance.now() + this.rttMs / 2, last);
       last = at;

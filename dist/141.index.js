@@ -1,0 +1,354 @@
+export const id = 141;
+export const ids = [141];
+export const modules = {
+
+/***/ 8141:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+// ESM COMPAT FLAG
+__webpack_require__.r(__webpack_exports__);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  connectBroker: () => (/* binding */ connectBroker),
+  mintThroughBroker: () => (/* binding */ mintThroughBroker)
+});
+
+// EXTERNAL MODULE: ./src/action-io.ts
+var action_io = __webpack_require__(3078);
+// EXTERNAL MODULE: ./src/description-tag.ts
+var description_tag = __webpack_require__(5440);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __webpack_require__(3916);
+// EXTERNAL MODULE: ./src/inputs.ts
+var inputs = __webpack_require__(8422);
+// EXTERNAL MODULE: ./src/retry.ts + 1 modules
+var retry = __webpack_require__(7820);
+// EXTERNAL MODULE: ./src/safe-text.ts
+var safe_text = __webpack_require__(1452);
+// EXTERNAL MODULE: ./src/venice-client.ts
+var venice_client = __webpack_require__(479);
+;// CONCATENATED MODULE: ./src/broker-client.ts
+
+
+
+
+
+
+class BrokerError extends errors/* ActionFailure */.dR {
+    status;
+    retryable;
+    rateLimited;
+    retryAfterMs;
+    summary;
+    constructor(message, status, retryable = false, rateLimited = false, retryAfterMs = undefined, summary = status === undefined ? 'no answer' : `HTTP ${status}`) {
+        super(message);
+        this.status = status;
+        this.retryable = retryable;
+        this.rateLimited = rateLimited;
+        this.retryAfterMs = retryAfterMs;
+        this.summary = summary;
+        this.name = 'BrokerError';
+    }
+}
+class BrokerClient {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
+    async mint(fields) {
+        // Never retried after a request that got no answer: the broker may have made the key. It deletes a
+        // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
+        const json = await this.send('POST', '/v1/keys', 'minting the key', fields, { retryUnanswered: false });
+        const data = json;
+        if ((0,venice_client/* isApiKey */.A)(data.apiKey))
+            this.options.mask(data.apiKey); // before anything else is read or printed
+        const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
+        const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
+        const handle = data.handle;
+        if (!(0,venice_client/* isKeyId */.rZ)(data.id) ||
+            !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
+            !tag ||
+            !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
+            tag.runId !== this.options.runId ||
+            expiresAt === undefined ||
+            (handle !== undefined && (typeof handle !== 'string' || !/^vek1\.[0-9A-Za-z._-]+$/.test(handle)))) {
+            if ((0,venice_client/* isKeyId */.rZ)(data.id))
+                await this.deleteKey(data.id).catch(() => undefined);
+            throw new errors/* ActionFailure */.dR("the broker's answer to the mint is not a key for this repository and run (id, secret, tag or expiry); nothing from it is used. Check that broker-url points at a venice-key-broker.");
+        }
+        return {
+            id: data.id,
+            apiKey: data.apiKey,
+            description: data.description,
+            expiresAt,
+            tag,
+            handle: handle,
+            rule: typeof data.rule === 'string' ? data.rule : '',
+            granted: grantedFields(data.granted),
+            clamped: Array.isArray(data.clamped) ? data.clamped.filter((item) => typeof item === 'string').slice(0, 10) : [],
+        };
+    }
+    /** DELETE /v1/keys/{id}: what the broker did, and what the key spent when it could read it. */
+    async deleteKey(id) {
+        const json = (await this.send('DELETE', `/v1/keys/${encodeURIComponent(id)}`, 'deleting the key'));
+        const spent = json.spent;
+        return {
+            outcome: json.outcome === 'already-gone' ? 'already-gone' : 'deleted',
+            spent: spent && typeof spent.usd === 'number' && typeof spent.diem === 'number' ? { usd: spent.usd, diem: spent.diem } : undefined,
+        };
+    }
+    /** POST /v1/keys/unwrap: the run's key from its handle (the broker holds the handle's key). */
+    async unwrap(handle) {
+        const data = (await this.send('POST', '/v1/keys/unwrap', "opening the run's key-handle", { handle }));
+        if ((0,venice_client/* isApiKey */.A)(data.apiKey))
+            this.options.mask(data.apiKey);
+        const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
+        const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
+        if (!(0,venice_client/* isKeyId */.rZ)(data.id) ||
+            !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
+            tag?.scope !== 'run' ||
+            tag.runId !== this.options.runId ||
+            !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
+            !expiresAt) {
+            throw new errors/* ActionFailure */.dR("the broker's answer is not this run's key (id, secret, tag or expiry); nothing from it is used.");
+        }
+        return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description, tag };
+    }
+    async send(method, path, doing, body, { retryUnanswered = true } = {}) {
+        const { deadline } = this.options;
+        return (0,retry/* withRetries */.LH)(doing, async () => {
+            const remaining = deadline.remainingMs();
+            if (remaining <= 0)
+                throw deadline.exceeded(doing);
+            const token = await this.options.idToken();
+            let response;
+            try {
+                response = await this.options.transport.send({
+                    method,
+                    url: new URL(this.options.brokerUrl + path),
+                    headers: {
+                        authorization: `Bearer ${token}`,
+                        accept: 'application/json',
+                        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+                    },
+                    body: body === undefined ? undefined : JSON.stringify(body),
+                    timeoutMs: remaining,
+                    signal: this.options.signal,
+                });
+            }
+            catch (error) {
+                const what = `the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`;
+                if (retryUnanswered)
+                    throw new BrokerError(what, undefined, true);
+                throw new BrokerError(`${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`, undefined);
+            }
+            let json;
+            try {
+                json = JSON.parse(response.text);
+            }
+            catch { }
+            if (response.status >= 200 && response.status < 300 && typeof json === 'object' && json !== null)
+                return json;
+            throw explain(response.status, json, doing, (0,venice_client/* retryAfterMs */.Vs)(response.headers));
+        }, { policy: this.options.policy, deadline, log: this.options.log, signal: this.options.signal });
+    }
+}
+function grantedFields(value) {
+    if (typeof value !== 'object' || value === null)
+        return {};
+    const fields = {};
+    for (const name of Object.keys(inputs/* KEY_REQUEST_DEFAULTS */.H1)) {
+        const field = value[name];
+        if (typeof field === 'string')
+            fields[name] = field;
+    }
+    return fields;
+}
+function explain(status, json, doing, retryAfter) {
+    const error = json?.error;
+    const said = typeof error === 'string' && error !== '' ? ` The broker said: "${(0,safe_text/* safeText */.Hk)(error.slice(0, 300))}".` : '';
+    if (status === 401) {
+        return new BrokerError(`the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
+            "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.", status);
+    }
+    if (status === 403)
+        return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, status);
+    if (status === 429) {
+        return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, status, true, true, retryAfter);
+    }
+    if (status === 400 || status === 413)
+        return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, status);
+    // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
+    if (status === 503)
+        return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, status, true, false, retryAfter);
+    return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, status, status >= 500 && status !== 502);
+}
+
+;// CONCATENATED MODULE: ./src/id-token.ts
+/**
+ * The job's OIDC token, asked of the runner as its documented protocol says: with `permissions:
+ * id-token: write` the runner sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, and
+ * `GET <url>&audience=<aud>` with that bearer answers `{ "value": "<JWT>" }`. This is what
+ * @actions/core's getIDToken does; it is written here (a dozen lines) so the step keeps its one
+ * transport and its own environment, and so @actions/core, which the action no longer loads, stays out.
+ */
+
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+async function requestIdToken(request) {
+    const url = request.env.ACTIONS_ID_TOKEN_REQUEST_URL ?? '';
+    const bearer = request.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '';
+    if (url === '' || bearer === '') {
+        throw new errors/* ActionFailure */.dR('broker-url is set, but the runner offers this job no OIDC token: add `permissions: id-token: write` to the job (or workflow). ' +
+            'Runs for pull requests from forks, and Dependabot runs, never get one: skip the step for them with `if:`.');
+    }
+    request.mask(bearer);
+    const target = new URL(url);
+    target.searchParams.set('audience', request.audience);
+    let answer;
+    try {
+        answer = await request.transport.send({
+            method: 'GET',
+            url: target,
+            headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
+            timeoutMs: request.timeoutMs,
+            signal: request.signal,
+        });
+    }
+    catch (error) {
+        throw new errors/* ActionFailure */.dR(`the runner did not hand out an OIDC token (${(0,errors/* messageOf */.bD)(error)}); re-run the job.`);
+    }
+    let value;
+    try {
+        value = JSON.parse(answer.text).value;
+    }
+    catch { }
+    if (answer.status !== 200 || typeof value !== 'string' || !JWT.test(value)) {
+        throw new errors/* ActionFailure */.dR(`the runner answered ${answer.status} without an OIDC token. Check that the job has \`permissions: id-token: write\`; re-run the job if it has.`);
+    }
+    request.mask(value);
+    return value;
+}
+
+// EXTERNAL MODULE: ./src/mint.ts
+var mint = __webpack_require__(1263);
+// EXTERNAL MODULE: ./src/run-context.ts
+var run_context = __webpack_require__(3564);
+// EXTERNAL MODULE: ./src/summary.ts
+var summary = __webpack_require__(8855);
+;// CONCATENATED MODULE: ./src/broker-mint.ts
+/**
+ * Main step, mode mint, through the key broker: no admin key in the job. This module (with the broker
+ * client and the OIDC request) is the broker path's own chunk, loaded by steps.ts only with broker-url. The broker builds the tag from
+ * the job's OIDC token and applies its policy; the action sends its validated key inputs, masks the key
+ * the moment it arrives, verifies it with the key itself, and publishes the same outputs as a direct
+ * mint. A preview key is minted only for an open PR, as GitHub says. What the policy lowered is said
+ * in the log and the summary. A failed step deletes its key
+ * through the broker; a job key is deleted by the post step through the broker too.
+ */
+
+
+
+
+
+
+
+
+
+
+/** A broker client for this step: each request carries a fresh OIDC token from the runner. */
+function connectBroker(options) {
+    const { io, transport, deadline, signal } = options;
+    return new BrokerClient({
+        brokerUrl: options.brokerUrl,
+        transport,
+        deadline,
+        policy: options.policy,
+        log: io.info,
+        mask: io.setSecret,
+        repository: options.context.repository,
+        runId: options.context.runId,
+        signal,
+        idToken: () => requestIdToken({
+            env: options.env,
+            audience: options.audience,
+            transport,
+            timeoutMs: Math.max(1_000, Math.min(30_000, deadline.remainingMs())),
+            signal,
+            mask: io.setSecret,
+        }),
+    });
+}
+async function mintThroughBroker(config, deps) {
+    const { io, broker, context } = deps;
+    const pr = config.scope === 'pr' ? (0,run_context/* pullRequestFor */.uT)(config, context) : undefined;
+    // The same check as a direct mint: a closed or merged PR gets no preview key.
+    if (pr !== undefined && !(await (0,mint/* pullRequestIsOpen */.vs)(pr, deps)))
+        return;
+    const fields = (0,inputs/* keyRequestFields */.mC)({
+        ...config,
+        prNumber: pr,
+        slot: config.scope === 'pr' ? config.slot || context.job || 'default' : '',
+    });
+    const mintedAt = deps.now();
+    const key = await io.group('Create the inference key through the broker', async () => {
+        io.info(`Asking the broker at ${config.brokerUrl} for a ${config.scope} key.`);
+        return broker.mint(fields);
+    });
+    io.saveState(action_io/* STATE */.c.tag, (0,description_tag/* formatTag */._3)(key.tag));
+    io.saveState(action_io/* STATE */.c.keyId, key.id);
+    io.saveState(action_io/* STATE */.c.expiresAt, key.expiresAt);
+    try {
+        if (deps.isCancelled())
+            throw new errors/* ActionFailure */.dR('the job was cancelled while the key was being created.');
+        io.info(`Minted key ${key.id} ${(0,safe_text/* quoted */.TL)(key.description)} under the broker's rule ${(0,safe_text/* quoted */.TL)(key.rule)}; it expires at ${key.expiresAt}.`);
+        for (const lowered of key.clamped)
+            io.warning(`the broker's policy lowered the request: ${(0,safe_text/* safeText */.Hk)(lowered)}`);
+        if (config.verify)
+            await io.group('Verify the new key', () => (0,mint/* verifyNewKey */.v5)(key, deps));
+        (0,mint/* publishKey */.jQ)(io, key, config.exportEnv);
+        if (key.handle)
+            io.setOutput('key-handle', key.handle);
+        if (key.tag.scope !== 'job')
+            io.saveState(action_io/* STATE */.c.deleteInPost, 'false');
+    }
+    catch (error) {
+        await deleteAfterFailure(key.id, deps);
+        throw error;
+    }
+    await (0,summary/* writeSummary */.Sy)(io, (0,summary/* mintSummary */.pb)({
+        keyId: key.id,
+        description: key.description,
+        expiresAt: key.expiresAt,
+        verified: config.verify,
+        rotated: [],
+        mintedAt,
+        broker: { rule: key.rule, clamped: key.clamped },
+    }, { ...config, ...grantedOf(key, config) }));
+}
+/** The caps the broker granted, read back with the inputs' own rules; the request's when it did not say. */
+function grantedOf(key, config) {
+    try {
+        return (0,inputs/* readKeyRequest */.jr)((name) => key.granted[name] ?? (0,inputs/* keyRequestFields */.mC)(config)[name]);
+    }
+    catch {
+        return {};
+    }
+}
+async function deleteAfterFailure(keyId, deps) {
+    try {
+        await deps.broker.deleteKey(keyId);
+        deps.io.saveState(action_io/* STATE */.c.keyId, '');
+        deps.io.saveState(action_io/* STATE */.c.tag, '');
+        deps.io.info(`Deleted key ${keyId} through the broker because the step failed.`);
+    }
+    catch (error) {
+        deps.io.warning(`Could not delete key ${keyId} after the failure (${(0,errors/* messageOf */.bD)(error)}); the post step will try again.`);
+    }
+}
+
+
+/***/ })
+
+};
