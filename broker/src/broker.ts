@@ -55,6 +55,7 @@ export function startBroker(options: BrokerOptions): Promise<RunningBroker> {
     now,
     verifyCaller: callerVerifier(config.oidc, now, options.jwksCooldownMs),
     audit,
+    mintsInFlight: new Map(),
     log: { info: (message) => writeLog(message), warning: (message) => writeLog(`warning: ${message}`) },
     queue: new CreateQueue({
       perWindow: config.limits.createsPerMinute,

@@ -39,6 +39,11 @@ export interface OperationDeps {
   venice: (signal?: AbortSignal) => VeniceClient;
   queue: CreateQueue;
   now: () => number;
+  /**
+   * This instance's mints in flight, per repository, so concurrent mints cannot all slip under a rule's
+   * live-keys ceiling (Venice's list cannot show a key still being made).
+   */
+  mintsInFlight: Map<string, number>;
   /** Server-side log lines (never a secret): deletes and recoveries. */
   log: { info: (message: string) => void; warning: (message: string) => void };
 }
@@ -54,9 +59,6 @@ export interface Granted {
   clamped: string[];
 }
 
-/** Creates and deletes in flight per repository, so concurrent mints cannot all slip under live-keys. */
-const pendingByRepository = new Map<string, number>();
-
 export async function mint(claims: CallerClaims, body: unknown, deps: OperationDeps, signal: AbortSignal): Promise<Granted> {
   const request = parseMintRequest(body);
   const pr = request.scope === 'pr' ? (request.prNumber ?? prFromRef(claims.ref)) : request.prNumber;
@@ -69,7 +71,7 @@ export async function mint(claims: CallerClaims, body: unknown, deps: OperationD
   const repository = claims.repository;
   const client = deps.venice(signal);
 
-  pendingByRepository.set(repository, (pendingByRepository.get(repository) ?? 0) + 1);
+  deps.mintsInFlight.set(repository, (deps.mintsInFlight.get(repository) ?? 0) + 1);
   try {
     await checkLiveKeys(client, repository, rule.ceilings.liveKeys, rule.name, deps);
     try {
@@ -126,7 +128,7 @@ export async function mint(claims: CallerClaims, body: unknown, deps: OperationD
     deps.log.info(`minted ${key.id} (${formatTag(tag)}) under rule ${rule.name}`);
     return { ...key, handle, rule: rule.name, granted, clamped: decision.clamped };
   } finally {
-    pendingByRepository.set(repository, (pendingByRepository.get(repository) as number) - 1);
+    deps.mintsInFlight.set(repository, (deps.mintsInFlight.get(repository) as number) - 1);
   }
 }
 
@@ -182,7 +184,7 @@ async function checkLiveKeys(
   }
   if (ceiling === undefined) return;
   // Live keys, plus the other mints of this repository in flight (this one is counted in the map too).
-  const held = ownedKeys(live, repository).length + (pendingByRepository.get(repository) as number) - 1;
+  const held = ownedKeys(live, repository).length + (deps.mintsInFlight.get(repository) as number) - 1;
   if (held >= ceiling) {
     throw new Refusal(
       403,
