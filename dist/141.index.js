@@ -22,6 +22,8 @@ var description_tag = __webpack_require__(5440);
 var errors = __webpack_require__(3916);
 // EXTERNAL MODULE: ./src/inputs.ts
 var inputs = __webpack_require__(8422);
+// EXTERNAL MODULE: ./src/key-handle.ts
+var key_handle = __webpack_require__(1339);
 // EXTERNAL MODULE: ./src/retry.ts + 1 modules
 var retry = __webpack_require__(7820);
 // EXTERNAL MODULE: ./src/safe-text.ts
@@ -29,6 +31,7 @@ var safe_text = __webpack_require__(1452);
 // EXTERNAL MODULE: ./src/venice-client.ts
 var venice_client = __webpack_require__(479);
 ;// CONCATENATED MODULE: ./src/broker-client.ts
+
 
 
 
@@ -73,7 +76,7 @@ class BrokerClient {
             !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
             tag.runId !== this.options.runId ||
             expiresAt === undefined ||
-            (handle !== undefined && (typeof handle !== 'string' || !/^vek1\.[0-9A-Za-z._-]+$/.test(handle)))) {
+            (handle !== undefined && !(0,key_handle/* isKeyHandle */.SN)(handle))) {
             if ((0,venice_client/* isKeyId */.rZ)(data.id))
                 await this.deleteKey(data.id).catch(() => undefined);
             throw new errors/* ActionFailure */.dR("the broker's answer to the mint is not a key for this repository and run (id, secret, tag or expiry); nothing from it is used. Check that broker-url points at a venice-key-broker.");

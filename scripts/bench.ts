@@ -231,18 +231,22 @@ async function brokerMatrix() {
   }
 }
 
+/** A matrix run's cells: wall time, ratio to the floor, failed jobs, creates, 4xx, keys left. */
+function matrixCells(m: Awaited<ReturnType<typeof runMatrix>>): string[] {
+  return [
+    `${(m.wallMs / 1000).toFixed(1)} s`,
+    `${m.ratio.toFixed(2)}× (≤ ${TARGETS.matrixRatio}×: ${verdict(m.ratio <= TARGETS.matrixRatio)})`,
+    String(m.failures),
+    String(m.creates),
+    String(m.failedRequests),
+    String(m.keysLeft),
+  ];
+}
+
 function printBrokerMatrix(m: Awaited<ReturnType<typeof brokerMatrix>>): void {
   printTable('30 jobs through one key broker at 20 creations per minute (real processes, real window)', [
     ['wall time', 'against the 60 s floor', 'failed jobs', 'creates sent', '4xx from Venice', 'keys left', 'audit lines'],
-    [
-      `${(m.wallMs / 1000).toFixed(1)} s`,
-      `${m.ratio.toFixed(2)}× (≤ ${TARGETS.matrixRatio}×: ${verdict(m.ratio <= TARGETS.matrixRatio)})`,
-      String(m.failures),
-      String(m.creates),
-      String(m.failedRequests),
-      String(m.keysLeft),
-      String(m.auditLines),
-    ],
+    [...matrixCells(m), String(m.auditLines)],
   ]);
 }
 
@@ -310,15 +314,7 @@ try {
   const matrices = [await matrix(true), await matrix(false)];
   printTable('30 jobs with scope: job at 20 creations per minute (real processes, real window)', [
     ['Retry-After', 'wall time', 'against the 60 s floor', 'failed jobs', 'creates sent', '4xx other than 429', 'keys left'],
-    ...matrices.map((m) => [
-      m.retryAfterHeader ? 'sent' : 'left out',
-      `${(m.wallMs / 1000).toFixed(1)} s`,
-      `${m.ratio.toFixed(2)}× (≤ ${TARGETS.matrixRatio}×: ${verdict(m.ratio <= TARGETS.matrixRatio)})`,
-      String(m.failures),
-      String(m.creates),
-      String(m.failedRequests),
-      String(m.keysLeft),
-    ]),
+    ...matrices.map((m) => [m.retryAfterHeader ? 'sent' : 'left out', ...matrixCells(m)]),
   ]);
 
   const viaBroker = await brokerMatrix();

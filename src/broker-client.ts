@@ -11,7 +11,7 @@ import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
 import type { HttpTransport } from './http.js';
 import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from './inputs.js';
-import type { HandleContents } from './key-handle.js';
+import { type HandleContents, isKeyHandle } from './key-handle.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 import { safeText } from './safe-text.js';
 import { isApiKey, isKeyId, isoDate, type MintedKey, retryAfterMs } from './venice-client.js';
@@ -74,7 +74,7 @@ export class BrokerClient {
       !isTagOfRepository(tag, this.options.repository) ||
       tag.runId !== this.options.runId ||
       expiresAt === undefined ||
-      (handle !== undefined && (typeof handle !== 'string' || !/^vek1\.[0-9A-Za-z._-]+$/.test(handle)))
+      (handle !== undefined && !isKeyHandle(handle))
     ) {
       if (isKeyId(data.id)) await this.deleteKey(data.id).catch(() => undefined);
       throw new ActionFailure(

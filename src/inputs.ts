@@ -6,6 +6,7 @@
 import { parseDuration } from './duration.js';
 import { InputError, InputErrors } from './errors.js';
 import { isLoopbackHost } from './http.js';
+import { isKeyHandle } from './key-handle.js';
 
 export const LIMIT_PERIODS = ['EPOCH', 'MONTH', 'LIFETIME'] as const;
 export const MODEL_PRIVACIES = ['ALL', 'PRIVATE_TEXT', 'PRIVATE_ONLY'] as const;
@@ -295,7 +296,7 @@ function parseSlot(raw: string): string {
 }
 
 function parseKeyHandle(raw: string): string {
-  if (raw !== '' && !/^vek1\.[0-9A-Za-z._-]+$/.test(raw)) {
+  if (raw !== '' && !isKeyHandle(raw)) {
     throw new InputError(
       'key-handle',
       'is not a key handle from this action (they start with "vek1."); pass the minting job\'s `key-handle` output unchanged.',

@@ -13,6 +13,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { ActionFailure, messageOf } from '../../src/errors.js';
 import { keyRequestFields } from '../../src/inputs.js';
 import { safeText } from '../../src/safe-text.js';
+import { isKeyId } from '../../src/venice-client.js';
 import type { Audit, AuditRecord } from './audit.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
 import { deleteForCaller, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
@@ -76,7 +77,7 @@ export function brokerApp(deps: AppDeps): Hono {
   app.delete('/v1/keys/:id', (c) =>
     decide(c, 'delete', async (claims, signal) => {
       const id = c.req.param('id');
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) throw new Refusal(400, 'the key id is not one Venice writes.');
+      if (!isKeyId(id)) throw new Refusal(400, 'the key id is not one Venice writes.');
       const deleted = await deleteForCaller(claims, id, deps, signal);
       return { status: 200, body: { ...deleted }, audit: { outcome: deleted.outcome, keyId: id } };
     }),

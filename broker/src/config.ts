@@ -6,6 +6,7 @@
  */
 import { parse } from 'yaml';
 import { parseDuration } from '../../src/duration.js';
+import { isLoopbackHost } from '../../src/http.js';
 import { type KeyScope, LIMIT_PERIODS, type LimitPeriod, MAX_LIMIT, MODEL_PRIVACIES, type ModelPrivacy, SCOPES } from '../../src/inputs.js';
 import { MATCHABLE_CLAIMS, type MatchableClaim } from './glob.js';
 
@@ -181,7 +182,7 @@ function reader(problems: string[]) {
       try {
         url = new URL(String(value));
       } catch {}
-      const loopback = url !== undefined && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname);
+      const loopback = url !== undefined && isLoopbackHost(url.hostname);
       if (typeof value !== 'string' || !url || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
         problem(`${path}: ${shown(value)} is not an https URL (http is allowed only on loopback); e.g. ${fallback}`);
         return fallback;

@@ -13,7 +13,7 @@ import { buildDescription, formatTag, newInvocationToken, newTag, slotToken } fr
 import type { InputErrors } from '../../src/errors.js';
 import { messageOf } from '../../src/errors.js';
 import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../src/inputs.js';
-import { openRunKey, sealHandle } from '../../src/key-handle.js';
+import { isKeyHandle, openRunKey, sealHandle } from '../../src/key-handle.js';
 import { createKeyBody, type VeniceClient } from '../../src/venice-client.js';
 import type { CallerClaims } from './caller-token.js';
 import type { BrokerConfig } from './config.js';
@@ -220,7 +220,7 @@ export async function deleteForCaller(claims: CallerClaims, keyId: string, deps:
 /** A run key's handle → the key, for a job of the same repository and run (the handle says which). */
 export function unwrapForCaller(claims: CallerClaims, body: unknown, deps: OperationDeps): ReturnType<typeof openRunKey> {
   const handle = (body as { handle?: unknown } | null)?.handle;
-  if (typeof handle !== 'string' || !/^vek1\.[0-9A-Za-z._-]{1,4096}$/.test(handle)) {
+  if (!isKeyHandle(handle)) {
     throw new Refusal(400, 'the body must be {"handle": "vek1.…"}: the minting job\'s key-handle output, unchanged.');
   }
   try {
