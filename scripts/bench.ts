@@ -12,7 +12,10 @@
 //    wall time against the one-window floor (target ≤ 1.25×).
 // 4. The same matrix through one key broker (broker/dist/server.js as its own process): the broker's
 //    queue spaces the creates, so Venice should never have to answer 429.
-// `npm run bench -- --broker-only` runs the fourth alone (about a minute).
+// 5. A stranger's flood against the broker process (a repository no rule admits, 30,000 requests at
+//    concurrency 50): refusals per second, the broker's CPU per refusal, Venice requests caused per
+//    1,000 (target 0), and its RSS after 10k, 20k and 30k (target: no growth after the first 10k).
+// `npm run bench -- --broker-only` runs the fourth alone (about a minute); `--refusals-only` the fifth.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -250,8 +253,108 @@ function printBrokerMatrix(m: Awaited<ReturnType<typeof brokerMatrix>>): void {
   ]);
 }
 
-if (parseArgs({ options: { 'broker-only': { type: 'boolean' } } }).values['broker-only']) {
+/** The broker process's CPU time (user + system, ms) and resident set (MiB), from /proc (Linux). */
+function processFacts(pid: number): { cpuMs: number; rssMiB: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return { cpuMs: ticks * 10, rssMiB: rssKiB / 1024 };
+  } catch {
+    return { cpuMs: Number.NaN, rssMiB: Number.NaN };
+  }
+}
+
+const FLOOD_STEPS = [10_000, 20_000, 30_000];
+const FLOOD_CONCURRENCY = 50;
+
+/** A stranger's deletes, unwraps and mints against the broker process: what each refusal costs. */
+async function brokerRefusals() {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await spawnBroker({ venice, issuer });
+  const pid = broker.child.pid as number;
+  try {
+    const token = await issuer.sign(jobClaims('evil-corp/probe', '700'), { expiresIn: 3_600 });
+    const handle = `vek1.700.${'a'.repeat(12)}.${'A'.repeat(80)}`;
+    const send = (i: number): Promise<number> => {
+      const kind = i % 3;
+      const init: RequestInit =
+        kind === 0
+          ? { method: 'DELETE' }
+          : { method: 'POST', body: JSON.stringify(kind === 1 ? { handle } : {}), headers: { 'content-type': 'application/json' } };
+      const path = kind === 0 ? `/v1/keys/${crypto.randomUUID()}` : kind === 1 ? '/v1/keys/unwrap' : '/v1/keys';
+      return fetch(broker.url + path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
+    };
+    const before = processFacts(pid);
+    const rows: { sent: number; perSecond: number; cpuMsPerRefusal: number; rssMiB: number }[] = [];
+    let sent = 0;
+    for (const target of FLOOD_STEPS) {
+      const started = performance.now();
+      const cpuBefore = processFacts(pid).cpuMs;
+      const batch = target - sent;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: FLOOD_CONCURRENCY }, async () => {
+          while (next < batch) {
+            next++;
+            await send(sent + next);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      sent = target;
+      const facts = processFacts(pid);
+      rows.push({ sent, perSecond: batch / seconds, cpuMsPerRefusal: (facts.cpuMs - cpuBefore) / batch, rssMiB: facts.rssMiB });
+    }
+    await broker.stop();
+    return {
+      rows,
+      startRssMiB: before.rssMiB,
+      veniceRequestsPer1000: (venice.requests.length / sent) * 1000,
+      auditLines: broker.audit.length,
+    };
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+}
+
+function printRefusals(r: Awaited<ReturnType<typeof brokerRefusals>>): void {
+  const first = r.rows[0]?.rssMiB ?? 0;
+  const last = r.rows.at(-1)?.rssMiB ?? 0;
+  printTable(
+    `A stranger's flood against one broker process (concurrency ${FLOOD_CONCURRENCY}; start RSS ${r.startRssMiB.toFixed(1)} MiB)`,
+    [
+      ['refusals so far', 'refusals per second', 'broker CPU per refusal', 'broker RSS'],
+      ...r.rows.map((row) => [
+        String(row.sent),
+        row.perSecond.toFixed(0),
+        `${(row.cpuMsPerRefusal * 1000).toFixed(0)} µs`,
+        `${row.rssMiB.toFixed(1)} MiB`,
+      ]),
+      [
+        'Venice requests per 1,000',
+        `${r.veniceRequestsPer1000.toFixed(1)} (target 0: ${verdict(r.veniceRequestsPer1000 === 0)})`,
+        `RSS growth after the first 10k: ${(last - first).toFixed(1)} MiB (target: none: ${verdict(last - first <= 5)})`,
+        `audit lines: ${r.auditLines}`,
+      ],
+    ],
+  );
+}
+
+const flags = parseArgs({ options: { 'broker-only': { type: 'boolean' }, 'refusals-only': { type: 'boolean' } } }).values;
+if (flags['broker-only']) {
   printBrokerMatrix(await brokerMatrix());
+  process.exit(0);
+}
+if (flags['refusals-only']) {
+  printRefusals(await brokerRefusals());
   process.exit(0);
 }
 
@@ -320,6 +423,9 @@ try {
   const viaBroker = await brokerMatrix();
   printBrokerMatrix(viaBroker);
 
+  const refusals = await brokerRefusals();
+  printRefusals(refusals);
+
   const results = {
     node: readFileSync(join(REPO, '.node-version'), 'utf8').trim(),
     bundle: facts,
@@ -327,6 +433,7 @@ try {
     latency: latencies,
     matrix: matrices,
     brokerMatrix: viaBroker,
+    brokerRefusals: refusals,
     targets: TARGETS,
   };
   mkdirSync(join(REPO, 'bench'), { recursive: true });

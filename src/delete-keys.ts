@@ -68,24 +68,6 @@ export async function deleteTaggedKey(
   return { outcome: await deps.client.deleteKey(id), spent };
 }
 
-/**
- * Deletes one key known only by its id (the broker's callers send nothing else): the key is read once,
- * and deleted only when this repository owns it and `refusal` finds nothing against it; otherwise the
- * refusal says why. What the key spent comes from the same read.
- */
-export async function deleteKeyOfRepository(
-  id: string,
-  deps: Pick<DeleteDeps, 'client'> & { repository: string },
-  refusal: (tag: KeyTag) => string | undefined,
-): Promise<{ outcome: 'deleted' | 'already-gone'; spent: Spent | undefined } | { outcome: 'refused'; reason: string }> {
-  const details = await deps.client.getKey(id);
-  if (details === undefined) return { outcome: 'already-gone', spent: undefined };
-  const tag = ownerTag(details, deps.repository);
-  const reason = tag ? refusal(tag) : `key ${id} is not a key of ${deps.repository} (it lacks this repository's tag); it was not deleted.`;
-  if (reason !== undefined) return { outcome: 'refused', reason };
-  return { outcome: await deps.client.deleteKey(id), spent: details.spent };
-}
-
 export interface DeletedKeys {
   ids: string[];
   spent: Spent;

@@ -15,12 +15,18 @@ export const DESCRIPTION_MAX = 64; // Venice's maxLength for description
 const REPO_MAX = 20;
 const SLOT_MAX = 8;
 const TOKEN_LENGTH = 6;
-/** 10 base-36 characters of SHA-256: about 51 bits, so two repositories sharing one is impractical. */
-const REPO_HASH_LENGTH = 10;
+/**
+ * 12 base-36 characters of SHA-256: 12 × log2(36) = 62.0 bits, drawn uniformly from the digest's first
+ * 128 bits, so making a repository name whose hash equals another's takes about 2^62 tries. (The
+ * earlier 10 characters held about 48.5 bits: their first character came from the top of a 64-bit
+ * number and was only ever 0-3.) The tag still fits Venice's 64 characters for any run id of up to 12
+ * digits (GitHub's are 11 today) with a 9-digit PR and an 8-character slot at once; see newTag.
+ */
+const REPO_HASH_LENGTH = 12;
 const SLOT_HASH_LENGTH = 7;
 const NAME = '[A-Za-z0-9_.-]';
 const TAG_PATTERN = new RegExp(
-  `(?:^| )vek:(${NAME}+/${NAME}+|${NAME}{0,9}~[0-9a-z]{${REPO_HASH_LENGTH}})(?:#([1-9]\\d{0,8}))? ` +
+  `(?:^| )vek:(${NAME}+/${NAME}+|${NAME}{0,${REPO_MAX - REPO_HASH_LENGTH - 1}}~[0-9a-z]{${REPO_HASH_LENGTH}})(?:#([1-9]\\d{0,8}))? ` +
     `(job|kept|run|pr:(?:${NAME}{1,${SLOT_MAX}}|~[0-9a-z]{${SLOT_HASH_LENGTH}})) r([1-9]\\d{0,12})\\.([1-9]\\d{0,2}) ([0-9a-z]{6})$`,
 );
 
@@ -39,9 +45,11 @@ export interface KeyTag {
   token: string;
 }
 
+/** `length` base-36 characters, uniform: the digest's first 128 bits reduced modulo 36^length. */
 function base36Hash(text: string, length: number): string {
   const digest = createHash('sha256').update(text).digest();
-  return digest.readBigUInt64BE(0).toString(36).padStart(13, '0').slice(0, length);
+  const value = (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
+  return (value % 36n ** BigInt(length)).toString(36).padStart(length, '0');
 }
 
 /**

@@ -74,6 +74,11 @@ export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey
         io.saveState(STATE.createPendingUntil, '');
         createMayLandLate = false;
       },
+      // The create failed and made nothing that is left (refused, or its key deleted): post has nothing to do.
+      nothingLeft: () => {
+        io.saveState(STATE.tag, '');
+        io.saveState(STATE.createPendingUntil, '');
+      },
     });
     io.setSecret(created.apiKey); // the moment it arrives, before anything else can print
     return created;

@@ -68,7 +68,7 @@ export interface MintedKey {
   id: string;
   apiKey: string;
   description: string;
-  /** ISO 8601 UTC: as Venice reports it when that is a date, else as requested. */
+  /** ISO 8601 UTC, as Venice reports it (a key without one is never handed out). */
   expiresAt: string;
 }
 
@@ -140,6 +140,20 @@ export class VeniceError extends ActionFailure implements RetryableFailure {
   }
 }
 
+/** A create that Venice answered, with a key that must not be handed out (it was deleted at once). */
+export class UnusableKeyAnswer extends ActionFailure {
+  constructor(
+    message: string,
+    /** Whether the key was deleted (if not, it is left for the post step). */
+    readonly deleted: boolean,
+  ) {
+    super(message);
+    this.name = 'UnusableKeyAnswer';
+  }
+}
+
+/** Venice may write an expiry in whole seconds: a key may expire up to this much after the time asked. */
+const EXPIRY_SLACK_MS = 1_000;
 const MAX_REQUEST_TIMEOUT_MS = 30_000;
 const MIN_REQUEST_TIMEOUT_MS = 1_000;
 /** Venice's key ids are UUIDs; anything with room for other text is not trusted. */
@@ -179,7 +193,18 @@ export class VeniceClient {
    * `nothingCanLand` is called once every attempt so far got an answer from Venice: until then, a key
    * could still appear later (a request that timed out or was cut may yet be processed).
    */
-  async createKey(body: CreateKeyBody, hooks: { recover: () => Promise<void>; nothingCanLand?: () => void }): Promise<MintedKey> {
+  async createKey(
+    body: CreateKeyBody,
+    hooks: {
+      recover: () => Promise<void>;
+      nothingCanLand?: () => void;
+      /**
+       * Called when the create fails and no key of it can exist: every attempt was answered, and any
+       * key an attempt made was deleted. Nothing is then left for anyone to look for.
+       */
+      nothingLeft?: () => void;
+    },
+  ): Promise<MintedKey> {
     let mayHaveMadeKey = false; // the last attempt failed in a way that may have left a key behind
     let unanswered = false; // some attempt got no answer at all
     const answered = (): void => {
@@ -196,7 +221,7 @@ export class VeniceClient {
           } catch (error) {
             mayHaveMadeKey = error instanceof VeniceError && error.ambiguous;
             // Only an HTTP status is an answer; a timeout, a cut connection or a cancel is not.
-            if (error instanceof VeniceError && error.status !== undefined) answered();
+            if ((error instanceof VeniceError && error.status !== undefined) || error instanceof UnusableKeyAnswer) answered();
             else unanswered = true;
             throw error;
           }
@@ -211,12 +236,17 @@ export class VeniceClient {
       if (mayHaveMadeKey) {
         await hooks
           .recover()
+          .then(() => {
+            mayHaveMadeKey = false;
+          })
           .catch((cleanupError: unknown) =>
             this.options.log(
               `Could not look for a key left by the failed create (${messageOf(cleanupError)}); the post step will look again.`,
             ),
           );
       }
+      const undeleted = error instanceof UnusableKeyAnswer && !error.deleted;
+      if (!unanswered && !mayHaveMadeKey && !undeleted) hooks.nothingLeft?.();
       throw error;
     }
   }
@@ -227,20 +257,39 @@ export class VeniceClient {
     if (!isKeyId(data.id)) throw retryable('create', response.status, 'an answer without a usable key id', { ambiguous: true });
     if (!isApiKey(data.apiKey)) {
       // A key exists that we cannot use (and must not mask: "a" would hide every a in the log).
-      await this.forCleanup()
-        .deleteKey(data.id)
-        .catch(() => undefined);
-      throw new ActionFailure(
-        `Venice created key ${data.id} but answered with a secret that does not look like a Venice key, so it was deleted. ` +
-          'This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
+      throw await this.unusable(
+        data.id,
+        'answered with a secret that does not look like a Venice key. This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
+      );
+    }
+    // Every key this action makes expires: one without an expiry, or expiring later than asked, goes at once.
+    const expiresAt = isoDate(data.expiresAt);
+    if (expiresAt === undefined || Date.parse(expiresAt) > Date.parse(body.expiresAt) + EXPIRY_SLACK_MS) {
+      throw await this.unusable(
+        data.id,
+        expiresAt === undefined
+          ? `answered without the expiry asked for (${body.expiresAt}); a key that may never expire is not handed out.`
+          : `set it to expire at ${expiresAt}, later than the ${body.expiresAt} asked for; a key that outlives its ceiling is not handed out.`,
       );
     }
     return {
       id: data.id,
       apiKey: data.apiKey,
       description: typeof data.description === 'string' ? data.description : body.description,
-      expiresAt: isoDate(data.expiresAt) ?? body.expiresAt,
+      expiresAt,
     };
+  }
+
+  /** A created key that must not be handed out: deleted now, and the error that says so. */
+  private async unusable(id: string, why: string): Promise<UnusableKeyAnswer> {
+    const deleted = await this.forCleanup()
+      .deleteKey(id)
+      .then(() => true)
+      .catch(() => false);
+    return new UnusableKeyAnswer(
+      `Venice created key ${id} but ${why} ${deleted ? 'The key was deleted.' : 'Deleting it failed; the post step tries again.'}`,
+      deleted,
+    );
   }
 
   /** Asks Venice whether a key may be used: GET /api_keys/rate_limits with that key. */

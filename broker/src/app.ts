@@ -1,30 +1,40 @@
 /**
- * The broker's HTTP interface (Hono). Every request to /v1 is checked in the same order: body size,
- * then the caller's token (401), then the body (400), then policy and ownership (403), then Venice.
- * Each decision is audited once, and every answer is JSON; answers that carry a key are not cacheable.
+ * The broker's HTTP interface (Hono). Every request to /v1 is decided in the same order, and nothing is
+ * spent on a caller before the policy admits it:
+ *   body size (413) → the caller's token (401; 503 while the issuer's keys are out of reach) → the
+ *   caller's rule (403 when none matches) → the rule's rate limit for this repository (429) → the
+ *   body (400) → policy and ownership (403) → the queue (429) → Venice (502 when it refuses, 503 while
+ *   the broker is holding off).
+ * Refusals before a rule matched are counted per client address and logged in aggregate (audit.ts);
+ * every decision after it is audited once. Every answer is JSON; answers that carry a key are not
+ * cacheable.
  *
  *   POST   /v1/keys         mint a key for the caller (the action's key inputs as JSON)
  *   DELETE /v1/keys/{id}    delete a key the caller's repository owns (job and run keys: same run only)
  *   POST   /v1/keys/unwrap  a run key's handle → the key, for a job of the same repository and run
  *   GET    /healthz         liveness, no token needed
  */
+import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ActionFailure, messageOf } from '../../src/errors.js';
 import { keyRequestFields } from '../../src/inputs.js';
 import { safeText } from '../../src/safe-text.js';
-import { isKeyId } from '../../src/venice-client.js';
-import type { Audit, AuditRecord } from './audit.js';
+import type { Audit, AuditRecord, RefusalLog } from './audit.js';
+import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
+import type { Rule } from './config.js';
 import { deleteForCaller, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
+import { findRule, NO_RULE } from './policy.js';
 
 export interface AppDeps extends OperationDeps {
   verifyCaller: VerifyCaller;
   audit: Audit;
+  refusals: RefusalLog;
+  limits: CallerLimits;
 }
 
 type Outcome = { status: 200 | 201; body: Record<string, unknown>; audit: Omit<AuditRecord, 'action' | 'status' | 'claims'> };
-type Action = AuditRecord['action'];
 
 export function brokerApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -33,18 +43,17 @@ export function brokerApp(deps: AppDeps): Hono {
     '/v1/*',
     bodyLimit({
       maxSize: limit,
-      onError: (c) => {
+      onError: async (c) => {
         const reason = `the body is larger than the broker's ${limit} bytes.`;
-        deps.audit({ action: actionOf(c), outcome: 'refused', status: 413, reason });
-        return c.json({ error: reason }, 413);
+        return refuseBeforeRule(c, endpointOf(c), { status: 413, reason, kind: 'body-too-large', claims: undefined });
       },
     }),
   );
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.post('/v1/keys', (c) =>
-    decide(c, 'mint', async (claims, signal) => {
-      const key = await mint(claims, await jsonBody(c), deps, signal);
+    decide(c, 'mint', async (claims, rule, signal) => {
+      const key = await mint(claims, rule, await jsonBody(c, rule), deps, signal);
       const clamped = key.clamped.length > 0;
       return {
         status: 201,
@@ -54,32 +63,30 @@ export function brokerApp(deps: AppDeps): Hono {
           description: key.description,
           expiresAt: key.expiresAt,
           ...(key.handle ? { handle: key.handle } : {}),
-          rule: key.rule,
+          rule: rule.name,
           granted: keyRequestFields(key.granted),
           clamped: key.clamped,
         },
-        audit: { outcome: clamped ? 'clamped' : 'granted', rule: key.rule, keyId: key.id, granted: key.granted, clamped: key.clamped },
+        audit: { outcome: clamped ? 'clamped' : 'granted', rule: rule.name, keyId: key.id, granted: key.granted, clamped: key.clamped },
       };
     }),
   );
 
   app.post('/v1/keys/unwrap', (c) =>
-    decide(c, 'unwrap', async (claims) => {
-      const key = unwrapForCaller(claims, await jsonBody(c), deps);
+    decide(c, 'unwrap', async (claims, rule) => {
+      const key = unwrapForCaller(claims, rule, await jsonBody(c, rule), deps);
       return {
         status: 200,
         body: { id: key.keyId, apiKey: key.apiKey, description: key.description, expiresAt: key.expiresAt },
-        audit: { outcome: 'granted', keyId: key.keyId },
+        audit: { outcome: 'granted', rule: rule.name, keyId: key.keyId },
       };
     }),
   );
 
   app.delete('/v1/keys/:id', (c) =>
-    decide(c, 'delete', async (claims, signal) => {
-      const id = c.req.param('id');
-      if (!isKeyId(id)) throw new Refusal(400, 'the key id is not one Venice writes.');
-      const deleted = await deleteForCaller(claims, id, deps, signal);
-      return { status: 200, body: { ...deleted }, audit: { outcome: deleted.outcome, keyId: id } };
+    decide(c, 'delete', async (claims, rule) => {
+      const deleted = await deleteForCaller(claims, rule, c.req.param('id'), deps);
+      return { status: 200, body: { ...deleted }, audit: { outcome: deleted.outcome, rule: rule.name, keyId: deleted.keyId } };
     }),
   );
 
@@ -89,61 +96,116 @@ export function brokerApp(deps: AppDeps): Hono {
       404,
     ),
   );
-  app.onError((error, c) => {
-    deps.log.warning(`unexpected error: ${safeText(messageOf(error))}`);
-    return c.json({ error: 'the broker failed unexpectedly; its log says more.' }, 500);
-  });
 
-  /** Verify the caller, do the work, audit exactly once, answer. */
+  /** Verify the caller, find its rule, rate-limit, do the work, audit exactly once, answer. */
   async function decide(
     c: Context,
-    action: Action,
-    work: (claims: CallerClaims, signal: AbortSignal) => Promise<Outcome>,
+    endpoint: Endpoint,
+    work: (claims: CallerClaims, rule: Rule, signal: AbortSignal) => Promise<Outcome>,
   ): Promise<Response> {
     let claims: CallerClaims | undefined;
+    let rule: Rule | undefined;
     try {
       claims = await deps.verifyCaller(c.req.header('authorization'));
-      const outcome = await work(claims, c.req.raw.signal);
-      deps.audit({ action, status: outcome.status, claims, ...outcome.audit });
+      rule = findRule(deps.config.rules, claims);
+      if (!rule) return await refuseBeforeRule(c, endpoint, { status: 403, reason: NO_RULE, kind: 'no-rule', claims });
+      await deps.limits.admit(rule, endpoint, claims.repository_id);
+      const outcome = await work(claims, rule, c.req.raw.signal);
+      deps.audit({ action: endpoint, status: outcome.status, claims, ...outcome.audit });
       c.header('cache-control', 'no-store');
       return c.json(outcome.body, outcome.status);
     } catch (error) {
-      const { status, reason, extra } = refusalOf(error);
+      if (error instanceof CallerRefused) {
+        if (error.status === 503) {
+          // Not the caller's fault (the issuer's keys are out of reach): not counted against its address.
+          deps.refusals.record({ action: endpoint, outcome: 'refused', status: 503, reason: error.message }, error.kind, addressOf(c));
+          return answer(c, 503, error.message, error.retryAfterMs);
+        }
+        return refuseBeforeRule(c, endpoint, { status: 401, reason: error.message, kind: error.kind, claims: undefined });
+      }
+      const { status, reason, extra } = refusalOf(error, c, deps.log);
       deps.audit({
-        action,
+        action: endpoint,
         outcome: status >= 500 && status !== 503 ? 'failed' : 'refused',
         status,
         claims,
-        reason,
-        rule: extra.rule,
+        reason: extra.auditReason ?? reason,
+        rule: rule?.name,
         keyId: extra.keyId,
       });
-      if (extra.retryAfterMs !== undefined) c.header('retry-after', String(Math.ceil(extra.retryAfterMs / 1000)));
-      return c.json({ error: reason, ...(extra.rule ? { rule: extra.rule } : {}) }, status);
+      return answer(c, status, reason, extra.retryAfterMs, rule?.name);
     }
   }
+
+  /**
+   * A refusal before any rule admitted the caller: counted against its address (past the limit the
+   * answer is 429 and says only when to come back) and logged in aggregate.
+   */
+  async function refuseBeforeRule(
+    c: Context,
+    endpoint: Endpoint,
+    refusal: { status: 401 | 403 | 413; reason: string; kind: string; claims: CallerClaims | undefined },
+  ): Promise<Response> {
+    const address = addressOf(c);
+    const wait = await deps.limits.refused(address);
+    const status = wait === undefined ? refusal.status : 429;
+    const reason =
+      wait === undefined
+        ? refusal.reason
+        : `too many refused requests from this address (limits.refusals-per-address); the last was: ${refusal.reason}`;
+    deps.refusals.record(
+      { action: endpoint, outcome: 'refused', status, claims: refusal.claims, reason },
+      wait === undefined ? refusal.kind : 'address-limit',
+      address,
+    );
+    return answer(c, status, reason, wait);
+  }
+
   return app;
 }
 
-function actionOf(c: Context): Action {
+function answer(c: Context, status: number, reason: string, retryAfterMs?: number, rule?: string): Response {
+  if (retryAfterMs !== undefined) c.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+  c.header('cache-control', 'no-store');
+  return c.json({ error: reason, ...(rule ? { rule } : {}) }, status as 400);
+}
+
+function endpointOf(c: Context): Endpoint {
   if (c.req.method === 'DELETE') return 'delete';
   return c.req.path.endsWith('/unwrap') ? 'unwrap' : 'mint';
 }
 
+/** The client's address as the socket reports it (behind a proxy: the proxy's). */
+function addressOf(c: Context): string {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming?.socket.remoteAddress ?? 'unknown';
+}
+
 /** The body as JSON; anything else is the caller's mistake (400), said without echoing the body. */
-async function jsonBody(c: Context): Promise<unknown> {
+async function jsonBody(c: Context, rule: Rule): Promise<unknown> {
   const text = await c.req.text();
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new Refusal(400, 'the body is not JSON; send Content-Type: application/json with a JSON object.');
+    throw new Refusal(400, 'the body is not JSON; send Content-Type: application/json with a JSON object.', { rule: rule.name });
   }
 }
 
-function refusalOf(error: unknown): { status: 400 | 401 | 403 | 404 | 429 | 502 | 503; reason: string; extra: Refusal['extra'] } {
-  if (error instanceof CallerRefused) return { status: error.status, reason: error.message, extra: {} };
+/** A caller that went away mid-request (a cut or too slow body): not an unexpected error. */
+function isAborted(error: unknown, c: Context): boolean {
+  if (c.req.raw.signal.aborted) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && (error.message === 'aborted' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE');
+}
+
+function refusalOf(error: unknown, c: Context, log: AppDeps['log']): { status: number; reason: string; extra: Refusal['extra'] } {
   if (error instanceof Refusal) return { status: error.status, reason: error.message, extra: error.extra };
   // Venice failed or refused: the broker's own admin key is never in these messages (the client blanks it).
   if (error instanceof ActionFailure) return { status: 502, reason: `Venice: ${error.message}`, extra: {} };
-  throw error;
+  if (isAborted(error, c)) {
+    return { status: 408, reason: 'the request was not received whole (the client was too slow or went away).', extra: {} };
+  }
+  // Anything else is the broker's own failure: said in its log, answered and audited as a 500.
+  log.warning(`unexpected error: ${safeText(messageOf(error))}`);
+  return { status: 500, reason: 'the broker failed unexpectedly; its log says more.', extra: {} };
 }

@@ -1,13 +1,18 @@
 /**
  * The audit log: one JSON line on stdout per decision (mint, delete, unwrap; granted or refused), for
  * whoever owns the broker to ship to their log store. Only named fields are written, each from the
- * token's claims or the broker's own decision: never a token, a key, a handle or a request body.
+ * token's claims or the broker's own decision: never a token, a key, a handle or a request body, and a
+ * reason never quotes what the caller sent (it names the field and what is accepted).
+ *
+ * Refusals before a rule matched (no or bad token, no rule, body too large) are what a stranger's
+ * flood produces, so they are logged in aggregate (RefusalLog): the first few of each minute get their
+ * own line, the rest are counted, and one line a minute gives the counts by reason.
  */
 import type { KeyRequest } from '../../src/inputs.js';
 import type { CallerClaims } from './caller-token.js';
 
 export interface AuditRecord {
-  action: 'mint' | 'delete' | 'unwrap';
+  action: 'mint' | 'delete' | 'unwrap' | 'request';
   outcome: 'granted' | 'clamped' | 'refused' | 'deleted' | 'already-gone' | 'failed';
   status: number;
   claims?: CallerClaims | undefined;
@@ -28,6 +33,9 @@ export function auditLine(record: AuditRecord, now: number): string {
     outcome: record.outcome,
     status: record.status,
     repository: claims?.repository,
+    repositoryId: claims?.repository_id,
+    owner: claims?.repository_owner,
+    ownerId: claims?.repository_owner_id,
     run: claims?.run_id,
     attempt: claims?.run_attempt,
     job: claims?.job_workflow_ref,
@@ -46,7 +54,75 @@ export function auditLine(record: AuditRecord, now: number): string {
       privacy: granted.modelPrivacy ?? 'ALL',
     },
     clamped: record.clamped?.length ? record.clamped : undefined,
-    // A refusal may quote what the caller sent (a bad field's value): kept short, so one line stays one line.
+    // Reasons are the broker's own words; kept short so one line stays one line.
     reason: record.reason && record.reason.length > 500 ? `${record.reason.slice(0, 500)}…` : record.reason,
   });
+}
+
+/** Refusals before a rule matched, each with its own line while under budget, then counted. */
+export class RefusalLog {
+  private windowStart: number;
+  private lines = 0;
+  private counts = new Map<string, number>();
+  private readonly addresses = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: {
+      /** Individual lines per window; the rest are counted. */
+      linesPerWindow: number;
+      windowMs: number;
+      now: () => number;
+      write: (line: string) => void;
+      audit: Audit;
+    },
+  ) {
+    this.windowStart = options.now();
+    // The count is written when the window ends even if no refusal follows it.
+    this.timer = setInterval(() => this.roll(), Math.min(options.windowMs, 60_000));
+    this.timer.unref();
+  }
+
+  record(record: AuditRecord, kind: string, address: string): void {
+    this.roll();
+    if (this.lines < this.options.linesPerWindow) {
+      this.lines++;
+      this.options.audit(record);
+      return;
+    }
+    const key = `${record.status} ${kind}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    // Distinct addresses, up to a bound: a count, not a list, is what goes in the line.
+    if (this.addresses.size < 10_000) this.addresses.add(address);
+  }
+
+  /** Writes the window's counts, if any, and starts a new window when this one is over. */
+  roll(force = false): void {
+    const now = this.options.now();
+    if (!force && now - this.windowStart < this.options.windowMs) return;
+    if (this.counts.size > 0) {
+      const byReason = Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
+      const count = [...this.counts.values()].reduce((sum, n) => sum + n, 0);
+      this.options.write(
+        JSON.stringify({
+          time: new Date(now).toISOString(),
+          action: 'refusals',
+          outcome: 'aggregated',
+          since: new Date(this.windowStart).toISOString(),
+          count,
+          byReason,
+          addresses: this.addresses.size,
+        }),
+      );
+    }
+    this.windowStart = now;
+    this.lines = 0;
+    this.counts = new Map();
+    this.addresses.clear();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.roll(true);
+  }
 }

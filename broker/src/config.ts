@@ -3,39 +3,97 @@
  * `max_expiry` must not silently drop a ceiling), and every mistake is reported with its path in the
  * file and an accepted value. The admin key is never in this file: only the name of the variable that
  * holds it.
+ *
+ * A policy must not be able to admit more than its author meant, so a rule that could fails to load,
+ * naming the rule and the fix (see checkRuleCannotFailOpen):
+ * - every rule pins an owner exactly (repository_owner_id, repository_id, repository_owner without a
+ *   wildcard, or a repository whose owner part has none): anyone can get a token, from any owner;
+ * - `ref` needs `event_name` beside it: pull_request_target, issue_comment, workflow_run and schedule
+ *   runs carry the default branch as their ref while running code a stranger may have written;
+ * - `environment` needs the exact repository (or its id): environments are protected per repository;
+ * - usd, diem, max-expiry and live-keys are required (in the rule or in `defaults:`); no limit only
+ *   when written as `unlimited`;
+ * - patterns use only `*`, `**` and `?`; the rest of GitHub's filter syntax is refused, naming it.
  */
 import { parse } from 'yaml';
 import { parseDuration } from '../../src/duration.js';
 import { isLoopbackHost } from '../../src/http.js';
 import { type KeyScope, LIMIT_PERIODS, type LimitPeriod, MAX_LIMIT, MODEL_PRIVACIES, type ModelPrivacy, SCOPES } from '../../src/inputs.js';
-import { MATCHABLE_CLAIMS, type MatchableClaim } from './glob.js';
+import {
+  type CompiledMatch,
+  compileMatch,
+  hasWildcard,
+  ID_CLAIMS,
+  MATCHABLE_CLAIMS,
+  type MatchableClaim,
+  unsupportedCharacter,
+} from './glob.js';
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
 export interface Ceilings {
-  /** null: no ceiling ("unlimited" allowed). */
-  usd: number | null | undefined;
-  diem: number | null | undefined;
+  /** null: no ceiling (written as "unlimited"). */
+  usd: number | null;
+  diem: number | null;
   periods: LimitPeriod[] | undefined;
-  maxExpiryMs: number | undefined;
+  maxExpiryMs: number;
   privacyFloor: ModelPrivacy | undefined;
   scopes: KeyScope[] | undefined;
-  liveKeys: number | undefined;
+  liveKeys: number;
 }
+
+/** Requests per repository per minute, for each endpoint. */
+export interface RateLimits {
+  mint: number;
+  delete: number;
+  unwrap: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = { mint: 60, delete: 120, unwrap: 120 };
 
 export interface Rule {
   name: string;
   match: Partial<Record<MatchableClaim, string>>;
+  /** The match, compiled at load. */
+  matcher: CompiledMatch;
   /** What a request above a ceiling gets: lowered to the ceiling, or refused. */
   overCeiling: 'clamp' | 'refuse';
+  /** Whether a job key may outlive its job (the action's skip-delete: a `kept` key). Default: no. */
+  allowSkipDelete: boolean;
   ceilings: Ceilings;
+  rateLimits: RateLimits;
 }
 
 export interface BrokerConfig {
   listen: { host: string; port: number };
-  oidc: { issuer: string; audience: string; jwksUrl: string; algorithms: string[]; clockToleranceMs: number; maxTokenAgeMs: number };
+  oidc: {
+    issuer: string;
+    audience: string;
+    jwksUrl: string;
+    algorithms: string[];
+    clockToleranceMs: number;
+    maxTokenAgeMs: number;
+    /** How old the issuer's keys may get before they are fetched again. */
+    jwksRefreshMs: number;
+    /** How long keys are still used after refreshes fail (the issuer is down). */
+    jwksStaleForMs: number;
+    /** At most one fetch of the issuer's keys in this time, whether the last one worked or not. */
+    jwksCooldownMs: number;
+  };
   venice: { apiUrl: string; adminKeyEnv: string };
-  limits: { createsPerMinute: number; activeKeys: number; queueTimeoutMs: number; bodyBytes: number; requestTimeoutMs: number };
+  limits: {
+    createsPerMinute: number;
+    /** Venice's creation window (a minute): the count above is per this window. */
+    createWindowMs: number;
+    activeKeys: number;
+    queueTimeoutMs: number;
+    bodyBytes: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    /** Requests refused before a rule matched (401, 403, 413), per client address per minute. */
+    refusalsPerAddress: number;
+  };
   rules: Rule[];
 }
 
@@ -48,6 +106,9 @@ export class ConfigError extends Error {
 
 type Node = Record<string, unknown>;
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const CEILING_KEYS = ['usd', 'diem', 'periods', 'max-expiry', 'privacy-floor', 'scopes', 'live-keys'];
+const RATE_LIMIT_KEYS = ['mint', 'delete', 'unwrap'] as const;
+const RULE_KEYS = ['name', 'match', 'over-ceiling', 'allow-skip-delete', 'ceilings', 'rate-limits'];
 
 export function parseConfig(text: string): BrokerConfig {
   const problems: string[] = [];
@@ -58,11 +119,26 @@ export function parseConfig(text: string): BrokerConfig {
     throw new ConfigError([`not YAML: ${(error as Error).message.split('\n')[0]}`]);
   }
   const read = reader(problems);
-  const top = read.object(root, '', ['listen', 'oidc', 'venice', 'limits', 'rules'], true);
+  const top = read.object(root, '', ['listen', 'oidc', 'venice', 'limits', 'defaults', 'rules'], true);
   const listen = read.object(top.listen, 'listen', ['host', 'port']);
-  const oidc = read.object(top.oidc, 'oidc', ['issuer', 'audience', 'jwks-url', 'algorithms', 'clock-tolerance', 'max-token-age'], true);
+  const oidc = read.object(
+    top.oidc,
+    'oidc',
+    ['issuer', 'audience', 'jwks-url', 'algorithms', 'clock-tolerance', 'max-token-age', 'jwks-refresh', 'jwks-stale-for', 'jwks-cooldown'],
+    true,
+  );
   const venice = read.object(top.venice, 'venice', ['api-url', 'admin-key-env']);
-  const limits = read.object(top.limits, 'limits', ['creates-per-minute', 'active-keys', 'queue-timeout', 'body-bytes', 'request-timeout']);
+  const limits = read.object(top.limits, 'limits', [
+    'creates-per-minute',
+    'create-window',
+    'active-keys',
+    'queue-timeout',
+    'body-bytes',
+    'request-timeout',
+    'keep-alive-timeout',
+    'max-connections',
+    'refusals-per-address',
+  ]);
   const issuer = read.url(oidc.issuer, 'oidc.issuer', GITHUB_ISSUER);
   const config: BrokerConfig = {
     listen: {
@@ -71,11 +147,14 @@ export function parseConfig(text: string): BrokerConfig {
     },
     oidc: {
       issuer,
-      audience: read.string(oidc.audience, 'oidc.audience', undefined, /^[\x21-\x7e]{1,200}$/, 'venice-key-broker'),
+      audience: read.string(oidc.audience, 'oidc.audience', undefined, /^[\x21-\x7e]{1,200}$/, 'https://broker.example.org'),
       jwksUrl: read.url(oidc['jwks-url'], 'oidc.jwks-url', `${issuer}/.well-known/jwks`),
       algorithms: read.list(oidc.algorithms, 'oidc.algorithms', ALGORITHMS, ['RS256']),
       clockToleranceMs: read.duration(oidc['clock-tolerance'], 'oidc.clock-tolerance', 30_000, '30s'),
       maxTokenAgeMs: read.duration(oidc['max-token-age'], 'oidc.max-token-age', 600_000, '10m'),
+      jwksRefreshMs: read.duration(oidc['jwks-refresh'], 'oidc.jwks-refresh', 600_000, '10m'),
+      jwksStaleForMs: read.duration(oidc['jwks-stale-for'], 'oidc.jwks-stale-for', 6 * 3_600_000, '6h'),
+      jwksCooldownMs: read.duration(oidc['jwks-cooldown'], 'oidc.jwks-cooldown', 30_000, '30s', true),
     },
     venice: {
       apiUrl: read.url(venice['api-url'], 'venice.api-url', 'https://api.venice.ai/api/v1'),
@@ -89,19 +168,28 @@ export function parseConfig(text: string): BrokerConfig {
     },
     limits: {
       createsPerMinute: read.integer(limits['creates-per-minute'], 'limits.creates-per-minute', 20, 1, 20),
+      createWindowMs: read.duration(limits['create-window'], 'limits.create-window', 60_000, '1m'),
       activeKeys: read.integer(limits['active-keys'], 'limits.active-keys', 500, 1, 500),
       queueTimeoutMs: read.duration(limits['queue-timeout'], 'limits.queue-timeout', 120_000, '2m'),
       bodyBytes: read.integer(limits['body-bytes'], 'limits.body-bytes', 16_384, 256, 1_048_576),
       requestTimeoutMs: read.duration(limits['request-timeout'], 'limits.request-timeout', 10_000, '10s'),
+      keepAliveTimeoutMs: read.duration(limits['keep-alive-timeout'], 'limits.keep-alive-timeout', 5_000, '5s'),
+      maxConnections: read.integer(limits['max-connections'], 'limits.max-connections', 512, 8, 100_000),
+      refusalsPerAddress: read.integer(limits['refusals-per-address'], 'limits.refusals-per-address', 60, 1, 100_000),
     },
     rules: [],
   };
+  const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
+  const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
+  const defaultRates = readRateLimits(defaults['rate-limits'], 'defaults.rate-limits', DEFAULT_RATE_LIMITS, read);
   if (!Array.isArray(top.rules) || top.rules.length === 0) {
     problems.push(
-      'rules: at least one rule is needed, e.g. `rules: [{ name: ci, match: { repository_owner: octo-org }, ceilings: { usd: 5 } }]`',
+      'rules: at least one rule is needed, e.g. `rules: [{ name: ci, match: { repository_owner_id: 123456, event_name: push }, ceilings: { usd: 5, diem: 1, max-expiry: 1h, live-keys: 10 } }]`',
     );
   } else {
-    config.rules = top.rules.map((rule, index) => readRule(rule, `rules[${index}]`, read));
+    config.rules = top.rules.map((rule, index) =>
+      readRule(rule, `rules[${index}]`, read, { ceilings: defaultCeilings, rates: defaultRates }),
+    );
     const names = config.rules.map((rule) => rule.name);
     const repeated = names.find((name, index) => names.indexOf(name) !== index);
     if (repeated) problems.push(`rules: the name "${repeated}" is used twice; the audit log names rules, so each needs its own.`);
@@ -110,40 +198,94 @@ export function parseConfig(text: string): BrokerConfig {
   return config;
 }
 
-function readRule(value: unknown, path: string, read: Reader): Rule {
-  const rule = read.object(value, path, ['name', 'match', 'over-ceiling', 'ceilings'], true);
-  const match = read.object(rule.match, `${path}.match`, MATCHABLE_CLAIMS, true);
-  const ceilings = read.object(rule.ceilings, `${path}.ceilings`, [
-    'usd',
-    'diem',
-    'periods',
-    'max-expiry',
-    'privacy-floor',
-    'scopes',
-    'live-keys',
-  ]);
+function readRateLimits(value: unknown, path: string, fallback: RateLimits, read: Reader): RateLimits {
+  const node = read.object(value, path, RATE_LIMIT_KEYS);
+  const limits = { ...fallback };
+  for (const key of RATE_LIMIT_KEYS) limits[key] = read.integer(node[key], `${path}.${key}`, fallback[key], 1, 100_000);
+  return limits;
+}
+
+function readRule(value: unknown, path: string, read: Reader, defaults: { ceilings: Node; rates: RateLimits }): Rule {
+  const rule = read.object(value, path, RULE_KEYS, true);
+  const name = read.string(rule.name, `${path}.name`, undefined, /^[A-Za-z0-9_.-]{1,64}$/, 'main-branch-ci');
+  const where = name ? `${path} ("${name}")` : path;
+  const match = read.object(rule.match, `${where}.match`, MATCHABLE_CLAIMS, true);
+  // The rule's own ceilings, each falling back to defaults.ceilings.
+  const own = read.object(rule.ceilings, `${where}.ceilings`, CEILING_KEYS);
+  const ceilings: Node = { ...defaults.ceilings, ...own };
   const patterns: Rule['match'] = {};
   for (const claim of MATCHABLE_CLAIMS) {
-    if (match[claim] !== undefined)
-      patterns[claim] = read.string(match[claim], `${path}.match.${claim}`, undefined, /^\S{1,200}$/, 'octo-org/*');
+    const pattern = match[claim];
+    if (pattern === undefined) continue;
+    if (ID_CLAIMS.has(claim)) {
+      const id = typeof pattern === 'number' ? String(pattern) : pattern;
+      patterns[claim] = read.string(id, `${where}.match.${claim}`, undefined, /^[1-9]\d{0,15}$/, '123456789 (the number GitHub shows)');
+      continue;
+    }
+    const text = read.string(pattern, `${where}.match.${claim}`, undefined, /^\S{1,200}$/, 'octo-org/*');
+    const unsupported = unsupportedCharacter(text);
+    if (unsupported !== undefined) {
+      read.problem(
+        `${where}.match.${claim}: "${unsupported}" is not supported; patterns use only * (any text but /), ** (any text) and ? (one character); write one rule per alternative`,
+      );
+    }
+    patterns[claim] = text;
   }
-  if (Object.keys(patterns).length === 0) read.problem(`${path}.match: name at least one claim, e.g. \`repository_owner: octo-org\``);
+  if (Object.keys(patterns).length === 0) read.problem(`${where}.match: name at least one claim, e.g. \`repository_owner_id: 123456\``);
+  else checkRuleCannotFailOpen(patterns, where, read);
+  for (const required of ['usd', 'diem', 'max-expiry', 'live-keys']) {
+    if (ceilings[required] === undefined) {
+      read.problem(
+        `${where}.ceilings.${required}: required (here or in defaults.ceilings); e.g. ${required === 'max-expiry' ? '1h' : required === 'live-keys' ? '10' : '5, or "unlimited" for no ceiling'}`,
+      );
+    }
+  }
   return {
-    name: read.string(rule.name, `${path}.name`, undefined, /^[A-Za-z0-9_.-]{1,64}$/, 'main-branch-ci'),
+    name,
     match: patterns,
-    overCeiling: read.choice(rule['over-ceiling'], `${path}.over-ceiling`, ['clamp', 'refuse'] as const) ?? 'refuse',
+    matcher: compileMatch(patterns),
+    overCeiling: read.choice(rule['over-ceiling'], `${where}.over-ceiling`, ['clamp', 'refuse'] as const) ?? 'refuse',
+    allowSkipDelete: read.boolean(rule['allow-skip-delete'], `${where}.allow-skip-delete`, false),
     ceilings: {
-      usd: read.limit(ceilings.usd, `${path}.ceilings.usd`),
-      diem: read.limit(ceilings.diem, `${path}.ceilings.diem`),
-      periods: ceilings.periods === undefined ? undefined : read.list(ceilings.periods, `${path}.ceilings.periods`, LIMIT_PERIODS, []),
+      // A missing ceiling was reported above (the 0 stands in); null is "unlimited", as written.
+      usd: ceilings.usd === undefined ? 0 : (read.limit(ceilings.usd, `${where}.ceilings.usd`) as number | null),
+      diem: ceilings.diem === undefined ? 0 : (read.limit(ceilings.diem, `${where}.ceilings.diem`) as number | null),
+      periods: ceilings.periods === undefined ? undefined : read.list(ceilings.periods, `${where}.ceilings.periods`, LIMIT_PERIODS, []),
       maxExpiryMs:
-        ceilings['max-expiry'] === undefined ? undefined : read.duration(ceilings['max-expiry'], `${path}.ceilings.max-expiry`, 0, '2h'),
-      privacyFloor: read.choice(ceilings['privacy-floor'], `${path}.ceilings.privacy-floor`, MODEL_PRIVACIES),
-      scopes: ceilings.scopes === undefined ? undefined : read.list(ceilings.scopes, `${path}.ceilings.scopes`, SCOPES, []),
-      liveKeys:
-        ceilings['live-keys'] === undefined ? undefined : read.integer(ceilings['live-keys'], `${path}.ceilings.live-keys`, 20, 0, 500),
+        ceilings['max-expiry'] === undefined ? 0 : read.duration(ceilings['max-expiry'], `${where}.ceilings.max-expiry`, 0, '2h'),
+      privacyFloor: read.choice(ceilings['privacy-floor'], `${where}.ceilings.privacy-floor`, MODEL_PRIVACIES),
+      scopes: ceilings.scopes === undefined ? undefined : read.list(ceilings.scopes, `${where}.ceilings.scopes`, SCOPES, []),
+      liveKeys: ceilings['live-keys'] === undefined ? 0 : read.integer(ceilings['live-keys'], `${where}.ceilings.live-keys`, 20, 0, 500),
     },
+    rateLimits: readRateLimits(rule['rate-limits'], `${where}.rate-limits`, defaults.rates, read),
   };
+}
+
+/** The shapes of rule that admit more than they read (see the file's header); each problem names the fix. */
+function checkRuleCannotFailOpen(patterns: Rule['match'], where: string, read: Reader): void {
+  const exactOwner = patterns.repository_owner !== undefined && !hasWildcard(patterns.repository_owner);
+  const repository = patterns.repository;
+  if (repository !== undefined && !/^[^/]+\/[^/]+$/.test(repository)) {
+    read.problem(`${where}.match.repository: "${repository}" is not owner/name; e.g. octo-org/shop or octo-org/*`);
+  }
+  const repositoryOwner = repository?.split('/')[0];
+  const exactRepositoryOwner = repositoryOwner !== undefined && !hasWildcard(repositoryOwner);
+  const exactRepository = patterns.repository_id !== undefined || (repository !== undefined && !hasWildcard(repository));
+  if (!(patterns.repository_owner_id !== undefined || patterns.repository_id !== undefined || exactOwner || exactRepositoryOwner)) {
+    read.problem(
+      `${where}.match: pins no owner, so a workflow in anyone's repository could match it (anyone can get a token); add repository_owner_id (best: ids do not change hands), repository_owner without a wildcard, or a repository such as octo-org/*`,
+    );
+  }
+  if (patterns.ref !== undefined && (patterns.event_name === undefined || hasWildcard(patterns.event_name))) {
+    read.problem(
+      `${where}.match: ref without an exact event_name also matches pull_request_target, issue_comment, workflow_run and schedule runs (their ref is the default branch, and they may run a fork's code); add event_name, e.g. push`,
+    );
+  }
+  if (patterns.environment !== undefined && !exactRepository) {
+    read.problem(
+      `${where}.match: environment is trusted only for one exact repository (environment protections are per repository: anyone who can create a repository under the owner can create an unprotected "${patterns.environment}"); pin repository (e.g. octo-org/shop) or repository_id`,
+    );
+  }
 }
 
 type Reader = ReturnType<typeof reader>;
@@ -176,6 +318,14 @@ function reader(problems: string[]) {
       }
       return value;
     },
+    boolean(value: unknown, path: string, fallback: boolean): boolean {
+      if (value === undefined) return fallback;
+      if (typeof value !== 'boolean') {
+        problem(`${path}: ${shown(value)} is not true or false; e.g. ${fallback}`);
+        return fallback;
+      }
+      return value;
+    },
     url(value: unknown, path: string, fallback: string): string {
       if (value === undefined) return fallback;
       let url: URL | undefined;
@@ -197,8 +347,9 @@ function reader(problems: string[]) {
       }
       return value;
     },
-    duration(value: unknown, path: string, fallback: number, example: string): number {
+    duration(value: unknown, path: string, fallback: number, example: string, allowZero = false): number {
       if (value === undefined) return fallback;
+      if (allowZero && (value === '0' || value === '0s')) return 0;
       const ms = typeof value === 'string' ? parseDuration(value) : undefined;
       if (ms === undefined) {
         problem(`${path}: ${shown(value)} is not a duration; use d, h, m, s in that order, e.g. "${example}"`);

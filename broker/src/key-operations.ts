@@ -1,14 +1,15 @@
 /**
- * What the broker does with Venice for a verified caller: mint, delete, unwrap. Each returns what to
- * answer and what to audit, or throws a Refusal. The tag, the key handle, the request's validation and
- * every delete are the action's own modules (../../src), so the broker and the action cannot disagree
- * about who owns a key.
+ * What the broker does with Venice for a caller its policy admits: mint, delete, unwrap. The caller's
+ * rule has been found before any of these runs (app.ts); each returns what to answer and what to
+ * audit, or throws a Refusal. The tag, the key handle, the request's validation and every delete are
+ * the action's own modules (../../src), so the broker and the action cannot disagree about who owns a key.
  *
- * The broker keeps no state about keys: ownership is read from the key's tag in Venice, so any number
- * of instances can serve the same callers. The tag is built from the token's claims (repository, run,
- * attempt), never from the request.
+ * Ownership is read from the key's tag in Venice's listing, never from the request: the tag is built
+ * from the token's claims (repository, run, attempt, and the pull request its ref names).
+ * Nothing here sends Venice a request about an id before the shared listing shows that id is this
+ * repository's key.
  */
-import { deleteInvocationKeys, deleteKeyOfRepository, ownedKeys, type Spent } from '../../src/delete-keys.js';
+import { deleteInvocationKeys, deleteTaggedKey, ownedKeys, ownerTag, type Spent } from '../../src/delete-keys.js';
 import { buildDescription, formatTag, newInvocationToken, newTag, slotToken } from '../../src/description-tag.js';
 import type { InputErrors } from '../../src/errors.js';
 import { messageOf } from '../../src/errors.js';
@@ -16,16 +17,24 @@ import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyReq
 import { isKeyHandle, openRunKey, sealHandle } from '../../src/key-handle.js';
 import { createKeyBody, type VeniceClient } from '../../src/venice-client.js';
 import type { CallerClaims } from './caller-token.js';
-import type { BrokerConfig } from './config.js';
-import { type CreateQueue, QueueFull } from './create-queue.js';
+import type { BrokerConfig, Rule } from './config.js';
+import { type FairQueue, LeftQueue, QueueFull, type Ticket } from './fair-queue.js';
+import type { KeyListing } from './key-listing.js';
 import { decide } from './policy.js';
+import type { VeniceGuard } from './venice-guard.js';
 
-/** An answer other than success: its status, and a reason for the caller and the audit log. */
+/** An answer other than success: its status, a reason for the caller, and one for the audit log. */
 export class Refusal extends Error {
   constructor(
-    readonly status: 400 | 403 | 404 | 429 | 502 | 503,
+    readonly status: 400 | 403 | 404 | 408 | 413 | 429 | 502 | 503,
     reason: string,
-    readonly extra: { rule?: string | undefined; retryAfterMs?: number; keyId?: string } = {},
+    readonly extra: {
+      rule?: string | undefined;
+      retryAfterMs?: number;
+      keyId?: string;
+      /** The audit log's reason when the caller's may quote what it sent (the audit never does). */
+      auditReason?: string;
+    } = {},
   ) {
     super(reason);
     this.name = 'Refusal';
@@ -37,11 +46,13 @@ export interface OperationDeps {
   adminKey: string;
   /** A Venice client for one request, its waits ended when the caller hangs up (none for clean-up). */
   venice: (signal?: AbortSignal) => VeniceClient;
-  queue: CreateQueue;
+  queue: FairQueue;
+  listing: KeyListing;
+  guard: VeniceGuard;
   now: () => number;
   /**
-   * This instance's mints in flight, per repository, so concurrent mints cannot all slip under a rule's
-   * live-keys ceiling (Venice's list cannot show a key still being made).
+   * This instance's mints in progress (queued or creating), per repository id, so concurrent mints
+   * cannot all slip under a rule's live-keys ceiling (Venice's list cannot show a key still being made).
    */
   mintsInFlight: Map<string, number>;
   /** Server-side log lines (never a secret): deletes and recoveries. */
@@ -54,41 +65,83 @@ export interface Granted {
   description: string;
   expiresAt: string;
   handle: string | undefined;
-  rule: string;
   granted: KeyRequest;
   clamped: string[];
 }
 
-export async function mint(claims: CallerClaims, body: unknown, deps: OperationDeps, signal: AbortSignal): Promise<Granted> {
-  const request = parseMintRequest(body);
-  const pr = request.scope === 'pr' ? (request.prNumber ?? prFromRef(claims.ref)) : request.prNumber;
-  if (request.scope === 'pr' && pr === undefined) {
-    throw new Refusal(400, 'scope pr needs a pull request: the token\'s ref is not refs/pull/<n>/merge, so send "pr-number".');
-  }
-  const decision = decide(deps.config.rules, claims, request);
-  if (decision.outcome === 'refused') throw new Refusal(403, decision.reason, { rule: decision.rule?.name });
-  const { rule, granted } = decision;
-  const repository = claims.repository;
-  const client = deps.venice(signal);
+/** Venice's key ids are UUIDs: anything else is refused before a listing is even looked at. */
+const VENICE_KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-  deps.mintsInFlight.set(repository, (deps.mintsInFlight.get(repository) ?? 0) + 1);
+export function isVeniceKeyId(id: string): boolean {
+  return VENICE_KEY_ID.test(id);
+}
+
+/** Refuses with 503 while the broker has stopped calling Venice (see venice-guard.ts). */
+function checkVeniceGuard(deps: OperationDeps, rule: Rule): void {
+  const blocked = deps.guard.blockedForMs();
+  if (blocked > 0) {
+    throw new Refusal(503, 'Venice asked the broker to slow down; it sends Venice nothing until then. Retry after the wait given.', {
+      rule: rule.name,
+      retryAfterMs: blocked,
+    });
+  }
+}
+
+export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps: OperationDeps, signal: AbortSignal): Promise<Granted> {
+  const request = parseMintRequest(body, rule);
+  const pr = prFromRef(claims.ref);
+  if (request.prNumber !== undefined && request.prNumber !== pr) {
+    throw new Refusal(
+      403,
+      `pr-number ${request.prNumber} is not the pull request this job's token names (${pr === undefined ? 'none' : `#${pr}`}): the broker takes the PR from the token's ref (refs/pull/<n>/merge). Leave pr-number empty.`,
+      { rule: rule.name, auditReason: "field pr-number differs from the pull request the token's ref names." },
+    );
+  }
+  if (request.scope === 'pr' && pr === undefined) {
+    throw new Refusal(
+      403,
+      "scope pr needs the token of a pull_request run, whose ref (refs/pull/<n>/merge) names the PR; this token's event proves no PR (pull_request_target, issue_comment and merged-PR runs carry a branch). Mint preview keys in a workflow on: pull_request.",
+      { rule: rule.name },
+    );
+  }
+  const decision = decide(rule, request);
+  if (decision.outcome === 'refused') throw new Refusal(403, decision.reason, { rule: rule.name });
+  const { granted } = decision;
+  const repository = claims.repository;
+  const repositoryKey = claims.repository_id;
+  const inFlight = deps.mintsInFlight.get(repositoryKey) ?? 0;
+  if (inFlight >= rule.ceilings.liveKeys) {
+    throw new Refusal(
+      429,
+      `rule "${rule.name}" allows ${repository} ${rule.ceilings.liveKeys} live key(s), and it has ${inFlight} mint(s) in progress; retry when they are done.`,
+      { rule: rule.name, retryAfterMs: 10_000 },
+    );
+  }
+  checkVeniceGuard(deps, rule);
+  let ticket: Ticket;
   try {
-    await checkLiveKeys(client, repository, rule.ceilings.liveKeys, rule.name, deps);
+    ticket = deps.queue.admit(repositoryKey);
+  } catch (error) {
+    if (!(error instanceof QueueFull)) throw error;
+    throw new Refusal(
+      429,
+      "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
+      { rule: rule.name, retryAfterMs: Math.max(1_000, error.retryAfterMs) },
+    );
+  }
+
+  deps.mintsInFlight.set(repositoryKey, inFlight + 1);
+  try {
+    await checkLiveKeys(claims, rule, deps).catch((error: unknown) => {
+      ticket.leave();
+      throw error;
+    });
     try {
-      await deps.queue.take(signal);
+      await deps.queue.take(ticket, signal);
     } catch (error) {
-      if (error instanceof QueueFull) {
-        throw new Refusal(
-          429,
-          "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
-          {
-            rule: rule.name,
-            retryAfterMs: Math.max(1_000, error.retryAfterMs),
-          },
-        );
-      }
-      // The only other way out of the queue: the caller hung up, which ended its wait.
-      throw new Refusal(400, 'the caller closed the connection while waiting for its turn; nothing was created.', { rule: rule.name });
+      if (!(error instanceof LeftQueue)) throw error;
+      // The caller hung up while waiting, which gave its turn back.
+      throw new Refusal(408, 'the caller closed the connection while waiting for its turn; nothing was created.', { rule: rule.name });
     }
     const tag = newTag(repository, {
       pr,
@@ -103,9 +156,14 @@ export async function mint(claims: CallerClaims, body: unknown, deps: OperationD
     // its own client, not stopped by the caller hanging up: that is when it matters most.
     const creator = deps.venice(signal);
     const cleanup = { io: deps.log, client: deps.venice().forCleanup(), repository };
-    const key = await creator.createKey(createKeyBody(granted, description, deps.now()), {
-      recover: async () => void (await deleteInvocationKeys(tag, cleanup, { why: 'its create answer was lost' })),
-    });
+    let key: Awaited<ReturnType<VeniceClient['createKey']>>;
+    try {
+      key = await creator.createKey(createKeyBody(granted, description, deps.now()), {
+        recover: async () => void (await deleteInvocationKeys(tag, cleanup, { why: 'its create answer was lost' })),
+      });
+    } finally {
+      deps.listing.changed();
+    }
     if (signal.aborted) {
       // The caller hung up before it could receive the key: nobody can use it or delete it, so it goes now.
       const gone = await deleteInvocationKeys(tag, cleanup, { why: 'the caller went away before the answer' }).catch((error: unknown) => {
@@ -113,7 +171,7 @@ export async function mint(claims: CallerClaims, body: unknown, deps: OperationD
         return 0;
       });
       throw new Refusal(
-        400,
+        408,
         `the caller closed the connection before the key was handed over; ${gone > 0 ? 'it was deleted' : `it expires at ${key.expiresAt}`}.`,
         { rule: rule.name, keyId: key.id },
       );
@@ -126,16 +184,23 @@ export async function mint(claims: CallerClaims, body: unknown, deps: OperationD
           )
         : undefined;
     deps.log.info(`minted ${key.id} (${formatTag(tag)}) under rule ${rule.name}`);
-    return { ...key, handle, rule: rule.name, granted, clamped: decision.clamped };
+    return { ...key, handle, granted, clamped: decision.clamped };
   } finally {
-    deps.mintsInFlight.set(repository, (deps.mintsInFlight.get(repository) as number) - 1);
+    const left = (deps.mintsInFlight.get(repositoryKey) as number) - 1;
+    if (left === 0) deps.mintsInFlight.delete(repositoryKey);
+    else deps.mintsInFlight.set(repositoryKey, left);
   }
 }
 
-/** The request, parsed by the action's own input rules; missing fields take the action's defaults. */
-function parseMintRequest(body: unknown): KeyRequest {
+/**
+ * The request, parsed by the action's own input rules; missing fields take the action's defaults.
+ * The caller is shown what it sent and an accepted value; the audit log gets the field names only.
+ */
+function parseMintRequest(body: unknown, rule: Rule): KeyRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new Refusal(400, 'the body must be a JSON object of the action\'s key inputs, e.g. {"expires-in":"1h","usd-limit":"1"}.');
+    throw new Refusal(400, 'the body must be a JSON object of the action\'s key inputs, e.g. {"expires-in":"1h","usd-limit":"1"}.', {
+      rule: rule.name,
+    });
   }
   const fields = body as Record<string, unknown>;
   try {
@@ -151,47 +216,39 @@ function parseMintRequest(body: unknown): KeyRequest {
     });
   } catch (error) {
     // readKeyRequest throws only InputErrors: every mistake in the request, each naming its field.
-    throw new Refusal(400, (error as InputErrors).errors.map((e) => e.message.replace(/^input /, 'field ')).join(' '));
+    const { errors } = error as InputErrors;
+    throw new Refusal(400, errors.map((e) => e.message.replace(/^input /, 'field ')).join(' '), {
+      rule: rule.name,
+      auditReason: `field(s) not accepted: ${errors.map((e) => e.input).join(', ')}; the answer shows accepted values.`,
+    });
   }
 }
 
 /** `refs/pull/7/merge` (a pull_request event's ref) → 7. */
-function prFromRef(ref: string | undefined): number | undefined {
+export function prFromRef(ref: string | undefined): number | undefined {
   const match = /^refs\/pull\/([1-9]\d{0,8})\/(merge|head)$/.exec(ref ?? '');
   return match ? Number(match[1]) : undefined;
 }
 
 /** The rule's live-keys ceiling for this repository, and Venice's own 500 active keys per account. */
-async function checkLiveKeys(
-  client: VeniceClient,
-  repository: string,
-  ceiling: number | undefined,
-  ruleName: string,
-  deps: OperationDeps,
-): Promise<void> {
-  const keys = await client.listKeys();
+async function checkLiveKeys(claims: CallerClaims, rule: Rule, deps: OperationDeps): Promise<void> {
+  const keys = await deps.listing.keys();
   const now = deps.now();
   const live = keys.filter((key) => key.expiresAt === null || Date.parse(key.expiresAt) > now);
   if (live.length >= deps.config.limits.activeKeys) {
     throw new Refusal(
       503,
       `the Venice account holds ${live.length} active keys, the most the broker may make (limits.active-keys); retry once some expire.`,
-      {
-        rule: ruleName,
-        retryAfterMs: 60_000,
-      },
+      { rule: rule.name, retryAfterMs: 60_000 },
     );
   }
-  if (ceiling === undefined) return;
-  // Live keys, plus the other mints of this repository in flight (this one is counted in the map too).
-  const held = ownedKeys(live, repository).length + (deps.mintsInFlight.get(repository) as number) - 1;
-  if (held >= ceiling) {
+  // Live keys, plus the other mints of this repository in progress (this one is counted in the map too).
+  const held = ownedKeys(live, claims.repository).length + (deps.mintsInFlight.get(claims.repository_id) as number) - 1;
+  if (held >= rule.ceilings.liveKeys) {
     throw new Refusal(
       403,
-      `rule "${ruleName}" allows ${repository} ${ceiling} live key(s), and it holds ${held}; delete some or wait for them to expire.`,
-      {
-        rule: ruleName,
-      },
+      `rule "${rule.name}" allows ${claims.repository} ${rule.ceilings.liveKeys} live key(s), and it holds ${held}; delete some or wait for them to expire.`,
+      { rule: rule.name },
     );
   }
 }
@@ -205,27 +262,51 @@ export interface Deleted {
 /**
  * Deletes a key for its owner: only a key carrying this repository's tag (an INFERENCE key with an
  * expiry), and a job or run key only from the run that minted it. A preview key may be deleted from any
- * run of its repository: the PR outlives its runs.
+ * run of its repository: the PR outlives its runs. The decision is made from the shared listing: an id
+ * the listing does not show is gone (or never was) and costs Venice nothing.
  */
-export async function deleteForCaller(claims: CallerClaims, keyId: string, deps: OperationDeps, signal: AbortSignal): Promise<Deleted> {
-  const result = await deleteKeyOfRepository(keyId, { client: deps.venice(signal), repository: claims.repository }, (tag) =>
-    tag.scope !== 'pr' && tag.runId !== claims.run_id
-      ? `key ${keyId} belongs to run ${tag.runId}, and a ${tag.scope} key may only be deleted from the run that minted it.`
-      : undefined,
+export async function deleteForCaller(claims: CallerClaims, rule: Rule, keyId: string, deps: OperationDeps): Promise<Deleted> {
+  if (!isVeniceKeyId(keyId)) throw new Refusal(400, 'the key id is not one Venice writes (a UUID).', { rule: rule.name });
+  checkVeniceGuard(deps, rule);
+  const listed = (await deps.listing.keys()).find((key) => key.id === keyId);
+  if (!listed) return { keyId, outcome: 'already-gone', spent: undefined };
+  const tag = ownerTag(listed, claims.repository);
+  if (!tag) {
+    throw new Refusal(403, `key ${keyId} is not a key of ${claims.repository} (it lacks this repository's tag); it was not deleted.`, {
+      rule: rule.name,
+      keyId,
+    });
+  }
+  if (tag.scope !== 'pr' && tag.runId !== claims.run_id) {
+    throw new Refusal(
+      403,
+      `key ${keyId} belongs to run ${tag.runId}, and a ${tag.scope} key may only be deleted from the run that minted it.`,
+      { rule: rule.name, keyId },
+    );
+  }
+  // Read (for the spend, and to see the tag again) and delete, with a client the caller cannot stop.
+  const client = deps.venice().forCleanup();
+  const result = await deleteTaggedKey({ id: keyId, tag }, { io: deps.log, client, repository: claims.repository }).finally(() =>
+    deps.listing.changed(),
   );
-  if (result.outcome === 'refused') throw new Refusal(403, result.reason, { keyId });
+  if (result.outcome === 'not-ours') {
+    throw new Refusal(403, `key ${keyId} no longer carries this repository's tag; it was not deleted.`, { rule: rule.name, keyId });
+  }
   return { keyId, outcome: result.outcome, spent: result.spent };
 }
 
-/** A run key's handle → the key, for a job of the same repository and run (the handle says which). */
-export function unwrapForCaller(claims: CallerClaims, body: unknown, deps: OperationDeps): ReturnType<typeof openRunKey> {
+/** A run key's handle → the key, for a job of the same repository and run whose rule allows run keys. */
+export function unwrapForCaller(claims: CallerClaims, rule: Rule, body: unknown, deps: OperationDeps): ReturnType<typeof openRunKey> {
+  if (rule.ceilings.scopes && !rule.ceilings.scopes.includes('run')) {
+    throw new Refusal(403, `rule "${rule.name}" does not allow run keys, so this job may not open one.`, { rule: rule.name });
+  }
   const handle = (body as { handle?: unknown } | null)?.handle;
   if (!isKeyHandle(handle)) {
-    throw new Refusal(400, 'the body must be {"handle": "vek1.…"}: the minting job\'s key-handle output, unchanged.');
+    throw new Refusal(400, 'the body must be {"handle": "vek1.…"}: the minting job\'s key-handle output, unchanged.', { rule: rule.name });
   }
   try {
     return openRunKey(handle, { adminKey: deps.adminKey, repository: claims.repository, runId: claims.run_id }, () => undefined);
   } catch (error) {
-    throw new Refusal(403, messageOf(error));
+    throw new Refusal(403, messageOf(error), { rule: rule.name, auditReason: 'the handle does not open for this repository and run.' });
   }
 }

@@ -1,44 +1,47 @@
 /**
- * The organisation's policy: the first rule whose `match` fits the token's claims decides, and its
- * ceilings bound the key. A request above a ceiling is lowered to it (`over-ceiling: clamp`) or refused
- * (`refuse`, the default); either way the answer says which ceiling and by how much. A scope the rule
- * does not allow is always refused: it cannot be lowered to another owner. No matching rule: refused.
+ * The organisation's policy. findRule: the first rule whose `match` fits the token's claims admits the
+ * caller; no rule, no service (every endpoint asks this first, before anything else is spent).
+ * decide: the rule's ceilings bound the key. A request above a ceiling is lowered to it
+ * (`over-ceiling: clamp`) or refused (`refuse`, the default); either way the answer says which ceiling
+ * and by how much. A scope the rule does not allow, or skip-delete where the rule forbids it, is always
+ * refused: neither can be lowered to something else.
  */
 import { formatDuration } from '../../src/duration.js';
 import type { KeyRequest, ModelPrivacy } from '../../src/inputs.js';
 import type { Rule } from './config.js';
 import { matchesClaims } from './glob.js';
 
-export type Decision =
-  | { outcome: 'granted'; rule: Rule; granted: KeyRequest; clamped: string[] }
-  | { outcome: 'refused'; rule: Rule | undefined; reason: string };
+export type Decision = { outcome: 'granted'; granted: KeyRequest; clamped: string[] } | { outcome: 'refused'; reason: string };
 
 const PRIVACY_RANK: Record<ModelPrivacy, number> = { ALL: 0, PRIVATE_TEXT: 1, PRIVATE_ONLY: 2 };
 
-export function decide(rules: Rule[], claims: Record<string, unknown>, request: KeyRequest): Decision {
-  const rule = rules.find((candidate) => matchesClaims(candidate.match, claims));
-  if (!rule) {
-    return {
-      outcome: 'refused',
-      rule: undefined,
-      reason:
-        `no rule of the broker's policy matches repository ${String(claims.repository)}, ref ${String(claims.ref)}, ` +
-        `event ${String(claims.event_name)}; ask the broker's owner to add one.`,
-    };
-  }
+export function findRule(rules: Rule[], claims: Record<string, unknown>): Rule | undefined {
+  return rules.find((candidate) => matchesClaims(candidate.matcher, claims));
+}
+
+/** Why no rule admitted the caller: the same words for everyone, quoting nothing the caller sent. */
+export const NO_RULE =
+  "no rule of the broker's policy admits this workflow (the audit log records its repository, ids, ref and event); ask the broker's owner to add one.";
+
+export function decide(rule: Rule, request: KeyRequest): Decision {
   const { ceilings } = rule;
   if (ceilings.scopes && !ceilings.scopes.includes(request.scope)) {
     return {
       outcome: 'refused',
-      rule,
       reason: `rule "${rule.name}" does not allow scope ${request.scope} (it allows ${ceilings.scopes.join(', ')}).`,
+    };
+  }
+  if (request.scope === 'job' && request.skipDelete && !rule.allowSkipDelete) {
+    return {
+      outcome: 'refused',
+      reason: `rule "${rule.name}" does not allow skip-delete (a job key that outlives its job); use scope run or pr, or ask for allow-skip-delete.`,
     };
   }
   const granted: KeyRequest = { ...request };
   const over: { why: string; lowered: string }[] = [];
-  const limitOver = (field: 'usdLimit' | 'diemLimit', name: string, ceiling: number | null | undefined): void => {
+  const limitOver = (field: 'usdLimit' | 'diemLimit', name: string, ceiling: number | null): void => {
     const asked = granted[field];
-    if (ceiling === undefined || ceiling === null || (asked !== null && asked <= ceiling)) return;
+    if (ceiling === null || (asked !== null && asked <= ceiling)) return;
     over.push({ why: `${name} ${asked ?? 'unlimited'} is above the ceiling ${ceiling}`, lowered: `${name} ${ceiling}` });
     granted[field] = ceiling;
   };
@@ -51,7 +54,7 @@ export function decide(rules: Rule[], claims: Record<string, unknown>, request: 
     });
     granted.limitPeriod = ceilings.periods[0] as KeyRequest['limitPeriod'];
   }
-  if (ceilings.maxExpiryMs !== undefined && granted.expiresInMs > ceilings.maxExpiryMs) {
+  if (granted.expiresInMs > ceilings.maxExpiryMs) {
     over.push({
       why: `expires-in ${formatDuration(granted.expiresInMs)} is longer than ${formatDuration(ceilings.maxExpiryMs)}`,
       lowered: `expires-in ${formatDuration(ceilings.maxExpiryMs)}`,
@@ -69,9 +72,8 @@ export function decide(rules: Rule[], claims: Record<string, unknown>, request: 
   if (over.length > 0 && rule.overCeiling === 'refuse') {
     return {
       outcome: 'refused',
-      rule,
       reason: `rule "${rule.name}" refuses requests above its ceilings: ${over.map((item) => item.why).join('; ')}.`,
     };
   }
-  return { outcome: 'granted', rule, granted, clamped: over.map((item) => `${item.why}: granted ${item.lowered}`) };
+  return { outcome: 'granted', granted, clamped: over.map((item) => `${item.why}: granted ${item.lowered}`) };
 }

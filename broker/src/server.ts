@@ -1,12 +1,15 @@
 /**
- * The broker's command: `node broker/dist/server.js --config broker.yaml`. Reads the config, takes the
- * admin key from the environment variable the config names (VENICE_ADMIN_KEY by default; never from
- * the file), listens, and stops cleanly on SIGTERM or SIGINT (a container platform's stop), letting
- * requests in flight finish first.
+ * The broker's command:
+ *   node broker/dist/server.js --config broker.yaml          serve
+ *   node broker/dist/server.js --config broker.yaml --check  validate the config and exit (0: valid)
+ * Reads the config, takes the admin key from the environment variable the config names
+ * (VENICE_ADMIN_KEY by default; never from the file), listens, and stops cleanly on SIGTERM or SIGINT
+ * (a container platform's stop), letting requests in flight finish first. The signal handlers are in
+ * place before the listening line is printed, so a stop that follows it is never lost.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startBroker } from './broker.js';
+import { type RunningBroker, startBroker } from './broker.js';
 import { ConfigError, parseConfig } from './config.js';
 
 const NAME = 'venice-key-broker';
@@ -17,11 +20,12 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  let configPath: string | undefined;
+  let args: { config?: string | undefined; check?: boolean | undefined } = {};
   try {
-    configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
+    args = parseArgs({ options: { config: { type: 'string' }, check: { type: 'boolean' } } }).values;
   } catch {}
-  if (!configPath) fail('usage: node broker/dist/server.js --config broker.yaml');
+  const configPath = args.config;
+  if (!configPath) fail('usage: node broker/dist/server.js --config broker.yaml [--check]');
   let text: string;
   try {
     text = readFileSync(configPath, 'utf8');
@@ -35,26 +39,36 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(`${configPath}: ${error.message}`);
     throw error;
   }
+  if (args.check) {
+    process.stdout.write(
+      `${NAME}: ${configPath} is valid: ${config.rules.length} rule(s) (${config.rules.map((rule) => rule.name).join(', ')}).\n`,
+    );
+    return;
+  }
   const adminKey = process.env[config.venice.adminKeyEnv]?.trim() ?? '';
   if (adminKey === '' || /\s/.test(adminKey)) {
     fail(
       `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
     );
   }
-  const broker = await startBroker({
+  // A platform's stop: requests in flight get 20 s to finish (most platforms wait 30 s before SIGKILL).
+  let broker: RunningBroker | undefined;
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+    broker?.close(20_000).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  broker = await startBroker({
     config,
     adminKey,
     env: process.env,
     writeAudit: (line) => process.stdout.write(`${line}\n`),
     writeLog: (line) => process.stderr.write(`${line}\n`),
   });
+  if (stopping) return stop();
   process.stderr.write(`${NAME}: listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)\n`);
-  // A platform's stop: requests in flight get 20 s to finish (most platforms wait 30 s before SIGKILL).
-  const stop = (): void => {
-    broker.close(20_000).then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
 
 await main();

@@ -6,10 +6,11 @@ import { globPattern } from '../src/glob.ts';
 
 const MINIMAL = `
 oidc:
-  audience: venice-key-broker
+  audience: https://broker.example.org
 rules:
   - name: ci
-    match: { repository_owner: octo-org }
+    match: { repository_owner_id: 123456, event_name: push }
+    ceilings: { usd: 5, diem: 1, max-expiry: 1h, live-keys: 10 }
 `;
 
 function problemsOf(text: string): string[] {
@@ -23,32 +24,48 @@ function problemsOf(text: string): string[] {
 }
 
 test('a minimal config takes the documented defaults', () => {
-  expect(parseConfig(MINIMAL)).toEqual({
+  const config = parseConfig(MINIMAL);
+  expect({ ...config, rules: config.rules.map(({ matcher: _, ...rule }) => rule) }).toEqual({
     listen: { host: '127.0.0.1', port: 8080 },
     oidc: {
       issuer: 'https://token.actions.githubusercontent.com',
-      audience: 'venice-key-broker',
+      audience: 'https://broker.example.org',
       jwksUrl: 'https://token.actions.githubusercontent.com/.well-known/jwks',
       algorithms: ['RS256'],
       clockToleranceMs: 30_000,
       maxTokenAgeMs: 600_000,
+      jwksRefreshMs: 600_000,
+      jwksStaleForMs: 6 * 3_600_000,
+      jwksCooldownMs: 30_000,
     },
     venice: { apiUrl: 'https://api.venice.ai/api/v1', adminKeyEnv: 'VENICE_ADMIN_KEY' },
-    limits: { createsPerMinute: 20, activeKeys: 500, queueTimeoutMs: 120_000, bodyBytes: 16_384, requestTimeoutMs: 10_000 },
+    limits: {
+      createsPerMinute: 20,
+      createWindowMs: 60_000,
+      activeKeys: 500,
+      queueTimeoutMs: 120_000,
+      bodyBytes: 16_384,
+      requestTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 512,
+      refusalsPerAddress: 60,
+    },
     rules: [
       {
         name: 'ci',
-        match: { repository_owner: 'octo-org' },
+        match: { repository_owner_id: '123456', event_name: 'push' },
         overCeiling: 'refuse',
+        allowSkipDelete: false,
         ceilings: {
-          usd: undefined,
-          diem: undefined,
+          usd: 5,
+          diem: 1,
           periods: undefined,
-          maxExpiryMs: undefined,
+          maxExpiryMs: 3_600_000,
           privacyFloor: undefined,
           scopes: undefined,
-          liveKeys: undefined,
+          liveKeys: 10,
         },
+        rateLimits: { mint: 60, delete: 120, unwrap: 120 },
       },
     ],
   });
@@ -68,7 +85,7 @@ venice: { api-url: http://127.0.0.1:4000/api/v1, admin-key-env: ORG_VENICE_ADMIN
 limits: { creates-per-minute: 10, active-keys: 400, queue-timeout: 90s, body-bytes: 4096, request-timeout: 5s }
 rules:
   - name: releases
-    match: { repository: octo-org/*, ref: refs/tags/v*, environment: production, event_name: push, job_workflow_ref: octo-org/ci/**, sub: repo:octo-org/* }
+    match: { repository: octo-org/shop, ref: refs/tags/v*, environment: production, event_name: push, job_workflow_ref: octo-org/ci/**, sub: repo:octo-org/* }
     over-ceiling: CLAMP
     ceilings: { usd: unlimited, diem: 0.5, periods: [month, LIFETIME], max-expiry: 1d, privacy-floor: private_only, scopes: [run], live-keys: 3 }
 `);
@@ -79,7 +96,7 @@ rules:
     clockToleranceMs: 10_000,
   });
   expect(config.venice).toEqual({ apiUrl: 'http://127.0.0.1:4000/api/v1', adminKeyEnv: 'ORG_VENICE_ADMIN' });
-  expect(config.limits).toEqual({
+  expect(config.limits).toMatchObject({
     createsPerMinute: 10,
     activeKeys: 400,
     queueTimeoutMs: 90_000,
@@ -118,11 +135,11 @@ rules:
 `),
   ).toEqual([
     'listen.tls: not a known setting; known here: host, port',
-    'oidc.max_token_age: not a known setting; known here: issuer, audience, jwks-url, algorithms, clock-tolerance, max-token-age',
+    'oidc.max_token_age: not a known setting; known here: issuer, audience, jwks-url, algorithms, clock-tolerance, max-token-age, jwks-refresh, jwks-stale-for, jwks-cooldown',
     'oidc.issuer: "http://token.example.com" is not an https URL (http is allowed only on loopback); e.g. https://token.actions.githubusercontent.com',
     'listen.host: "a b" is not accepted; e.g. 0.0.0.0',
     'listen.port: 70000 is not a whole number from 0 to 65535; e.g. 8080',
-    'oidc.audience: "" is not accepted; e.g. venice-key-broker',
+    'oidc.audience: "" is not accepted; e.g. https://broker.example.org',
     'oidc.algorithms: ["none"] must be a list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; e.g. [RS256]',
     'oidc.clock-tolerance: 30 is not a duration; use d, h, m, s in that order, e.g. "30s"',
     'venice.api-url: "ftp://venice" is not an https URL (http is allowed only on loopback); e.g. https://api.venice.ai/api/v1',
@@ -131,21 +148,29 @@ rules:
     'limits.active-keys: 0 is not a whole number from 1 to 500; e.g. 500',
     'limits.queue-timeout: "soon" is not a duration; use d, h, m, s in that order, e.g. "2m"',
     'limits.body-bytes: 1.5 is not a whole number from 256 to 1048576; e.g. 16384',
-    'rules[0].match.branch: not a known setting; known here: repository, repository_owner, ref, environment, event_name, job_workflow_ref, sub',
-    'rules[0].ceilings.cap: not a known setting; known here: usd, diem, periods, max-expiry, privacy-floor, scopes, live-keys',
-    'rules[0].over-ceiling: "maybe" is not one of clamp, refuse; e.g. clamp',
-    'rules[0].ceilings.usd: -1 is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
-    'rules[0].ceilings.diem: "lots" is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
-    'rules[0].ceilings.periods: "WEEK" must be a list of EPOCH, MONTH, LIFETIME; e.g. [EPOCH]',
-    'rules[0].ceilings.max-expiry: "forever" is not a duration; use d, h, m, s in that order, e.g. "2h"',
-    'rules[0].ceilings.privacy-floor: "NONE" is not one of ALL, PRIVATE_TEXT, PRIVATE_ONLY; e.g. ALL',
-    'rules[0].ceilings.scopes: ["everyone"] must be a list of job, run, pr; e.g. [job]',
-    'rules[0].ceilings.live-keys: 1000 is not a whole number from 0 to 500; e.g. 20',
-    'rules[1].match: name at least one claim, e.g. `repository_owner: octo-org`',
-    'rules[2]: must be a mapping of name, match, over-ceiling, ceilings',
-    'rules[2].match: missing; it needs repository, repository_owner, ref…',
-    'rules[2].match: name at least one claim, e.g. `repository_owner: octo-org`',
+    'rules[0] ("ci").match.branch: not a known setting; known here: repository_owner_id, repository_id, repository_owner, repository, ref, environment, event_name, job_workflow_ref, sub',
+    'rules[0] ("ci").ceilings.cap: not a known setting; known here: usd, diem, periods, max-expiry, privacy-floor, scopes, live-keys',
+    'rules[0] ("ci").over-ceiling: "maybe" is not one of clamp, refuse; e.g. clamp',
+    'rules[0] ("ci").ceilings.usd: -1 is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
+    'rules[0] ("ci").ceilings.diem: "lots" is not a ceiling; use a number from 0 to 9999999999, e.g. 5, or "unlimited"',
+    'rules[0] ("ci").ceilings.periods: "WEEK" must be a list of EPOCH, MONTH, LIFETIME; e.g. [EPOCH]',
+    'rules[0] ("ci").ceilings.max-expiry: "forever" is not a duration; use d, h, m, s in that order, e.g. "2h"',
+    'rules[0] ("ci").ceilings.privacy-floor: "NONE" is not one of ALL, PRIVATE_TEXT, PRIVATE_ONLY; e.g. ALL',
+    'rules[0] ("ci").ceilings.scopes: ["everyone"] must be a list of job, run, pr; e.g. [job]',
+    'rules[0] ("ci").ceilings.live-keys: 1000 is not a whole number from 0 to 500; e.g. 20',
+    'rules[1] ("ci").match: name at least one claim, e.g. `repository_owner_id: 123456`',
+    'rules[1] ("ci").ceilings.usd: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[1] ("ci").ceilings.diem: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[1] ("ci").ceilings.max-expiry: required (here or in defaults.ceilings); e.g. 1h',
+    'rules[1] ("ci").ceilings.live-keys: required (here or in defaults.ceilings); e.g. 10',
+    'rules[2]: must be a mapping of name, match, over-ceiling, allow-skip-delete, ceilings, rate-limits',
     'rules[2].name: missing; e.g. main-branch-ci',
+    'rules[2].match: missing; it needs repository_owner_id, repository_id, repository_owner\u2026',
+    'rules[2].match: name at least one claim, e.g. `repository_owner_id: 123456`',
+    'rules[2].ceilings.usd: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[2].ceilings.diem: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[2].ceilings.max-expiry: required (here or in defaults.ceilings); e.g. 1h',
+    'rules[2].ceilings.live-keys: required (here or in defaults.ceilings); e.g. 10',
     'rules: the name "ci" is used twice; the audit log names rules, so each needs its own.',
   ]);
 });
@@ -154,7 +179,7 @@ test.each([
   ['not YAML', 'rules: [', /^not YAML: /],
   ['no rules', 'oidc: { audience: a }', /^rules: at least one rule is needed/],
   ['no oidc', 'rules: [{ name: a, match: { sub: x } }]', /^oidc: missing; it needs issuer, audience, jwks-url…$/],
-  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, rules$/],
+  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, defaults, rules$/],
 ])('%s is refused', (_, text, problem) => {
   expect(problemsOf(text)[0]).toMatch(problem);
 });
@@ -171,4 +196,109 @@ test.each([
   ['a.b+c', 'environment', 'aXbbc', false],
 ] as const)('%s on %s matches %s: %s', (pattern, claim, value, matches) => {
   expect(globPattern(pattern, claim).test(value)).toBe(matches);
+});
+
+/** The problems of one rule under otherwise valid settings (ceilings complete unless the rule sets them). */
+function ruleProblems(rule: string): string[] {
+  return problemsOf(`
+oidc: { audience: https://broker.example.org }
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules:
+  - ${rule}
+`);
+}
+
+test.each([
+  [
+    'no owner at all (only the shared workflow)',
+    '{ name: shared, match: { job_workflow_ref: "octo-org/ci/.github/workflows/mint.yml@refs/heads/main" } }',
+    /^rules\[0\] \("shared"\)\.match: pins no owner, so a workflow in anyone's repository could match it/,
+  ],
+  ['an owner with a wildcard', '{ name: wild, match: { repository_owner: "octo-*", event_name: push } }', /pins no owner/],
+  ['a repository whose owner part has a wildcard', '{ name: wild, match: { repository: "*/shop", event_name: push } }', /pins no owner/],
+  [
+    'a ref without event_name',
+    '{ name: main, match: { repository_owner: octo-org, ref: refs/heads/main } }',
+    /ref without an exact event_name also matches pull_request_target/,
+  ],
+  [
+    'an environment on an owner-wide rule',
+    '{ name: release, match: { repository: "octo-org/*", environment: release, event_name: push, ref: "refs/tags/v*" } }',
+    /environment is trusted only for one exact repository/,
+  ],
+  [
+    'a character class',
+    '{ name: classes, match: { repository_owner: octo-org, event_name: push, ref: "refs/heads/[a-z]*" } }',
+    /ref: "\[" is not supported/,
+  ],
+  [
+    'braces',
+    '{ name: braces, match: { repository_owner: octo-org, event_name: push, ref: "refs/heads/{main,dev}" } }',
+    /"\{" is not supported/,
+  ],
+  [
+    'an extglob',
+    '{ name: extglob, match: { repository_owner: octo-org, event_name: push, ref: "refs/heads/+(a|b)" } }',
+    /"\(" is not supported|"\+" is not supported/,
+  ],
+  [
+    'a repository that is not owner/name',
+    '{ name: bare, match: { repository: octo-org, event_name: push } }',
+    /repository: "octo-org" is not owner\/name/,
+  ],
+  [
+    'allow-skip-delete that is not a boolean',
+    '{ name: kept, match: { repository_owner: octo-org }, allow-skip-delete: "yes" }',
+    /allow-skip-delete: "yes" is not true or false/,
+  ],
+  [
+    'a repository id that is not a number',
+    '{ name: ids, match: { repository_id: "abc", event_name: push } }',
+    /repository_id: "abc" is not accepted; e\.g\. 123456789/,
+  ],
+])('a rule with %s is refused at load, naming the rule and the fix', (_, rule, problem) => {
+  const problems = ruleProblems(rule);
+  expect(
+    problems.some((line) => problem.test(line)),
+    problems.join('\n'),
+  ).toBe(true);
+});
+
+test('a rule without ceilings is refused unless defaults give them; "unlimited" only when written', () => {
+  const problems = problemsOf(`
+oidc: { audience: https://broker.example.org }
+rules:
+  - { name: bare, match: { repository_owner_id: 1, event_name: push } }
+`);
+  expect(problems).toEqual([
+    'rules[0] ("bare").ceilings.usd: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[0] ("bare").ceilings.diem: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
+    'rules[0] ("bare").ceilings.max-expiry: required (here or in defaults.ceilings); e.g. 1h',
+    'rules[0] ("bare").ceilings.live-keys: required (here or in defaults.ceilings); e.g. 10',
+  ]);
+  const config = parseConfig(`
+oidc: { audience: https://broker.example.org }
+defaults:
+  ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 }
+  rate-limits: { mint: 10 }
+rules:
+  - { name: inherits, match: { repository_owner_id: 1, event_name: push } }
+  - { name: own, match: { repository_id: 2 }, ceilings: { usd: unlimited }, rate-limits: { delete: 3 }, allow-skip-delete: true }
+`);
+  expect(config.rules[0]?.ceilings).toMatchObject({ usd: 1, diem: 1, maxExpiryMs: 3_600_000, liveKeys: 5 });
+  expect(config.rules[0]?.rateLimits).toEqual({ mint: 10, delete: 120, unwrap: 120 });
+  expect(config.rules[1]).toMatchObject({ allowSkipDelete: true, ceilings: { usd: null, diem: 1 }, rateLimits: { mint: 10, delete: 3 } });
+});
+
+test('the pinned shapes load: an owner id, an exact owner, an exact repository, a repository id with an environment', () => {
+  const config = parseConfig(`
+oidc: { audience: https://broker.example.org }
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules:
+  - { name: by-owner-id, match: { repository_owner_id: 123456, job_workflow_ref: "octo-org/ci/.github/workflows/mint.yml@refs/heads/main" } }
+  - { name: by-owner, match: { repository_owner: octo-org, event_name: push, ref: refs/heads/main } }
+  - { name: by-repo, match: { repository: "octo-org/*", event_name: pull_request } }
+  - { name: release, match: { repository_id: "42", environment: release, event_name: push, ref: "refs/tags/v*" } }
+`);
+  expect(config.rules.map((rule) => rule.name)).toEqual(['by-owner-id', 'by-owner', 'by-repo', 'release']);
 });

@@ -25,7 +25,7 @@ test.each([
   [
     'another audience',
     () => bed.issuer.sign(claims, { audience: 'sts.amazonaws.com' }),
-    /"aud": the audience must include venice-key-broker/,
+    /"aud": the audience must include https:\/\/broker\.example\.org/,
   ],
   [
     'an expired token',
@@ -70,6 +70,21 @@ test.each([
   ['no token at all', async () => '', /no token/],
   ['not a JWT', async () => 'not-a-jwt', /no token|not a JWT/],
   ['a token without GitHub claims', () => bed.issuer.sign({ sub: 'someone' }), /"repository": missing or not as GitHub writes it/],
+  [
+    'a token issued longer ago than max-token-age (but not expired)',
+    () => bed.issuer.sign(claims, { issuedIn: -900, notBeforeIn: -900, expiresIn: 300 }),
+    /"iat": the token was issued more than 600s ago/,
+  ],
+  [
+    'a token without the repository id',
+    () => bed.issuer.sign({ ...claims, repository_id: undefined }),
+    /"repository_id": missing or not as GitHub writes it/,
+  ],
+  [
+    'a token whose repository is not under its owner',
+    () => bed.issuer.sign({ ...claims, repository: 'someone-else/shop' }),
+    /"repository": not under "repository_owner"/,
+  ],
 ])('%s is refused with 401', async (_, makeToken, reason) => {
   const token = await makeToken();
   const answer = await call(bed.broker, 'POST', '/v1/keys', { token, body: {} });

@@ -52,14 +52,18 @@ test('a preview key through the broker: only for an open PR (as GitHub says), th
   try {
     github.setPull(REPOSITORY, 7, 'open');
     github.setPull(REPOSITORY, 8, 'merged');
-    const env = (): Record<string, string> => ({ GITHUB_API_URL: github.url, ...bed.jobEnv() });
-    const main = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '7' }), env: env() });
+    // The broker takes the PR from the token: a pull_request run's ref names it.
+    const env = (pr: number): Record<string, string> => ({
+      GITHUB_API_URL: github.url,
+      ...bed.jobEnv(REPOSITORY, { ref: `refs/pull/${pr}/merge`, event_name: 'pull_request' }),
+    });
+    const main = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '7' }), env: env(7) });
     expect(main.errors).toEqual([]);
     expect(main.outputs.description).toMatch(/^vek:octo-org\/shop#7 pr:build r18234567890\.1 [0-9a-z]{6}$/);
-    const post = await postInProcess({ inputs: bed.inputs(), env: env(), state: main.state });
+    const post = await postInProcess({ inputs: bed.inputs(), env: env(7), state: main.state });
     expect(post.stdout).toMatch(/is PR #7's preview key: it stays/);
 
-    const merged = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '8' }), env: env() });
+    const merged = await mainInProcess({ inputs: bed.inputs({ scope: 'pr', 'pr-number': '8' }), env: env(8) });
     expect(merged.errors).toEqual([]);
     expect(merged.stdout).toContain('PR #8 is merged: no preview key minted, so nothing is left behind for it.');
     expect(bed.venice.liveKeys()).toHaveLength(1);

@@ -21,7 +21,7 @@ test('a token for another audience: 401, explained with broker-audience', async 
   const main = await mainInProcess({ inputs: bed.inputs({ 'broker-audience': 'sts.amazonaws.com' }), env: bed.jobEnv() });
   expect(main.errors).toEqual([
     expect.stringMatching(
-      /^venice-ephemeral-key: the broker refused this job's OIDC token \(401\) while minting the key\. The broker said: ""aud": the audience must include venice-key-broker.*"\. Check that broker-audience equals the broker's oidc\.audience/,
+      /^venice-ephemeral-key: the broker refused this job's OIDC token \(401\) while minting the key\. The broker said: ""aud": the audience must include https:\/\/broker\.example\.org.*"\. Check that broker-audience equals the broker's oidc\.audience/,
     ),
   ]);
   expect(bed.venice.count('create')).toBe(0);
@@ -30,7 +30,7 @@ test('a token for another audience: 401, explained with broker-audience', async 
 test("a repository outside the policy: 403 with the broker's reason", async () => {
   const main = await mainInProcess({ inputs: bed.inputs(), env: bed.jobEnv('evil-corp/shop') });
   expect(main.errors).toEqual([
-    "venice-ephemeral-key: the broker's policy refused minting the key (403). The broker said: \"no rule of the broker's policy matches repository evil-corp/shop, ref refs/heads/main, event push; ask the broker's owner to add one.\".",
+    "venice-ephemeral-key: the broker's policy refused minting the key (403). The broker said: \"no rule of the broker's policy admits this workflow (the audit log records its repository, ids, ref and event); ask the broker's owner to add one.\".",
   ]);
   expect(bed.venice.count('create')).toBe(0);
 });

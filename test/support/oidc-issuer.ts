@@ -15,13 +15,25 @@ export interface SigningKey {
   jwk: JWK;
 }
 
+/**
+ * A stable numeric id for a test name, as GitHub gives each repository and owner one (the same name
+ * always gets the same id here; a test that renames or re-registers a name passes its own id).
+ */
+export function idOf(name: string): string {
+  let hash = 7;
+  for (const char of name.toLowerCase()) hash = (hash * 31 + char.charCodeAt(0)) % 2_000_000_000;
+  return String(hash + 1_000_000);
+}
+
 /** What GitHub puts in a job's token, for `repository` and `run_id`; the rest as a push to main. */
 export function jobClaims(repository: string, runId: string, extra: Record<string, string> = {}): Record<string, string> {
   const owner = repository.split('/')[0] as string;
   return {
     sub: `repo:${repository}:ref:refs/heads/main`,
     repository,
+    repository_id: idOf(repository),
     repository_owner: owner,
+    repository_owner_id: idOf(owner),
     ref: 'refs/heads/main',
     event_name: 'push',
     job_workflow_ref: `${repository}/.github/workflows/ci.yml@refs/heads/main`,
@@ -52,6 +64,8 @@ export class OidcIssuer {
   /** Keys whose public half is published in the JWKS; the first signs by default. */
   readonly published: SigningKey[] = [];
   jwksFetches = 0;
+  /** While true, the JWKS endpoint answers 503 (an issuer outage). */
+  jwksDown = false;
   tokensIssued: string[] = [];
   private readonly jobs = new Map<string, Record<string, string>>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
@@ -105,6 +119,7 @@ export class OidcIssuer {
     };
     if (url.pathname === '/.well-known/jwks') {
       this.jwksFetches++;
+      if (this.jwksDown) return send(503, { message: 'unavailable' });
       return send(200, { keys: this.published.map((key) => key.jwk) });
     }
     if (url.pathname === '/token') {

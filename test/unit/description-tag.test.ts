@@ -60,11 +60,11 @@ test('a label is cut between whole characters: never half an emoji or a lone sur
   }
 });
 
-test('long repository names are shortened with a 10-character hash, the same way every time', () => {
+test('long repository names are shortened with a 12-character hash (62 bits), the same way every time', () => {
   const long = 'a-very-long-organisation/an-even-longer-repository-name';
   const token = repoToken(long);
   expect(token.length).toBeLessThanOrEqual(20);
-  expect(token).toMatch(/^an-even-l~[0-9a-z]{10}$/);
+  expect(token).toMatch(/^an-even~[0-9a-z]{12}$/);
   expect(repoToken(long)).toBe(token);
   expect(repoToken('another-organisation-x/an-even-longer-repository-name')).not.toBe(token);
   expect(repoToken('octo-org/shop')).toBe('octo-org/shop');
@@ -79,19 +79,30 @@ test('slots are kept when short and plain, hashed otherwise', () => {
 });
 
 test('the worst tag still fits: the repository is shown by its hash alone when it must', () => {
+  // The longest of everything at once, with a 12-digit run id (GitHub's are 11 digits today).
   const worst = newTag(`${'o'.repeat(39)}/${'r'.repeat(100)}`, {
     pr: 999_999_999,
     scope: 'pr',
     slot: slotToken('a slot name that is far too long'),
-    runId: '9999999999999',
+    runId: '999999999999',
     runAttempt: '999',
     token: 'zzzzzz',
   });
   expect(formatTag(worst).length).toBeLessThanOrEqual(64);
-  expect(worst.repo).toMatch(/^~[0-9a-z]{10}$/);
+  expect(worst.repo).toMatch(/^~[0-9a-z]{12}$/);
   expect(parseTag(buildDescription('label', worst).description)).toEqual(worst);
   expect(isTagOfRepository(worst, `${'o'.repeat(39)}/${'r'.repeat(100)}`)).toBe(true);
   expect(isTagOfRepository(worst, `${'o'.repeat(39)}/${'r'.repeat(99)}`)).toBe(false);
+  // A 13-digit run id on top would need 65 characters: refused, never cut short.
+  expect(() => newTag(`${'o'.repeat(39)}/${'r'.repeat(100)}`, { ...worst, runId: '9999999999999' })).toThrow(
+    /longer than Venice's 64 characters/,
+  );
+});
+
+test('the hash is spread over all 36 characters in every position (no position stuck at a few values)', () => {
+  const firsts = new Set<string>();
+  for (let i = 0; i < 400; i++) firsts.add(repoToken(`octo-org/a-repository-name-long-enough-${i}`).split('~')[1]?.[0] ?? '');
+  expect(firsts.size).toBeGreaterThan(30);
 });
 
 test('exact matching: the same invocation, and this repository only', () => {

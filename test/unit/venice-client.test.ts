@@ -74,8 +74,8 @@ test.each([
   const thrown = await failure(client().createKey(body, noRecovery));
   const id = bed.venice.minted[0]!.id;
   expect(thrown.message).toBe(
-    `Venice created key ${id} but answered with a secret that does not look like a Venice key, so it was deleted. ` +
-      'This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
+    `Venice created key ${id} but answered with a secret that does not look like a Venice key. ` +
+      'This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer. The key was deleted.',
   );
   expect(bed.venice.liveKeys()).toEqual([]);
   expect(bed.venice.count('create')).toBe(1);
@@ -89,11 +89,20 @@ test('a create answered with an id that is not an id is ambiguous: recovered by 
   expect(key.id).toBe(bed.venice.minted[1]!.id);
 });
 
-test('an expiresAt that is not a date falls back to the requested expiry, always ISO 8601 UTC', async () => {
+test('an expiresAt that is not a date is no expiry: the key is deleted and the create fails; an earlier one is kept, in UTC', async () => {
   bed.venice.inject('create', { kind: 'patch-data', data: { expiresAt: '::warning::tomorrow' } });
-  expect((await client().createKey(body, noRecovery)).expiresAt).toBe(body.expiresAt);
-  bed.venice.inject('create', { kind: 'patch-data', data: { expiresAt: '2031-05-01T10:00:00+02:00' } });
-  expect((await client().createKey(body, noRecovery)).expiresAt).toBe('2031-05-01T08:00:00.000Z');
+  const left: number[] = [];
+  const thrown = await failure(client().createKey(body, { ...noRecovery, nothingLeft: () => void left.push(1) }));
+  expect(thrown.message).toMatch(
+    /answered without the expiry asked for .*; a key that may never expire is not handed out\. The key was deleted\.$/,
+  );
+  expect(bed.venice.liveKeys()).toEqual([]);
+  expect(left).toEqual([1]); // answered, and its key deleted: nothing for anyone to look for
+  // An expiry written with an offset, a minute before the one asked: kept, as UTC.
+  const earlier = new Date(Date.parse(body.expiresAt) - 60_000);
+  const offset = new Date(earlier.getTime() + 2 * 3_600_000).toISOString().replace(/\.\d+Z$/, '+02:00');
+  bed.venice.inject('create', { kind: 'patch-data', data: { expiresAt: offset } });
+  expect((await client().createKey(body, noRecovery)).expiresAt).toBe(earlier.toISOString().replace(/\.\d+Z$/, '.000Z'));
   expect(isoDate('tomorrow')).toBeUndefined();
   expect(isoDate(17)).toBeUndefined();
 });

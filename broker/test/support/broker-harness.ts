@@ -15,20 +15,18 @@ import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from './br
 
 export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from './broker-process.ts';
 
-export async function startTestBroker(
-  options: HarnessOptions & { now?: () => number; policy?: RetryPolicy; jwksCooldownMs?: number },
-): Promise<TestBroker> {
+export async function startTestBroker(options: HarnessOptions & { now?: () => number; policy?: RetryPolicy }): Promise<TestBroker> {
   const lines: string[] = [];
   const logs: string[] = [];
   const broker = await startBroker({
-    config: parseConfig(configYaml(options)),
+    // No JWKS cooldown unless a test sets one: a test's new signing key is fetched at once.
+    config: parseConfig(configYaml({ ...options, oidc: { 'jwks-cooldown': '0s', ...options.oidc } })),
     adminKey: options.venice.adminKey,
     env: {},
     writeAudit: (line) => lines.push(line),
     writeLog: (line) => logs.push(line),
     ...(options.now ? { now: options.now } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
-    jwksCooldownMs: options.jwksCooldownMs ?? 0,
   });
   return {
     url: broker.url,
@@ -96,7 +94,12 @@ export interface BrokerBed {
  * A fresh Venice server, OIDC issuer and in-process broker per test; after each, every step and the
  * audit log are scanned for the admin key, every minted key, every ID token and request token.
  */
-export function useBrokerBed(options: { rules?: unknown[]; limits?: Record<string, unknown> } = {}): BrokerBed {
+/** Ceilings every rule must have; rules in tests that do not set them get these. */
+export const TEST_DEFAULTS = { ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100 } };
+
+export function useBrokerBed(
+  options: { rules?: unknown[]; limits?: Record<string, unknown>; defaults?: Record<string, unknown> } = {},
+): BrokerBed {
   const requestTokens: string[] = [];
   const bed = {
     inputs: (extra: Record<string, string> = {}) => ({
@@ -116,7 +119,7 @@ export function useBrokerBed(options: { rules?: unknown[]; limits?: Record<strin
     requestTokens.length = 0;
     bed.venice = await new VeniceServer().start();
     bed.issuer = await new OidcIssuer(AUDIENCE).start();
-    bed.broker = await startTestBroker({ venice: bed.venice, issuer: bed.issuer, ...options });
+    bed.broker = await startTestBroker({ venice: bed.venice, issuer: bed.issuer, defaults: TEST_DEFAULTS, ...options });
   });
   afterEach(async () => {
     await bed.broker.stop();

@@ -10,15 +10,22 @@ import type { OidcIssuer } from '../../../test/support/oidc-issuer.ts';
 import { NODE24, REPO } from '../../../test/support/runner.ts';
 import type { VeniceServer } from '../../../test/support/venice-server.ts';
 
-export const AUDIENCE = 'venice-key-broker';
+/** A unique audience per organisation, as the README advises (not a shared word). */
+export const AUDIENCE = 'https://broker.example.org';
 
-/** The policy most tests use: octo-org's main branch may mint any scope up to 5 USD, clamped. */
+/** The policy most tests use: octo-org's pushes to main and its pull requests may mint any scope up to 5 USD, clamped. */
 export const DEFAULT_RULES = [
   {
     name: 'octo-org-main',
-    match: { repository_owner: 'octo-org', ref: 'refs/heads/main' },
+    match: { repository_owner: 'octo-org', event_name: 'push', ref: 'refs/heads/main' },
     'over-ceiling': 'clamp',
-    ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', scopes: ['job', 'run', 'pr'] },
+    ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100, scopes: ['job', 'run', 'pr'] },
+  },
+  {
+    name: 'octo-org-pulls',
+    match: { repository_owner: 'octo-org', event_name: 'pull_request' },
+    'over-ceiling': 'clamp',
+    ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100, scopes: ['job', 'run', 'pr'] },
   },
 ];
 
@@ -27,12 +34,16 @@ export interface HarnessOptions {
   issuer: OidcIssuer;
   rules?: unknown[];
   limits?: Record<string, unknown>;
+  /** oidc settings beside the issuer and audience (jwks-cooldown, jwks-stale-for, …). */
+  oidc?: Record<string, unknown>;
+  defaults?: Record<string, unknown>;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
   return stringify({
     listen: { host: '127.0.0.1', port },
-    oidc: { issuer: options.issuer.url, audience: AUDIENCE },
+    oidc: { issuer: options.issuer.url, audience: AUDIENCE, ...options.oidc },
+    ...(options.defaults ? { defaults: options.defaults } : {}),
     venice: { 'api-url': options.venice.apiUrl },
     ...(options.limits ? { limits: options.limits } : {}),
     rules: options.rules ?? DEFAULT_RULES,

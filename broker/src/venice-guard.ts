@@ -1,0 +1,61 @@
+/**
+ * The broker's own brake on its use of the admin key. Venice answers 429 past its limits, and blocks
+ * a key for 30 s after more than 50 failed requests in 30 s (../shared/venice/README.md, abuse guard):
+ * a blocked admin key stops every repository's mints and deletes, and the direct path's too. So every
+ * Venice answer the broker gets is observed here, and:
+ * - after a 429, the broker sends Venice nothing new until the wait it was given (or, without one, the
+ *   rest of Venice's window) is over;
+ * - after `streak` failed answers in a row (4xx other than 429), it sends nothing for the abuse guard's
+ *   30 s, long before Venice's 50 could be reached.
+ * Meanwhile requests that would need Venice are answered 503 with Retry-After. Work already under way
+ * (a create waiting out its own 429) carries on through its client's retry policy.
+ */
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/http.js';
+
+export const FAILED_STREAK = 5;
+const ABUSE_WINDOW_MS = 30_000;
+
+export class VeniceGuard {
+  private blockedUntil = 0;
+  private failures = 0;
+  constructor(
+    private readonly windowMs: number,
+    private readonly now: () => number,
+    private readonly retryAfterOf: (response: HttpResponse) => number | undefined,
+  ) {}
+
+  /** Milliseconds until the broker may call Venice again; 0 when it may now. */
+  blockedForMs(): number {
+    return Math.max(0, this.blockedUntil - this.now());
+  }
+
+  observe(response: HttpResponse): void {
+    const { status } = response;
+    if (status === 429) {
+      this.block(this.retryAfterOf(response) ?? this.windowMs);
+    } else if (status >= 400 && status < 500) {
+      this.failures++;
+      if (this.failures >= FAILED_STREAK) {
+        this.block(ABUSE_WINDOW_MS);
+        this.failures = 0;
+      }
+    } else if (status < 400) {
+      this.failures = 0;
+    }
+  }
+
+  /** A transport that reports every answer to this guard. */
+  watch(transport: HttpTransport): HttpTransport {
+    return {
+      send: async (request: HttpRequest) => {
+        const response = await transport.send(request);
+        this.observe(response);
+        return response;
+      },
+    };
+  }
+
+  private block(ms: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, this.now() + ms);
+  }
+}
