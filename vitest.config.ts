@@ -15,7 +15,7 @@ export default defineConfig({
       // broker's command line, runs only that way).
       enabled: true,
       provider: 'v8',
-      include: ['src/**', 'broker/src/**'],
+      include: ['core/**', 'src/**', 'broker/src/**'],
       exclude: ['broker/src/server.ts'],
       reporter: ['text-summary'],
       thresholds: { lines: 100, branches: 95 },

@@ -8,7 +8,7 @@ export const modules = {
 
 
 const Client = __webpack_require__(3701)
-const Dispatcher = __webpack_require__(883)
+const Dispatcher = __webpack_require__(3264)
 const Pool = __webpack_require__(628)
 const BalancedPool = __webpack_require__(837)
 const Agent = __webpack_require__(7405)
@@ -142,7 +142,7 @@ const { kConstruct } = __webpack_require__(109)
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __webpack_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __webpack_require__(5090)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
@@ -2060,7 +2060,7 @@ module.exports = {
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
-const diagnosticsChannel = __webpack_require__(3053)
+const diagnosticsChannel = __webpack_require__(5434)
 const util = __webpack_require__(7975)
 
 const undiciDebugLog = util.debuglog('undici')
@@ -7457,7 +7457,7 @@ module.exports = Client
 
 
 const buffer = __webpack_require__(4573)
-const Dispatcher = __webpack_require__(883)
+const Dispatcher = __webpack_require__(3264)
 const {
   ClientDestroyedError,
   ClientClosedError,
@@ -7666,7 +7666,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 3264:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -8671,7 +8671,7 @@ module.exports = ProxyAgent
 
 
 
-const Dispatcher = __webpack_require__(883)
+const Dispatcher = __webpack_require__(3264)
 const RetryHandler = __webpack_require__(7816)
 
 class RetryAgent extends Dispatcher {
@@ -10429,7 +10429,7 @@ const MockClient = __webpack_require__(7365)
 const MockPool = __webpack_require__(4004)
 const { matchValue, buildMockOptions } = __webpack_require__(3397)
 const { InvalidArgumentError, UndiciError } = __webpack_require__(8707)
-const Dispatcher = __webpack_require__(883)
+const Dispatcher = __webpack_require__(3264)
 const Pluralizer = __webpack_require__(1529)
 const PendingInterceptorsFormatter = __webpack_require__(6142)
 
@@ -12983,7 +12983,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 5090:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -25513,7 +25513,7 @@ const { makeRequest } = __webpack_require__(9967)
 const { fetching } = __webpack_require__(4398)
 const { Headers, getHeadersList } = __webpack_require__(660)
 const { getDecodeSplit } = __webpack_require__(3168)
-const { WebsocketFrameSend } = __webpack_require__(3264)
+const { WebsocketFrameSend } = __webpack_require__(8502)
 
 /** @type {import('crypto')} */
 let crypto
@@ -26280,7 +26280,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 8502:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -26515,7 +26515,7 @@ const {
   isTextBinaryFrame,
   isContinuationFrame
 } = __webpack_require__(8625)
-const { WebsocketFrameSend } = __webpack_require__(3264)
+const { WebsocketFrameSend } = __webpack_require__(8502)
 const { closeWebSocketConnection } = __webpack_require__(6897)
 const { PerMessageDeflate } = __webpack_require__(9469)
 const { MessageSizeExceededError } = __webpack_require__(8707)
@@ -27034,7 +27034,7 @@ module.exports = {
 
 
 
-const { WebsocketFrameSend } = __webpack_require__(3264)
+const { WebsocketFrameSend } = __webpack_require__(8502)
 const { opcodes, sendHints } = __webpack_require__(736)
 const FixedQueue = __webpack_require__(4660)
 

@@ -4,7 +4,7 @@
 // drift; with no spec on this machine it says so and succeeds (nothing here needs the network).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { CONTRACT_PATH, contractDrift, extractContract, locateSpec, readContract } from '../test/support/venice-spec.ts';
+import { CONTRACT_PATH, contractDrift, extractContract, locateSpec, readContract } from '../fakes/venice-spec.ts';
 
 const check = process.argv.includes('--check');
 const path = process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? locateSpec();

@@ -3,10 +3,10 @@
 // workflow log would show (masked, as GitHub masks it), the outputs, and the server's keys before and after.
 // Then a run key shared by jobs, and a job key through the key broker (broker/dist/server.js as its own
 // process, a loopback OIDC issuer standing in for GitHub's) with no admin key in the workflow.
-import { AUDIENCE, spawnBroker } from '../broker/test/support/broker-process.ts';
-import { jobClaims, OidcIssuer } from '../test/support/oidc-issuer.ts';
-import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../test/support/runner.ts';
-import { VeniceServer } from '../test/support/venice-server.ts';
+import { AUDIENCE, spawnBroker } from '../fakes/broker-process.ts';
+import { jobClaims, OidcIssuer } from '../fakes/oidc-issuer.ts';
+import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../fakes/runner.ts';
+import { VeniceServer } from '../fakes/venice-server.ts';
 
 const server = await new VeniceServer().start();
 const inputs = {

@@ -5,7 +5,7 @@
 // is masked first). It serves until it is stopped.
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { VeniceServer } from '../test/support/venice-server.ts';
+import { VeniceServer } from '../fakes/venice-server.ts';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '8787' }, 'github-env': { type: 'string' } } });
 const server = await new VeniceServer({ port: Number(values.port) }).start();

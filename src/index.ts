@@ -3,11 +3,12 @@
  * signals) handed to the steps. dist/main.js and dist/post.js are two-line entries that call into this
  * one bundle.
  */
-import type { ActionIO } from './action-io.js';
-import { newInvocationToken } from './description-tag.js';
-import { ACTION_NAME } from './errors.js';
-import { defaultRetryPolicy } from './retry.js';
-import * as runner from './runner-commands.js';
+
+import { newInvocationToken } from '../core/description-tag.js';
+import { ACTION_NAME } from '../core/errors.js';
+import { defaultRetryPolicy } from '../core/retry.js';
+import type { ActionIO } from './runner/action-io.js';
+import * as runner from './runner/runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
 
 /** After SIGINT the runner sends SIGTERM at 7.5 s and kills at 10 s; a create in flight gets this long to settle. */

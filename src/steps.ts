@@ -3,21 +3,24 @@
  * commands, the real clock and process signals; tests hand over an in-memory IO, a fast retry policy
  * and, for the matrix test, a virtual clock.
  */
-import type { ActionIO } from './action-io.js';
-import type { BrokerClient } from './broker-client.js';
-import { cleanUp } from './cleanup.js';
-import { Deadline } from './deadline.js';
-import { ActionFailure, InputError, InputErrors, messageOf } from './errors.js';
-import { type GitHubApi, gitHubApi } from './github-api.js';
-import { createTransport, type HttpTransport } from './http.js';
-import { type Config, type ReadInput, readConfig } from './inputs.js';
-import { mintKey } from './mint.js';
-import type { RetryPolicy } from './retry.js';
-import { revoke } from './revoke.js';
-import { pullRequestFor, type RunContext, readRunContext } from './run-context.js';
-import { sweep } from './sweep.js';
-import { useRunKey } from './use-key.js';
-import { VeniceClient } from './venice-client.js';
+
+import { Deadline } from '../core/deadline.js';
+import { ActionFailure, InputError, InputErrors, messageOf } from '../core/errors.js';
+import { createTransport, type HttpTransport } from '../core/http.js';
+import type { ReadInput } from '../core/key-request.js';
+import type { RetryPolicy } from '../core/retry.js';
+import { VeniceClient } from '../core/venice-client.js';
+import type { BrokerClient } from './broker-path/broker-client.js';
+import { type GitHubApi, gitHubApi } from './github/github-api.js';
+import { cleanUp } from './modes/cleanup.js';
+import { mintKey } from './modes/mint.js';
+import { revoke } from './modes/revoke.js';
+import { sweep } from './modes/sweep.js';
+import { useRunKey } from './modes/use-key.js';
+import type { ActionIO } from './runner/action-io.js';
+import { type Config, readConfig } from './runner/inputs.js';
+import { pullRequestFor, type RunContext, readRunContext } from './runner/run-context.js';
+import { adviceForWorkflow } from './runner/venice-advice.js';
 
 export interface StepEnvironment {
   io: ActionIO;
@@ -58,7 +61,7 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
         return gitHub;
       },
     };
-    const brokerPath = config.brokerUrl ? await import('./broker-mint.js') : undefined;
+    const brokerPath = config.brokerUrl ? await import('./broker-path/broker-mint.js') : undefined;
     const broker = brokerPath && brokerClient(brokerPath, config, step, context);
     const isCancelled = (): boolean => step.cancel.signal.aborted;
     if (config.mode === 'use') return await useRunKey(config, { ...deps, broker });
@@ -94,7 +97,7 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
       context: () => readRunContext(step.env),
       loadConfig: () => readConfig(step.readInput),
       connect: (config) => veniceClient(config, step),
-      broker: async (config) => brokerClient(await import('./broker-mint.js'), config, step, readRunContext(step.env)),
+      broker: async (config) => brokerClient(await import('./broker-path/broker-mint.js'), config, step, readRunContext(step.env)),
     });
   } catch (error) {
     fail(step, error);
@@ -124,7 +127,7 @@ function transportOf(step: StepEnvironment): HttpTransport {
  * The broker path (its client, the OIDC request, mint through the broker) is loaded only with
  * broker-url, from its own chunk: a workflow with an admin key never pays for it at start-up.
  */
-type BrokerPath = typeof import('./broker-mint.js');
+type BrokerPath = typeof import('./broker-path/broker-mint.js');
 
 function brokerClient(path: BrokerPath, config: Config, step: StepEnvironment, context: RunContext): BrokerClient {
   return path.connectBroker({
@@ -150,6 +153,7 @@ function veniceClient(config: Config, step: StepEnvironment): VeniceClient {
     log: step.io.info,
     signal: step.cancel.signal,
     settleSignal: step.cancel.settleSignal,
+    advise: adviceForWorkflow,
   });
 }
 

@@ -17,9 +17,9 @@
 import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ActionFailure, messageOf } from '../../src/errors.js';
-import { keyRequestFields } from '../../src/inputs.js';
-import { safeText } from '../../src/safe-text.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import { keyRequestFields } from '../../core/key-request.js';
+import { safeText } from '../../core/safe-text.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';

@@ -8,7 +8,7 @@
  * flood produces, so they are logged in aggregate (RefusalLog): the first few of each minute get their
  * own line, the rest are counted, and one line a minute gives the counts by reason.
  */
-import type { KeyRequest } from '../../src/inputs.js';
+import type { KeyRequest } from '../../core/key-request.js';
 import type { CallerClaims } from './caller-token.js';
 
 export interface AuditRecord {

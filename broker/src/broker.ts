@@ -5,10 +5,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
-import { Deadline } from '../../src/deadline.js';
-import { createTransport } from '../../src/http.js';
-import { defaultRetryPolicy, type RetryPolicy } from '../../src/retry.js';
-import { retryAfterMs, VeniceClient } from '../../src/venice-client.js';
+import { Deadline } from '../../core/deadline.js';
+import { createTransport } from '../../core/http.js';
+import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.js';
+import { retryAfterMs, VeniceClient } from '../../core/venice-client.js';
 import { brokerApp } from './app.js';
 import { type Audit, auditLine, RefusalLog } from './audit.js';
 import { CallerLimits } from './caller-limits.js';
@@ -17,6 +17,7 @@ import type { BrokerConfig } from './config.js';
 import { FairQueue } from './fair-queue.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { KeyListing } from './key-listing.js';
+import { adviceForBrokerCaller } from './venice-advice.js';
 import { VeniceGuard } from './venice-guard.js';
 
 export interface BrokerOptions {
@@ -67,6 +68,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       log: (message) => writeLog(message),
       // Waits end when the caller hangs up; a create or delete in flight is always let to finish.
       signal,
+      advise: adviceForBrokerCaller,
     });
   const keys = new IssuerKeys({
     url: config.oidc.jwksUrl,

@@ -16,9 +16,17 @@
  * - patterns use only `*`, `**` and `?`; the rest of GitHub's filter syntax is refused, naming it.
  */
 import { parse } from 'yaml';
-import { parseDuration } from '../../src/duration.js';
-import { isLoopbackHost } from '../../src/http.js';
-import { type KeyScope, LIMIT_PERIODS, type LimitPeriod, MAX_LIMIT, MODEL_PRIVACIES, type ModelPrivacy, SCOPES } from '../../src/inputs.js';
+import { parseDuration } from '../../core/duration.js';
+import { isLoopbackHost } from '../../core/http.js';
+import {
+  type KeyScope,
+  LIMIT_PERIODS,
+  type LimitPeriod,
+  MAX_LIMIT,
+  MODEL_PRIVACIES,
+  type ModelPrivacy,
+  SCOPES,
+} from '../../core/key-request.js';
 import {
   type CompiledMatch,
   compileMatch,

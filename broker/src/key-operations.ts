@@ -9,13 +9,13 @@
  * Nothing here sends Venice a request about an id before the shared listing shows that id is this
  * repository's key.
  */
-import { deleteInvocationKeys, deleteTaggedKey, ownedKeys, ownerTag, type Spent } from '../../src/delete-keys.js';
-import { buildDescription, formatTag, newInvocationToken, newTag, slotToken } from '../../src/description-tag.js';
-import type { InputErrors } from '../../src/errors.js';
-import { messageOf } from '../../src/errors.js';
-import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../src/inputs.js';
-import { isKeyHandle, openRunKey, sealHandle } from '../../src/key-handle.js';
-import { createKeyBody, type VeniceClient } from '../../src/venice-client.js';
+import { deleteInvocationKeys, deleteTaggedKey, ownedKeys, ownerTag, type Spent } from '../../core/delete-keys.js';
+import { buildDescription, formatTag, newInvocationToken, tagForRequest } from '../../core/description-tag.js';
+import type { InputErrors } from '../../core/errors.js';
+import { messageOf } from '../../core/errors.js';
+import { isKeyHandle, openRunKey, sealHandle } from '../../core/key-handle.js';
+import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../core/key-request.js';
+import { createKeyBody, type VeniceClient } from '../../core/venice-client.js';
 import type { CallerClaims } from './caller-token.js';
 import type { BrokerConfig, Rule } from './config.js';
 import { type FairQueue, LeftQueue, QueueFull, type Ticket } from './fair-queue.js';
@@ -143,10 +143,8 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
       // The caller hung up while waiting, which gave its turn back.
       throw new Refusal(408, 'the caller closed the connection while waiting for its turn; nothing was created.', { rule: rule.name });
     }
-    const tag = newTag(repository, {
+    const tag = tagForRequest(repository, request, {
       pr,
-      scope: request.scope === 'job' && request.skipDelete ? 'kept' : request.scope,
-      slot: request.scope === 'pr' ? slotToken(request.slot || 'default') : undefined,
       runId: claims.run_id,
       runAttempt: claims.run_attempt,
       token: newInvocationToken(),

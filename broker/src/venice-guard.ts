@@ -10,7 +10,7 @@
  * Meanwhile requests that would need Venice are answered 503 with Retry-After. Work already under way
  * (a create waiting out its own 429) carries on through its client's retry policy.
  */
-import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/http.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../core/http.js';
 
 export const FAILED_STREAK = 5;
 const ABUSE_WINDOW_MS = 30_000;

@@ -4,10 +4,10 @@
 // while their key is being created (the key is then deleted: nobody could use it or delete it).
 import { CompactSign } from 'jose';
 import { afterEach, expect, test } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -93,6 +93,9 @@ test('Venice refusing the create is a 502 that says so (never with the admin key
   const refused = await call(broker, 'POST', '/v1/keys', { token, body: {} });
   expect(refused.status).toBe(502);
   expect(refused.json.error).toMatch(/^Venice: Venice forbade creating the key \(403\)\. Venice said: "forbidden for \*\*\*"/);
+  // Advice for a broker caller, who holds no admin key: never the action's "check the secret".
+  expect(refused.json.error).toMatch(/The broker's operator should check the admin key's account and permissions\.$/);
+  expect(refused.json.error).not.toMatch(/admin-key|secret/);
   expect(broker.audit.at(-1)).toMatchObject({ outcome: 'failed', status: 502 });
 
   venice.inject('create', { kind: 'reset-after' }); // the key is made, the answer lost: found by its tag and deleted

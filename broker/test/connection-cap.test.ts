@@ -3,8 +3,8 @@
 // Requests refused before a rule matched count against the client's address (limits.refusals-per-address).
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims } from '../../test/support/oidc-issuer.ts';
-import { call, useBrokerBed } from './support/broker-harness.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
 
 const bed = useBrokerBed({ limits: { 'max-connections': 8, 'refusals-per-address': 3 } });
 const sockets: Socket[] = [];

@@ -4,9 +4,9 @@
 // their turns are given back, and another repository's mint, arriving after the burst, is served in
 // the next free turn, ahead of the first repository's remaining queue. Venice never answers 429.
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

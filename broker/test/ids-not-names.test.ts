@@ -2,9 +2,9 @@
 // own process: whoever registers a freed owner name (same name, new id) is refused by an id rule, and
 // every audit line records the ids beside the names.
 import { afterEach, expect, test } from 'vitest';
-import { idOf, jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from './support/broker-harness.ts';
+import { idOf, jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -56,7 +56,7 @@ test('--check validates a config and exits: 0 for the example, 1 naming the rule
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { NODE24, REPO } = await import('../../test/support/runner.ts');
+  const { NODE24, REPO } = await import('../../fakes/runner.ts');
   const check = (path: string) =>
     spawnSync(NODE24, [join(REPO, 'broker/dist/server.js'), '--config', path, '--check'], {
       encoding: 'utf8',

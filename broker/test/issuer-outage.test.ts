@@ -2,9 +2,9 @@
 // valid tokens (stale-if-error), and the broker asks the issuer at most once per cooldown, however
 // many tokens (good or junk) arrive. A virtual clock drives the half hour.
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims, newSigningKey, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims, newSigningKey, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

@@ -3,9 +3,9 @@
 // not own (hand-made look-alikes, admin and never-expiring keys) are never deleted whatever their id.
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { addKeysThatMustSurvive, REPOSITORY } from '../../test/support/bed.ts';
-import { jobClaims } from '../../test/support/oidc-issuer.ts';
-import { call, useBrokerBed } from './support/broker-harness.ts';
+import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
 
 const bed = useBrokerBed({
   rules: [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: { scopes: ['job', 'run', 'pr'] } }],

@@ -1,9 +1,9 @@
 // The organisation's policy decides: no matching rule is a 403; a request above a ceiling is clamped or
 // refused as the rule says, and the answer (and the audit line) says which ceiling and what was granted.
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

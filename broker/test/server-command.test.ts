@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { NODE24, REPO } from '../../test/support/runner.ts';
+import { NODE24, REPO } from '../../fakes/runner.ts';
 import { parseConfig } from '../src/config.ts';
 
 function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {

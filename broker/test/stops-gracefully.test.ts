@@ -1,9 +1,9 @@
 // A platform stopping the broker (SIGTERM, as `docker stop` sends it) while a mint is in flight: the
 // broker stops accepting, the mint finishes and its caller gets the key, and the process exits 0.
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, spawnBroker } from './support/broker-harness.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, spawnBroker } from '../../test/support/broker-bed.ts';
 
 test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () => {
   const venice = await new VeniceServer().start();

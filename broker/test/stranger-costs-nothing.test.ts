@@ -3,9 +3,9 @@
 // line each), and a repository the policy admits, from the same address, mints at once right after.
 import { randomUUID } from 'node:crypto';
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from './support/broker-harness.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

@@ -2,8 +2,8 @@
 // token; a key the issuer starts publishing later is fetched again on its unknown kid.
 import { base64url, SignJWT } from 'jose';
 import { expect, test } from 'vitest';
-import { jobClaims, newSigningKey } from '../../test/support/oidc-issuer.ts';
-import { AUDIENCE, call, expectCleanAudit, useBrokerBed } from './support/broker-harness.ts';
+import { jobClaims, newSigningKey } from '../../fakes/oidc-issuer.ts';
+import { AUDIENCE, call, expectCleanAudit, useBrokerBed } from '../../test/support/broker-bed.ts';
 
 const bed = useBrokerBed();
 const claims = jobClaims('octo-org/shop', '500');

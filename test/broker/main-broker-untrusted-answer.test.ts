@@ -5,13 +5,13 @@
 // got no answer is never sent twice.
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { AUDIENCE } from '../../broker/test/support/broker-harness.ts';
+import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { stepsRun } from '../../fakes/runner.ts';
+import { readRunnerLog } from '../../fakes/runner-log.ts';
 import { expectNotShown, REPOSITORY, RUN_ID } from '../support/bed.ts';
+import { AUDIENCE } from '../support/broker-bed.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
-import { closeServer, listenOnLoopback } from '../support/loopback.ts';
-import { jobClaims, OidcIssuer } from '../support/oidc-issuer.ts';
-import { stepsRun } from '../support/runner.ts';
-import { readRunnerLog } from '../support/runner-log.ts';
 
 const SECRET = 'VENICE_INFERENCE_KEY_fromTheFakeBroker0123456789abc';
 const TAG = `vek:${REPOSITORY} job r${RUN_ID}.1 abcdef`;

@@ -1,8 +1,8 @@
 // Budgets the build keeps (deterministic: bytes and request counts, never time).
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
+import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../../scripts/bundle-facts.ts';
 import { useTestBed } from '../support/bed.ts';
-import { BUNDLE_BUDGET_BYTES, bundleFacts } from '../support/bundle-facts.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 

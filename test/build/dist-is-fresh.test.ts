@@ -5,7 +5,7 @@ import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { NODE24, REPO } from '../support/runner.ts';
+import { NODE24, REPO } from '../../fakes/runner.ts';
 
 function checkDist(args: string[] = []): Promise<{ code: number; stdout: string }> {
   return new Promise((done) => {

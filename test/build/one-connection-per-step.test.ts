@@ -1,10 +1,10 @@
 // One TCP connection and one TLS handshake per step, counted on a TLS test server (not timed): create and
 // verify in main, read and delete in post, list and each read and delete in revoke all share one.
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { runStep, stepsRun } from '../../fakes/runner.ts';
+import { makeCertificate } from '../../fakes/test-certificate.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addOwnedKey, expectNoLeaks } from '../support/bed.ts';
-import { runStep, stepsRun } from '../support/runner.ts';
-import { makeCertificate } from '../support/test-certificate.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 
 const certificate = makeCertificate('localhost');
 let server: VeniceServer;

@@ -1,8 +1,8 @@
 // A cancelled job: the runner sends SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that, then still
 // runs the post step. Whatever moment the signal hits, no key may be left alive afterwards.
 import { expect, test } from 'vitest';
+import { runStep, startStep } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runStep, startStep } from '../support/runner.ts';
 
 const bed = useTestBed();
 

@@ -3,9 +3,9 @@
 // with none; post leaves none (unless it says which one it could not delete). Runs in-process against
 // the loopback server, each row on a server of its own so the rows can run at once.
 import { expect, test } from 'vitest';
+import { type Call, type Fault, VeniceServer } from '../../fakes/venice-server.ts';
 import { expectNoLeaks } from '../support/bed.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
-import { type Call, type Fault, VeniceServer } from '../support/venice-server.ts';
 
 const FAULTS = {
   'HTTP 500': { kind: 'status', status: 500 },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { validateAction } from '@actions/languageservice/validate-action';
 import { expect, test } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { REPO } from '../support/runner.ts';
+import { REPO } from '../../fakes/runner.ts';
 
 let calls = 0;
 async function diagnostics(text: string): Promise<string[]> {

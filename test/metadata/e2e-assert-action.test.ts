@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { NODE24, REPO } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { NODE24, REPO } from '../support/runner.ts';
 
 const bed = useTestBed();
 const script = join(REPO, '.github', 'actions', 'assert-no-venice-keys', 'post.mjs');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { REPO } from '../support/runner.ts';
+import { REPO } from '../../fakes/runner.ts';
 
 const action = parse(readFileSync(join(REPO, 'action.yml'), 'utf8')) as {
   inputs: Record<string, { default?: string; required?: boolean; description: string }>;

@@ -3,7 +3,7 @@
 // differ. With no spec at hand these tests are skipped, saying why: nothing here needs the network.
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { contractDrift, extractContract, locateSpec, readContract } from '../support/venice-spec.ts';
+import { contractDrift, extractContract, locateSpec, readContract } from '../../fakes/venice-spec.ts';
 
 const spec = locateSpec();
 const withSpec = spec ? test : test.skip;

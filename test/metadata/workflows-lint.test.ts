@@ -4,8 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { REPO } from '../../fakes/runner.ts';
 import { readmeWorkflows } from '../support/readme.ts';
-import { REPO } from '../support/runner.ts';
 
 type LintResult = { message: string; line: number; column: number; kind: string };
 // Its ESM build calls require(); the CommonJS build works.

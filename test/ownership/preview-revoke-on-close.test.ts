@@ -1,9 +1,9 @@
 // mode revoke when a PR closes: every key of that PR goes (preview keys of all slots, and job and run
 // keys still alive for it), each read first for its spend; nothing of any other PR or owner is touched.
 import { expect, test } from 'vitest';
+import { events } from '../../fakes/github-server.ts';
+import { runJob } from '../../fakes/runner.ts';
 import { addKeysThatMustSurvive, addOwnedKey, useTestBed } from '../support/bed.ts';
-import { events } from '../support/github-server.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed({ github: true });
 

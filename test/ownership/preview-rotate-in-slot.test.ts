@@ -2,9 +2,9 @@
 // else survives: look-alike and hand-made keys, an admin key and a never-expiring key with valid tags,
 // another repository's keys, a CI job key and a run key of the same PR, and another slot's preview key.
 import { expect, test } from 'vitest';
+import { events } from '../../fakes/github-server.ts';
+import { runJob } from '../../fakes/runner.ts';
 import { addKeysThatMustSurvive, addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
-import { events } from '../support/github-server.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed({ github: true });
 

@@ -1,8 +1,8 @@
 // The run-key recipe's matrix: 30 jobs of `mode: use` share the one key the mint job made. However wide
 // the matrix, Venice sees one create, far inside its 20-per-minute creation limit.
 import { expect, test } from 'vitest';
+import { runStep } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runStep } from '../support/runner.ts';
 
 const JOBS = 30;
 const bed = useTestBed();

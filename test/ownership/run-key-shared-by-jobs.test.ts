@@ -1,8 +1,8 @@
 // scope: run, as the README's run-key recipe wires it: a mint job, jobs that `use` its key-handle, and a
 // last `if: always()` job that revokes it. One create in all; the minting job's post leaves the key.
 import { expect, test } from 'vitest';
+import { runJob, runStep } from '../../fakes/runner.ts';
 import { addKeysThatMustSurvive, expectNotShown, useTestBed } from '../support/bed.ts';
-import { runJob, runStep } from '../support/runner.ts';
 
 const bed = useTestBed();
 

@@ -2,9 +2,9 @@
 // going and skip-delete job keys stay; a PR or run GitHub cannot answer keeps its keys without stopping
 // the rest, and the step ends with a warning (or fails with fail-on-cleanup-error).
 import { expect, test } from 'vitest';
+import { events } from '../../fakes/github-server.ts';
+import { runJob } from '../../fakes/runner.ts';
 import { addKeysThatMustSurvive, addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
-import { events } from '../support/github-server.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed({ github: true });
 

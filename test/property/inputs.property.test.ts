@@ -2,14 +2,15 @@
 // create body fits Venice's spec, or one clear input error; never a crash, never a request.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { buildDescription, newTag } from '../../src/description-tag.ts';
-import { InputErrors } from '../../src/errors.ts';
-import { type Config, keyRequestFields, readConfig, readKeyRequest } from '../../src/inputs.ts';
-import { createKeyBody } from '../../src/venice-client.ts';
+import { buildDescription, newTag } from '../../core/description-tag.ts';
+import { InputErrors } from '../../core/errors.ts';
+import { keyRequestFields, readKeyRequest } from '../../core/key-request.ts';
+import { createKeyBody } from '../../core/venice-client.ts';
+import { actionInputs, runnerInputs } from '../../fakes/runner.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { loadVeniceSchemas, type VeniceSchemas } from '../../fakes/venice-spec.ts';
+import { type Config, readConfig } from '../../src/runner/inputs.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
-import { actionInputs, runnerInputs } from '../support/runner.ts';
-import { VeniceServer } from '../support/venice-server.ts';
-import { loadVeniceSchemas, type VeniceSchemas } from '../support/venice-spec.ts';
 
 const durations = fc.oneof(
   fc.constantFrom('1h', '90s', '2h30m', '7d', '366d', '367d', '0s', '', '1H', '1.5h', 'never', '-1h'),

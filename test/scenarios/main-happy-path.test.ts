@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 

@@ -3,9 +3,9 @@
 // command. The committed dist/ runs as the runner runs it; its stdout is read by the port of the
 // runner's parser (support/runner-log.ts).
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
+import { readRunnerLog } from '../../fakes/runner-log.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
-import { readRunnerLog } from '../support/runner-log.ts';
 
 const bed = useTestBed();
 

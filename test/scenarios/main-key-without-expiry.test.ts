@@ -1,8 +1,8 @@
 // Every key expires: when Venice answers a create without an expiry, or with a later one than asked,
 // the step deletes the key at once and fails saying so; post then has nothing to watch for.
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 

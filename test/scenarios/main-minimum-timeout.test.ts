@@ -1,8 +1,8 @@
 // The shortest timeout the action accepts, with a create slower than the step can wait: the create is
 // never abandoned early and never sent twice, and whatever Venice makes late is found and deleted.
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 
 const bed = useTestBed();
 let elsewhere: VeniceServer | undefined;

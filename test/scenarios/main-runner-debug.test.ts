@@ -2,8 +2,8 @@
 // of an unexpected error, so this forces one (a runner without GITHUB_OUTPUT) and checks that the debug
 // line really is there, carries the stack, and, like everything else, shows no secret.
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
+import { runJob } from '../../fakes/runner.ts';
 import { expectNotShown, useTestBed } from '../support/bed.ts';
-import { runJob } from '../support/runner.ts';
 
 const bed = useTestBed();
 
@@ -11,7 +11,9 @@ test('a wrong admin key fails with a message saying it is wrong, expired or revo
 
   expect(main.exitCode).toBe(1);
   expect(main.errors).toHaveLength(1);
-  expect(main.errors[0]).toMatch(/^venice-ephemeral-key: Venice refused the admin-key \(401\)/);
+  expect(main.errors[0]).toMatch(
+    /^venice-ephemeral-key: Venice refused the admin key \(401\)\..* The key in admin-key is wrong, expired or revoked: check the value stored in the secret\.$/,
+  );
   expect(main.errors[0]).toContain('wrong, expired or revoked');
   expect(main.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
   expect(server.count('create')).toBe(1); // a 401 is never retried

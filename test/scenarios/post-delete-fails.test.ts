@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
+import { runStep } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runStep } from '../support/runner.ts';
 
 const bed = useTestBed();
 

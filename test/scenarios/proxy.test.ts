@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { ConnectProxy } from '../../fakes/connect-proxy.ts';
+import { runJob, stepsRun } from '../../fakes/runner.ts';
+import { makeCertificate } from '../../fakes/test-certificate.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
 import { expectNoLeaks } from '../support/bed.ts';
-import { ConnectProxy } from '../support/connect-proxy.ts';
-import { runJob, stepsRun } from '../support/runner.ts';
-import { makeCertificate } from '../support/test-certificate.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 
 // "venice.test" resolves nowhere but in the proxy: a request that succeeds went through the proxy.
 const HOST = 'venice.test';

@@ -32,7 +32,7 @@ test('use: verify false skips the check; a key Venice no longer permits, or that
 
 test('a handle whose key is not a run key of this run is refused by use and revoke', async () => {
   const job = await mainInProcess({ inputs: bed.inputs() });
-  const { sealHandle } = await import('../../src/key-handle.ts');
+  const { sealHandle } = await import('../../core/key-handle.ts');
   const forged = sealHandle(
     {
       apiKey: job.outputs['api-key']!,

@@ -4,10 +4,10 @@
 // its key, none burns the admin key's error budget (no 4xx but 429), and the last key is minted within
 // 1.25 times the one-window floor (jobs 21 to 30 cannot be served before the window reopens at 60 s).
 import { expect, test } from 'vitest';
+import { stepsRun } from '../../fakes/runner.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
 import { expectNoLeaks } from '../support/bed.ts';
 import { mainInProcess } from '../support/in-process.ts';
-import { stepsRun } from '../support/runner.ts';
-import { VeniceServer } from '../support/venice-server.ts';
 import { seededRandom, VirtualClock, virtualPolicy } from '../support/virtual-clock.ts';
 
 const JOBS = 30;

@@ -3,8 +3,8 @@
 // job gets its key, none burns the admin key's error budget, and after their post steps no key is left.
 // It takes a little over the one-minute window; `npm run bench` reports how much over.
 import { expect, test } from 'vitest';
+import { runStep, type StepResult } from '../../fakes/runner.ts';
 import { useTestBed } from '../support/bed.ts';
-import { runStep, type StepResult } from '../support/runner.ts';
 
 const JOBS = 30;
 const bed = useTestBed({ venice: { createLimit: { count: 20, windowMs: 60_000 } } });

@@ -6,10 +6,10 @@
 // harness or in-process, must show the admin key, every key the server minted and the GitHub token
 // only in their own add-mask lines (runner.ts, secretLeaks).
 import { afterEach, beforeEach, expect } from 'vitest';
-import { formatTag, type KeyTag, newTag, type Scope } from '../../src/description-tag.ts';
-import { GitHubServer } from './github-server.ts';
-import { secretLeaks, stepsRun, TEST_GITHUB_TOKEN } from './runner.ts';
-import { type StoredKey, VeniceServer, type VeniceServerOptions } from './venice-server.ts';
+import { formatTag, type KeyTag, newTag, type Scope } from '../../core/description-tag.ts';
+import { GitHubServer } from '../../fakes/github-server.ts';
+import { secretLeaks, stepsRun, TEST_GITHUB_TOKEN } from '../../fakes/runner.ts';
+import { type StoredKey, VeniceServer, type VeniceServerOptions } from '../../fakes/venice-server.ts';
 
 export const REPOSITORY = 'octo-org/shop';
 export const RUN_ID = '18234567890';

@@ -2,13 +2,14 @@
 // policy and (optionally) a virtual clock, for tests that need many runs (fault matrix, property tests,
 // the matrix at Venice's real limit) and for coverage of src/. It renders what index.ts prints, with
 // the same escaping, so the runner-log port and the leak scan read it as they read a real step.
-import type { ActionIO } from '../../src/action-io.ts';
-import { newInvocationToken } from '../../src/description-tag.ts';
-import { defaultRetryPolicy, type RetryPolicy } from '../../src/retry.ts';
-import { escapeData } from '../../src/runner-commands.ts';
+
+import { newInvocationToken } from '../../core/description-tag.ts';
+import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.ts';
+import { runnerInputs, type StepResult, stepsRun } from '../../fakes/runner.ts';
+import { readRunnerLog } from '../../fakes/runner-log.ts';
+import type { ActionIO } from '../../src/runner/action-io.ts';
+import { escapeData } from '../../src/runner/runner-commands.ts';
 import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
-import { runnerInputs, type StepResult, stepsRun } from './runner.ts';
-import { readRunnerLog } from './runner-log.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;

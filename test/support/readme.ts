@@ -1,7 +1,7 @@
 // The README's workflow recipes, for actionlint (test/metadata) and for running them (test/recipes).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO } from './runner.ts';
+import { REPO } from '../../fakes/runner.ts';
 
 /** ```yaml blocks of the README that are whole workflows (they have `jobs:`). */
 export function readmeWorkflows(): { name: string; text: string }[] {

@@ -4,7 +4,7 @@
 // evaluated from secrets, `vars`, `needs.*.outputs`, `steps.*.outputs`, `inputs` and `matrix`. Other steps (checkout,
 // shell) are skipped: they do not touch keys. An expression this runner does not know fails the test.
 import { parse } from 'yaml';
-import { runStep, type StepOptions, type StepResult } from './runner.ts';
+import { runStep, type StepOptions, type StepResult } from '../../fakes/runner.ts';
 
 interface Step {
   id?: string;

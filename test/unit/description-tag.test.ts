@@ -11,7 +11,7 @@ import {
   parseTag,
   repoToken,
   slotToken,
-} from '../../src/description-tag.ts';
+} from '../../core/description-tag.ts';
 
 const fields = { pr: 7, scope: 'pr', slot: 'web', runId: '18234567890', runAttempt: '2', token: 'k3f9a2' } as const;
 const tag: KeyTag = newTag('octo-org/shop', fields);

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/duration.ts';
+import { formatDuration, parseDuration } from '../../core/duration.ts';
 
 test.each([
   ['90s', 90_000],

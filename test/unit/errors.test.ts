@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
-import { newTag } from '../../src/description-tag.ts';
-import { InputError, messageOf } from '../../src/errors.ts';
-import { readConfig } from '../../src/inputs.ts';
+import { newTag } from '../../core/description-tag.ts';
+import { InputError, messageOf } from '../../core/errors.ts';
+import { readConfig } from '../../src/runner/inputs.ts';
 
 test('messageOf gives a message for anything thrown', () => {
   expect(messageOf(new Error('boom'))).toBe('boom');

@@ -2,9 +2,9 @@
 // size cap on answers, and how network failures are described.
 import { createServer, type Server } from 'node:http';
 import { afterEach, expect, test } from 'vitest';
-import { createTransport, isLoopbackHost, NoResponseError, networkErrorText } from '../../src/http.ts';
-import { ConnectProxy } from '../support/connect-proxy.ts';
-import { closeServer, listenOnLoopback } from '../support/loopback.ts';
+import { createTransport, isLoopbackHost, NoResponseError, networkErrorText } from '../../core/http.ts';
+import { ConnectProxy } from '../../fakes/connect-proxy.ts';
+import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
 
 let server: Server | undefined;
 afterEach(async () => {

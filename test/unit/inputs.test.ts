@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { InputErrors } from '../../src/errors.ts';
-import { KEY_REQUEST_DEFAULTS, readConfig } from '../../src/inputs.ts';
-import { runnerInputs, TEST_GITHUB_TOKEN } from '../support/runner.ts';
+import { InputErrors } from '../../core/errors.ts';
+import { KEY_REQUEST_DEFAULTS } from '../../core/key-request.ts';
+import { runnerInputs, TEST_GITHUB_TOKEN } from '../../fakes/runner.ts';
+import { readConfig } from '../../src/runner/inputs.ts';
 
 /** Inputs as the runner hands them over: every declared input with its default, overridden by `given`. */
 function inputs(given: Record<string, string>): (name: string) => string {

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { ActionFailure } from '../../src/errors.ts';
-import { openHandle, sealHandle } from '../../src/key-handle.ts';
+import { ActionFailure } from '../../core/errors.ts';
+import { openHandle, sealHandle } from '../../core/key-handle.ts';
 
 const binding = { adminKey: 'VENICE_ADMIN_KEY_unit', repository: 'octo-org/shop', runId: '42' };
 const contents = {

@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
-import { Deadline } from '../../src/deadline.ts';
-import { ActionFailure } from '../../src/errors.ts';
-import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, rateLimitDelayMs, withRetries } from '../../src/retry.ts';
+import { Deadline } from '../../core/deadline.ts';
+import { ActionFailure } from '../../core/errors.ts';
+import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, rateLimitDelayMs, withRetries } from '../../core/retry.ts';
 
 const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { prNumberFromEvent, readRunContext } from '../../src/run-context.ts';
+import { prNumberFromEvent, readRunContext } from '../../src/runner/run-context.ts';
 
 test.each([
   ['pull_request', { pull_request: { number: 7 } }, 7],

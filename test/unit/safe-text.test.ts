@@ -2,9 +2,9 @@
 // wherever it is printed in a line, can make the runner see a command or start a new line.
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { escapeData } from '../../src/runner-commands.ts';
-import { markdownCell, quoted, safeText } from '../../src/safe-text.ts';
-import { readRunnerLog } from '../support/runner-log.ts';
+import { markdownCell, quoted, safeText } from '../../core/safe-text.ts';
+import { readRunnerLog } from '../../fakes/runner-log.ts';
+import { escapeData } from '../../src/runner/runner-commands.ts';
 
 const hostile = [
   '##[stop-commands]x',

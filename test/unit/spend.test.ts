@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { ceilingText, periodsTouched, spendCeiling } from '../../src/spend.ts';
+import { ceilingText, periodsTouched, spendCeiling } from '../../core/spend.ts';
 
 const at = (iso: string): number => Date.parse(iso);
 const HOUR = 3_600_000;

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { parseFileCommands, runnerInputs } from '../../fakes/runner.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { useTestBed } from '../support/bed.ts';
-import { parseFileCommands, runnerInputs } from '../support/runner.ts';
-import type { VeniceServer } from '../support/venice-server.ts';
 
 const bed = useTestBed();
 let server: VeniceServer;

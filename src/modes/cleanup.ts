@@ -5,17 +5,18 @@
  * whatever the clock says about expiry ("not found" counts as gone), and only for an id that Venice
  * still shows with this invocation's tag.
  */
-import { type ActionIO, STATE } from './action-io.js';
-import type { BrokerClient } from './broker-client.js';
-import { deleteInvocationKeys, deleteTaggedKey, spentText } from './delete-keys.js';
-import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
-import { formatDuration } from './duration.js';
-import { messageOf } from './errors.js';
-import type { Config } from './inputs.js';
-import type { RunContext } from './run-context.js';
-import { quoted } from './safe-text.js';
-import { postSummary, writeSummary } from './summary.js';
-import { isKeyId, type VeniceClient, VeniceError } from './venice-client.js';
+
+import { deleteInvocationKeys, deleteTaggedKey, spentText } from '../../core/delete-keys.js';
+import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
+import { formatDuration } from '../../core/duration.js';
+import { messageOf } from '../../core/errors.js';
+import { quoted } from '../../core/safe-text.js';
+import { isKeyId, type VeniceClient, VeniceError } from '../../core/venice-client.js';
+import type { BrokerClient } from '../broker-path/broker-client.js';
+import { type ActionIO, STATE } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import type { RunContext } from '../runner/run-context.js';
+import { postSummary, writeSummary } from '../runner/summary.js';
 
 /** How long post watches for a key whose create main sent but never saw answered. */
 export const LATE_CREATE_WATCH_MS = 60_000;

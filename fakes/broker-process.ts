@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { OidcIssuer } from '../../../test/support/oidc-issuer.ts';
-import { NODE24, REPO } from '../../../test/support/runner.ts';
-import type { VeniceServer } from '../../../test/support/venice-server.ts';
+import type { OidcIssuer } from './oidc-issuer.ts';
+import { NODE24, REPO } from './runner.ts';
+import type { VeniceServer } from './venice-server.ts';
 
 /** A unique audience per organisation, as the README advises (not a shared word). */
 export const AUDIENCE = 'https://broker.example.org';

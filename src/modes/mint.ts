@@ -4,17 +4,20 @@
  * the outputs); on failure main deletes what it made, and the post step can still find anything left by
  * the tag saved in state before the create was sent.
  */
-import { type ActionIO, STATE } from './action-io.js';
-import { deleteInvocationKeys, deleteKeys, ownedKeys } from './delete-keys.js';
-import { buildDescription, formatTag, type KeyTag, newTag, type Scope, slotToken } from './description-tag.js';
-import { ActionFailure, messageOf } from './errors.js';
-import type { GitHubApi, PrState } from './github-api.js';
-import type { Config } from './inputs.js';
-import { sealHandle } from './key-handle.js';
-import { pullRequestFor, type RunContext } from './run-context.js';
-import { quoted } from './safe-text.js';
-import { mintSummary, writeSummary } from './summary.js';
-import { createKeyBody, type MintedKey, type VeniceClient } from './venice-client.js';
+
+import { deleteInvocationKeys, deleteKeys, ownedKeys } from '../../core/delete-keys.js';
+import { buildDescription, formatTag, type KeyTag, tagForRequest } from '../../core/description-tag.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import { sealHandle } from '../../core/key-handle.js';
+import { quoted } from '../../core/safe-text.js';
+import { createKeyBody, type MintedKey, type VeniceClient } from '../../core/venice-client.js';
+import type { GitHubApi } from '../github/github-api.js';
+import { type ActionIO, STATE } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import { pullRequestFor, type RunContext } from '../runner/run-context.js';
+import { mintSummary, writeSummary } from '../runner/summary.js';
+import { publishKey, verifyNewKey } from './outputs.js';
+import { pullRequestIsOpen } from './pull-requests.js';
 
 export interface MintDeps {
   io: ActionIO;
@@ -28,29 +31,20 @@ export interface MintDeps {
   gitHub: () => GitHubApi;
 }
 
-/** The tag's scope: a job key with skip-delete is marked `kept`, so sweep leaves it to its owner. */
-function tagScope(config: Config): Scope {
-  if (config.scope === 'job') return config.skipDelete ? 'kept' : 'job';
-  return config.scope;
-}
-
-/** Whether this job's post step deletes the key once main succeeded. */
+/** Whether this job's post step deletes the key once main succeeded (a job key without skip-delete). */
 function deletedByPost(config: Config): boolean {
-  return tagScope(config) === 'job';
+  return config.scope === 'job' && !config.skipDelete;
 }
 
 export async function mintKey(config: Config, deps: MintDeps): Promise<MintedKey | undefined> {
   const { io, client, context } = deps;
   const pr = pullRequestFor(config, context);
   if (config.scope === 'pr' && !(await pullRequestIsOpen(pr as number, deps))) return undefined;
-  const tag = newTag(context.repository, {
-    pr,
-    scope: tagScope(config),
-    slot: config.scope === 'pr' ? slotToken(config.slot || context.job || 'default') : undefined,
-    runId: context.runId,
-    runAttempt: context.runAttempt,
-    token: deps.token,
-  });
+  const tag = tagForRequest(
+    context.repository,
+    { ...config, slot: config.slot || context.job },
+    { pr, runId: context.runId, runAttempt: context.runAttempt, token: deps.token },
+  );
   const { description, labelTruncated } = buildDescription(config.label, tag);
 
   // Saved before the create is sent: if the job dies mid-request, post can still find the key by its tag.
@@ -120,44 +114,6 @@ function scopeText(config: Config): string {
   if (config.scope === 'run') return 'run (shared by this run\u2019s jobs)';
   if (config.scope === 'pr') return 'preview (PR)';
   return config.skipDelete ? 'job (kept after the job: skip-delete)' : 'job';
-}
-
-/** Asks Venice, with the new key itself, whether it may be used (direct and broker mints alike). */
-export async function verifyNewKey(key: MintedKey, deps: { client: VeniceClient; io: Pick<ActionIO, 'info'> }): Promise<void> {
-  if (!(await deps.client.verifyKey(key.apiKey))) {
-    throw new ActionFailure(
-      `the new key ${key.id} was created but Venice reports accessPermitted: false for it, so it cannot be used. ` +
-        'Check the account balance and the limits (a limit of 0 allows no spending), or set verify: false.',
-    );
-  }
-  deps.io.info(`Verified: Venice accepts key ${key.id}.`);
-}
-
-/** The outputs every mint sets (and export-env), once the key is verified. */
-export function publishKey(io: ActionIO, key: MintedKey, exportEnv: string | undefined): void {
-  io.setOutput('api-key', key.apiKey);
-  io.setOutput('key-id', key.id);
-  io.setOutput('expires-at', key.expiresAt);
-  io.setOutput('description', key.description);
-  if (exportEnv) io.exportVariable(exportEnv, key.apiKey);
-}
-
-/**
- * A late run after a fast merge must not leave a preview key behind: a closed or merged PR gets none.
- * When GitHub cannot be asked, the key is minted anyway (it still expires, and sweep finds it later).
- */
-export async function pullRequestIsOpen(pr: number, deps: Pick<MintDeps, 'gitHub' | 'io'>): Promise<boolean> {
-  let state: PrState;
-  try {
-    state = await deps.gitHub().pullState(pr);
-  } catch (error) {
-    deps.io.warning(`${messageOf(error)} Minting the key anyway; it expires as set, and mode: sweep removes keys of closed PRs.`);
-    return true;
-  }
-  if (state === 'open') return true;
-  deps.io.info(`PR #${pr} is ${state}: no preview key minted, so nothing is left behind for it.`);
-  await writeSummary(deps.io, `### No Venice key minted\n\nPR #${pr} is already ${state}.\n`);
-  return false;
 }
 
 /**

@@ -4,8 +4,8 @@
  * `actions: read`). @actions/github, and with it Octokit, is imported only here and only when a mode
  * needs GitHub, so the plain mint path never loads it.
  */
-import { ActionFailure, messageOf } from './errors.js';
-import { safeText } from './safe-text.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import { safeText } from '../../core/safe-text.js';
 
 export type PrState = 'open' | 'closed' | 'merged';
 export type RunStatus = 'completed' | 'not-completed';

@@ -8,7 +8,7 @@
 import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
 import { type HttpResponse, type HttpTransport, NoResponseError } from './http.js';
-import type { KeyRequest, LimitPeriod, ModelPrivacy } from './inputs.js';
+import type { KeyRequest, LimitPeriod, ModelPrivacy } from './key-request.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 import { safeText } from './safe-text.js';
 
@@ -99,6 +99,8 @@ export interface VeniceClientOptions {
   signal?: AbortSignal | undefined;
   /** Create and delete get a grace period to settle after a cancel (see index.ts), so no key is lost mid-flight. */
   settleSignal?: AbortSignal | undefined;
+  /** The program's advice for a problem with the admin key or a request (appended to the explanation). */
+  advise?: ((problem: VeniceProblem) => string) | undefined;
 }
 
 /** A failed Venice request: final (with an explanation) or retryable. */
@@ -422,7 +424,8 @@ export class VeniceClient {
       });
     }
     if (status >= 500) throw retryable(call, status, `HTTP ${status} ${veniceText}`.trim(), { ambiguous: call === 'create' });
-    throw new VeniceError(explain(call, status, veniceText), { call, status, veniceText, summary: `HTTP ${status}` });
+    const advise = this.options.advise ?? (() => '');
+    throw new VeniceError(explain(call, status, veniceText, advise), { call, status, veniceText, summary: `HTTP ${status}` });
   }
 }
 
@@ -463,29 +466,29 @@ function amount(value: unknown): number {
   return Number.isFinite(number) && number >= 0 ? number : 0;
 }
 
+/**
+ * What went wrong with the admin key or the request, in words that hold for whoever holds the key. Each
+ * program adds its own advice (VeniceClientOptions.advise): the action speaks to the workflow that
+ * holds admin-key, the broker to its callers, who hold no key at all.
+ */
+export type VeniceProblem = 'inference-key' | 'refused-key' | 'no-key' | 'forbidden' | 'bad-settings';
+
 /** Errors from Venice, explained for the person reading the log. */
-function explain(call: VeniceCall, status: number, veniceText: string): string {
+function explain(call: VeniceCall, status: number, veniceText: string, advise: (problem: VeniceProblem) => string): string {
   const doing = ROUTES[call].doing;
   const said = veniceText ? ` Venice said: "${veniceText}".` : '';
   if (status === 401 && /admin api key required/i.test(veniceText)) {
-    return (
-      `Venice refused ${doing} with 401 "Admin API key required": admin-key holds an inference key. ` +
-      'Minting keys needs an admin key: create one in Venice (Settings → API keys, type Admin) and store it in the secret.'
-    );
+    return `Venice refused ${doing} with 401 "Admin API key required": the admin key is an inference key.${advise('inference-key')}`;
   }
   if (status === 401 && call === 'verify') {
     return `the key did not work: Venice answered 401 when it was used.${said} It may have been deleted or have expired.`;
   }
-  if (status === 401) {
-    return `Venice refused the admin-key (401).${said} The key is wrong, expired or revoked: check the value stored in the secret.`;
-  }
+  if (status === 401) return `Venice refused the admin key (401).${said}${advise('refused-key')}`;
   if (status === 402) {
-    return `Venice answered 402 (payment required) while ${doing}: it received no usable key. Check that admin-key holds a Venice API key.`;
+    return `Venice answered 402 (payment required) while ${doing}: it received no usable key.${advise('no-key')}`;
   }
-  if (status === 403) return `Venice forbade ${doing} (403).${said} Check the admin key's account and permissions.`;
-  if (status === 400 && call === 'create') {
-    return `Venice rejected the new key's settings (400).${said} Check expires-in, the limits and model-privacy; Venice also refuses new keys past 500 active keys per account.`;
-  }
+  if (status === 403) return `Venice forbade ${doing} (403).${said}${advise('forbidden')}`;
+  if (status === 400 && call === 'create') return `Venice rejected the new key's settings (400).${said}${advise('bad-settings')}`;
   return `${doing} failed with HTTP ${status}.${said}`;
 }
 

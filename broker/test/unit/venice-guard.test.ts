@@ -3,11 +3,11 @@
 // abuse guard's 30 s; meanwhile a request that needs Venice is answered 503 with Retry-After.
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
-import { fastPolicy } from '../../test/support/in-process.ts';
-import { jobClaims, OidcIssuer } from '../../test/support/oidc-issuer.ts';
-import { VeniceServer } from '../../test/support/venice-server.ts';
-import { VeniceGuard } from '../src/venice-guard.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-harness.ts';
+import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
+import { fastPolicy } from '../../../test/support/in-process.ts';
+import { VeniceGuard } from '../../src/venice-guard.ts';
 
 const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, text: '' });
 

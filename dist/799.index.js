@@ -1,8 +1,8 @@
-export const id = 141;
-export const ids = [141];
+export const id = 799;
+export const ids = [799];
 export const modules = {
 
-/***/ 8141:
+/***/ 1799:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -14,23 +14,31 @@ __webpack_require__.d(__webpack_exports__, {
   mintThroughBroker: () => (/* binding */ mintThroughBroker)
 });
 
-// EXTERNAL MODULE: ./src/action-io.ts
-var action_io = __webpack_require__(3078);
-// EXTERNAL MODULE: ./src/description-tag.ts
-var description_tag = __webpack_require__(5440);
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __webpack_require__(3916);
-// EXTERNAL MODULE: ./src/inputs.ts
-var inputs = __webpack_require__(8422);
-// EXTERNAL MODULE: ./src/key-handle.ts
-var key_handle = __webpack_require__(1339);
-// EXTERNAL MODULE: ./src/retry.ts + 1 modules
-var retry = __webpack_require__(7820);
-// EXTERNAL MODULE: ./src/safe-text.ts
-var safe_text = __webpack_require__(1452);
-// EXTERNAL MODULE: ./src/venice-client.ts
-var venice_client = __webpack_require__(479);
-;// CONCATENATED MODULE: ./src/broker-client.ts
+// EXTERNAL MODULE: ./core/description-tag.ts
+var description_tag = __webpack_require__(9831);
+// EXTERNAL MODULE: ./core/errors.ts
+var errors = __webpack_require__(265);
+// EXTERNAL MODULE: ./core/key-request.ts
+var key_request = __webpack_require__(4955);
+// EXTERNAL MODULE: ./core/safe-text.ts
+var safe_text = __webpack_require__(883);
+// EXTERNAL MODULE: ./src/modes/outputs.ts
+var outputs = __webpack_require__(2382);
+// EXTERNAL MODULE: ./src/modes/pull-requests.ts
+var pull_requests = __webpack_require__(5508);
+// EXTERNAL MODULE: ./src/runner/action-io.ts
+var action_io = __webpack_require__(7363);
+// EXTERNAL MODULE: ./src/runner/run-context.ts
+var run_context = __webpack_require__(2825);
+// EXTERNAL MODULE: ./src/runner/summary.ts
+var summary = __webpack_require__(1070);
+// EXTERNAL MODULE: ./core/key-handle.ts
+var key_handle = __webpack_require__(4698);
+// EXTERNAL MODULE: ./core/retry.ts + 1 modules
+var retry = __webpack_require__(3053);
+// EXTERNAL MODULE: ./core/venice-client.ts
+var venice_client = __webpack_require__(6900);
+;// CONCATENATED MODULE: ./src/broker-path/broker-client.ts
 
 
 
@@ -38,20 +46,21 @@ var venice_client = __webpack_require__(479);
 
 
 
+/** A failed request to the broker: its status (none: no answer), and whether and when to try again. */
 class BrokerError extends errors/* ActionFailure */.dR {
     status;
     retryable;
     rateLimited;
     retryAfterMs;
     summary;
-    constructor(message, status, retryable = false, rateLimited = false, retryAfterMs = undefined, summary = status === undefined ? 'no answer' : `HTTP ${status}`) {
+    constructor(message, details = {}) {
         super(message);
-        this.status = status;
-        this.retryable = retryable;
-        this.rateLimited = rateLimited;
-        this.retryAfterMs = retryAfterMs;
-        this.summary = summary;
         this.name = 'BrokerError';
+        this.status = details.status;
+        this.retryable = details.retryable ?? false;
+        this.rateLimited = details.rateLimited ?? false;
+        this.retryAfterMs = details.retryAfterMs;
+        this.summary = details.status === undefined ? 'no answer' : `HTTP ${details.status}`;
     }
 }
 class BrokerClient {
@@ -144,8 +153,8 @@ class BrokerClient {
             catch (error) {
                 const what = `the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`;
                 if (retryUnanswered)
-                    throw new BrokerError(what, undefined, true);
-                throw new BrokerError(`${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`, undefined);
+                    throw new BrokerError(what, { retryable: true });
+                throw new BrokerError(`${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`);
             }
             let json;
             try {
@@ -162,7 +171,7 @@ function grantedFields(value) {
     if (typeof value !== 'object' || value === null)
         return {};
     const fields = {};
-    for (const name of Object.keys(inputs/* KEY_REQUEST_DEFAULTS */.H1)) {
+    for (const name of Object.keys(key_request/* KEY_REQUEST_DEFAULTS */.H1)) {
         const field = value[name];
         if (typeof field === 'string')
             fields[name] = field;
@@ -174,22 +183,34 @@ function explain(status, json, doing, retryAfter) {
     const said = typeof error === 'string' && error !== '' ? ` The broker said: "${(0,safe_text/* safeText */.Hk)(error.slice(0, 300))}".` : '';
     if (status === 401) {
         return new BrokerError(`the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
-            "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.", status);
+            "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.", { status });
     }
     if (status === 403)
-        return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, status);
+        return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, { status });
     if (status === 429) {
-        return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, status, true, true, retryAfter);
+        return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
+            status,
+            retryable: true,
+            rateLimited: true,
+            retryAfterMs: retryAfter,
+        });
     }
     if (status === 400 || status === 413)
-        return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, status);
+        return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, { status });
     // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
     if (status === 503)
-        return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, status, true, false, retryAfter);
-    return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, status, status >= 500 && status !== 502);
+        return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
+            status,
+            retryable: true,
+            retryAfterMs: retryAfter,
+        });
+    return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
+        status,
+        retryable: status >= 500 && status !== 502,
+    });
 }
 
-;// CONCATENATED MODULE: ./src/id-token.ts
+;// CONCATENATED MODULE: ./src/broker-path/id-token.ts
 /**
  * The job's OIDC token, asked of the runner as its documented protocol says: with `permissions:
  * id-token: write` the runner sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, and
@@ -234,13 +255,7 @@ async function requestIdToken(request) {
     return value;
 }
 
-// EXTERNAL MODULE: ./src/mint.ts
-var mint = __webpack_require__(1263);
-// EXTERNAL MODULE: ./src/run-context.ts
-var run_context = __webpack_require__(3564);
-// EXTERNAL MODULE: ./src/summary.ts
-var summary = __webpack_require__(8855);
-;// CONCATENATED MODULE: ./src/broker-mint.ts
+;// CONCATENATED MODULE: ./src/broker-path/broker-mint.ts
 /**
  * Main step, mode mint, through the key broker: no admin key in the job. This module (with the broker
  * client and the OIDC request) is the broker path's own chunk, loaded by steps.ts only with broker-url. The broker builds the tag from
@@ -250,6 +265,7 @@ var summary = __webpack_require__(8855);
  * in the log and the summary. A failed step deletes its key
  * through the broker; a job key is deleted by the post step through the broker too.
  */
+
 
 
 
@@ -287,9 +303,9 @@ async function mintThroughBroker(config, deps) {
     const { io, broker, context } = deps;
     const pr = config.scope === 'pr' ? (0,run_context/* pullRequestFor */.uT)(config, context) : undefined;
     // The same check as a direct mint: a closed or merged PR gets no preview key.
-    if (pr !== undefined && !(await (0,mint/* pullRequestIsOpen */.vs)(pr, deps)))
+    if (pr !== undefined && !(await (0,pull_requests/* pullRequestIsOpen */.v)(pr, deps)))
         return;
-    const fields = (0,inputs/* keyRequestFields */.mC)({
+    const fields = (0,key_request/* keyRequestFields */.mC)({
         ...config,
         prNumber: pr,
         slot: config.scope === 'pr' ? config.slot || context.job || 'default' : '',
@@ -309,8 +325,8 @@ async function mintThroughBroker(config, deps) {
         for (const lowered of key.clamped)
             io.warning(`the broker's policy lowered the request: ${(0,safe_text/* safeText */.Hk)(lowered)}`);
         if (config.verify)
-            await io.group('Verify the new key', () => (0,mint/* verifyNewKey */.v5)(key, deps));
-        (0,mint/* publishKey */.jQ)(io, key, config.exportEnv);
+            await io.group('Verify the new key', () => (0,outputs/* verifyNewKey */.v5)(key, deps));
+        (0,outputs/* publishKey */.jQ)(io, key, config.exportEnv);
         if (key.handle)
             io.setOutput('key-handle', key.handle);
         if (key.tag.scope !== 'job')
@@ -333,7 +349,7 @@ async function mintThroughBroker(config, deps) {
 /** The caps the broker granted, read back with the inputs' own rules; the request's when it did not say. */
 function grantedOf(key, config) {
     try {
-        return (0,inputs/* readKeyRequest */.jr)((name) => key.granted[name] ?? (0,inputs/* keyRequestFields */.mC)(config)[name]);
+        return (0,key_request/* readKeyRequest */.jr)((name) => key.granted[name] ?? (0,key_request/* keyRequestFields */.mC)(config)[name]);
     }
     catch {
         return {};

@@ -5,16 +5,16 @@
  * broker's refusals are explained for the person reading the log: 401 (the token: audience, issuer,
  * permissions), 403 (policy or ownership), 429 (the broker's queue is full: waited out like Venice's).
  */
-import type { Deadline } from './deadline.js';
-import type { Spent } from './delete-keys.js';
-import { isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
-import { ActionFailure, messageOf } from './errors.js';
-import type { HttpTransport } from './http.js';
-import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from './inputs.js';
-import { type HandleContents, isKeyHandle } from './key-handle.js';
-import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
-import { safeText } from './safe-text.js';
-import { isApiKey, isKeyId, isoDate, type MintedKey, retryAfterMs } from './venice-client.js';
+import type { Deadline } from '../../core/deadline.js';
+import type { Spent } from '../../core/delete-keys.js';
+import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import type { HttpTransport } from '../../core/http.js';
+import { type HandleContents, isKeyHandle } from '../../core/key-handle.js';
+import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from '../../core/key-request.js';
+import { type RetryableFailure, type RetryPolicy, withRetries } from '../../core/retry.js';
+import { safeText } from '../../core/safe-text.js';
+import { isApiKey, isKeyId, isoDate, type MintedKey, retryAfterMs } from '../../core/venice-client.js';
 
 export interface BrokerClientOptions {
   brokerUrl: string;
@@ -40,17 +40,25 @@ export interface BrokerMinted extends MintedKey {
   granted: Partial<Record<KeyRequestField, string>>;
 }
 
+/** A failed request to the broker: its status (none: no answer), and whether and when to try again. */
 export class BrokerError extends ActionFailure implements RetryableFailure {
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly rateLimited: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly summary: string;
+
   constructor(
     message: string,
-    readonly status: number | undefined,
-    readonly retryable = false,
-    readonly rateLimited = false,
-    readonly retryAfterMs: number | undefined = undefined,
-    readonly summary = status === undefined ? 'no answer' : `HTTP ${status}`,
+    details: { status?: number | undefined; retryable?: boolean; rateLimited?: boolean; retryAfterMs?: number | undefined } = {},
   ) {
     super(message);
     this.name = 'BrokerError';
+    this.status = details.status;
+    this.retryable = details.retryable ?? false;
+    this.rateLimited = details.rateLimited ?? false;
+    this.retryAfterMs = details.retryAfterMs;
+    this.summary = details.status === undefined ? 'no answer' : `HTTP ${details.status}`;
   }
 }
 
@@ -153,10 +161,9 @@ export class BrokerClient {
           });
         } catch (error) {
           const what = `the broker did not answer while ${doing} (${messageOf(error)}).`;
-          if (retryUnanswered) throw new BrokerError(what, undefined, true);
+          if (retryUnanswered) throw new BrokerError(what, { retryable: true });
           throw new BrokerError(
             `${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`,
-            undefined,
           );
         }
         let json: unknown;
@@ -188,17 +195,29 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
     return new BrokerError(
       `the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
         "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.",
-      status,
+      { status },
     );
   }
-  if (status === 403) return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, status);
+  if (status === 403) return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, { status });
   if (status === 429) {
-    return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, status, true, true, retryAfter);
+    return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
+      status,
+      retryable: true,
+      rateLimited: true,
+      retryAfterMs: retryAfter,
+    });
   }
   if (status === 400 || status === 413)
-    return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, status);
+    return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, { status });
   // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
   if (status === 503)
-    return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, status, true, false, retryAfter);
-  return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, status, status >= 500 && status !== 502);
+    return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
+      status,
+      retryable: true,
+      retryAfterMs: retryAfter,
+    });
+  return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
+    status,
+    retryable: status >= 500 && status !== 502,
+  });
 }

@@ -4,16 +4,17 @@
  * masked before anything else, checked to be still live, and published with the same outputs as a mint.
  * No key is created, and the post step has nothing to do.
  */
-import type { ActionIO } from './action-io.js';
-import type { BrokerClient } from './broker-client.js';
-import { ActionFailure } from './errors.js';
-import type { Config } from './inputs.js';
-import { openRunKey } from './key-handle.js';
-import { publishKey } from './mint.js';
-import type { RunContext } from './run-context.js';
-import { quoted } from './safe-text.js';
-import { useSummary, writeSummary } from './summary.js';
-import { type VeniceClient, VeniceError } from './venice-client.js';
+
+import { ActionFailure } from '../../core/errors.js';
+import { openRunKey } from '../../core/key-handle.js';
+import { quoted } from '../../core/safe-text.js';
+import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
+import type { BrokerClient } from '../broker-path/broker-client.js';
+import type { ActionIO } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import type { RunContext } from '../runner/run-context.js';
+import { useSummary, writeSummary } from '../runner/summary.js';
+import { publishKey } from './outputs.js';
 
 export interface UseDeps {
   io: ActionIO;

@@ -5,15 +5,17 @@
  * keep until they expire. What GitHub cannot answer (404, 403, 5xx) is kept and listed; everything it
  * did answer is still handled, and the step then ends with a warning.
  */
-import type { ActionIO } from './action-io.js';
-import { deleteKeys, type OwnedKey, ownedKeys, publishDeleted } from './delete-keys.js';
-import { ActionFailure, messageOf } from './errors.js';
-import type { GitHubApi } from './github-api.js';
-import type { Config } from './inputs.js';
-import type { RunContext } from './run-context.js';
-import { safeText } from './safe-text.js';
-import { keyTable, writeSummary } from './summary.js';
-import type { VeniceClient } from './venice-client.js';
+
+import { deleteKeys, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import { safeText } from '../../core/safe-text.js';
+import type { VeniceClient } from '../../core/venice-client.js';
+import type { GitHubApi } from '../github/github-api.js';
+import type { ActionIO } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import type { RunContext } from '../runner/run-context.js';
+import { keyTable, writeSummary } from '../runner/summary.js';
+import { publishDeleted } from './outputs.js';
 
 export interface SweepDeps {
   io: ActionIO;

@@ -96,6 +96,26 @@ export function newTag(repository: string, fields: Omit<KeyTag, 'repo'>): KeyTag
   return hashed;
 }
 
+/**
+ * The tag of a key made for a request: the one place that decides its scope. A job key with
+ * skip-delete is `kept` (sweep leaves it to its owner); a preview key names its slot ("default" when
+ * none is given). The action and the broker both build their tags here.
+ */
+export function tagForRequest(
+  repository: string,
+  request: { scope: 'job' | 'run' | 'pr'; skipDelete: boolean; slot: string },
+  owner: { pr: number | undefined; runId: string; runAttempt: string; token: string },
+): KeyTag {
+  return newTag(repository, {
+    pr: owner.pr,
+    scope: request.scope === 'job' && request.skipDelete ? 'kept' : request.scope,
+    slot: request.scope === 'pr' ? slotToken(request.slot || 'default') : undefined,
+    runId: owner.runId,
+    runAttempt: owner.runAttempt,
+    token: owner.token,
+  });
+}
+
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /**

@@ -1,7 +1,7 @@
 // Facts about the committed dist/ that the budget test checks and `npm run bench` prints.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO } from './runner.ts';
+import { REPO } from '../fakes/runner.ts';
 
 const DIST = join(REPO, 'dist');
 /** What the runner loads for a plain mint: the two entries and the bundle they share. */

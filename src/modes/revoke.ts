@@ -3,16 +3,18 @@
  * request's keys (without: every key of the PR, preview keys of all slots and any job or run keys still
  * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
  */
-import type { ActionIO } from './action-io.js';
-import type { BrokerClient } from './broker-client.js';
-import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, publishDeleted, spentText } from './delete-keys.js';
-import { ActionFailure } from './errors.js';
-import type { Config } from './inputs.js';
-import { openRunKey } from './key-handle.js';
-import { pullRequestFor, type RunContext } from './run-context.js';
-import { quoted } from './safe-text.js';
-import { keyTable, writeSummary } from './summary.js';
-import type { VeniceClient } from './venice-client.js';
+
+import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, spentText } from '../../core/delete-keys.js';
+import { ActionFailure } from '../../core/errors.js';
+import { openRunKey } from '../../core/key-handle.js';
+import { quoted } from '../../core/safe-text.js';
+import type { VeniceClient } from '../../core/venice-client.js';
+import type { BrokerClient } from '../broker-path/broker-client.js';
+import type { ActionIO } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import { pullRequestFor, type RunContext } from '../runner/run-context.js';
+import { keyTable, writeSummary } from '../runner/summary.js';
+import { publishDeleted } from './outputs.js';
 
 export interface RevokeDeps {
   io: ActionIO;

@@ -4,7 +4,7 @@
  * @actions/github, whose entry module loads Octokit: the mint path never talks to GitHub.
  */
 import { readFileSync } from 'node:fs';
-import { ActionFailure } from './errors.js';
+import { ActionFailure } from '../../core/errors.js';
 import type { Config } from './inputs.js';
 
 export interface RunContext {

@@ -2,12 +2,13 @@
  * Job-summary Markdown. Never given a secret: only ids, descriptions, dates, limits and spend. Text the
  * action did not write (descriptions, ids) goes into cells through markdownCell.
  */
+
+import type { Spent } from '../../core/delete-keys.js';
+import { messageOf } from '../../core/errors.js';
+import { markdownCell } from '../../core/safe-text.js';
+import { ceilingText, spendCeiling } from '../../core/spend.js';
 import type { ActionIO } from './action-io.js';
-import type { Spent } from './delete-keys.js';
-import { messageOf } from './errors.js';
 import type { Config } from './inputs.js';
-import { markdownCell } from './safe-text.js';
-import { ceilingText, spendCeiling } from './spend.js';
 
 export interface MintedSummary {
   keyId: string;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CONTRACT_PATH = join(REPO, 'contract', 'venice-api-keys.json');
 
 type Schema = Record<string, unknown>;

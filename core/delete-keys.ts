@@ -5,16 +5,21 @@
  * else (hand-made keys with look-alike descriptions, admin keys, never-expiring keys, other
  * repositories' keys) is never touched, whatever it is called.
  */
-import type { ActionIO } from './action-io.js';
 import { hasTag, isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
 import { quoted } from './safe-text.js';
 import { roundAmount } from './spend.js';
 import type { ListedKey, VeniceClient } from './venice-client.js';
 
+/** Log lines only: the broker, which deletes through here too, has no runner to talk to. */
+export interface DeleteLog {
+  info: (message: string) => void;
+  warning: (message: string) => void;
+}
+
 export interface DeleteDeps {
-  /** Only logs: the broker, which deletes through here too, has no runner to talk to. */
-  io: Pick<ActionIO, 'info' | 'warning'>;
+  /** Where each deletion is said: the step's log, or the broker's. */
+  io: DeleteLog;
   client: VeniceClient;
 }
 
@@ -138,11 +143,4 @@ export async function deleteInvocationKeys(
 
 export function spentText(spent: Spent): string {
   return `${spent.usd} USD and ${spent.diem} DIEM (trailing seven days)`;
-}
-
-/** The outputs of revoke and sweep: what was deleted (nothing, in a dry run, which the log says). */
-export function publishDeleted(io: ActionIO, deleted: DeletedKeys, dryRun: boolean): void {
-  io.setOutput('deleted-count', String(deleted.ids.length));
-  io.setOutput('deleted-ids', deleted.ids.join(','));
-  if (dryRun) io.info('Dry run: nothing was deleted.');
 }

@@ -3,7 +3,7 @@
  * period boundary can spend its cap once in each period it touches: an EPOCH key living from 23:30 to
  * 00:30 UTC may spend twice its cap. LIFETIME caps the key's whole life once.
  */
-import type { LimitPeriod } from './inputs.js';
+import type { LimitPeriod } from './key-request.js';
 
 const DAY_MS = 86_400_000;
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { type RunnerCommand, readRunnerLog } from './runner-log.ts';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The real Node 24 the runner uses, installed by the `node` npm package. */
 export const NODE24 = join(REPO, 'node_modules', 'node', 'bin', 'node');
 const STEP_LIMIT_MS = 60_000;

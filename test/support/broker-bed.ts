@@ -4,16 +4,16 @@
 // under Node 24, configured by a file and VENICE_ADMIN_KEY). Both read their config from YAML
 // through the broker's own parser.
 import { afterEach, beforeEach, expect } from 'vitest';
-import type { RetryPolicy } from '../../../src/retry.ts';
-import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from '../../../test/support/bed.ts';
-import { jobClaims, OidcIssuer } from '../../../test/support/oidc-issuer.ts';
-import { stepsRun } from '../../../test/support/runner.ts';
-import { VeniceServer } from '../../../test/support/venice-server.ts';
-import { startBroker } from '../../src/broker.ts';
-import { parseConfig } from '../../src/config.ts';
-import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from './broker-process.ts';
+import { startBroker } from '../../broker/src/broker.ts';
+import { parseConfig } from '../../broker/src/config.ts';
+import type { RetryPolicy } from '../../core/retry.ts';
+import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from '../../fakes/broker-process.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { stepsRun } from '../../fakes/runner.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from './bed.ts';
 
-export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from './broker-process.ts';
+export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from '../../fakes/broker-process.ts';
 
 export async function startTestBroker(options: HarnessOptions & { now?: () => number; policy?: RetryPolicy }): Promise<TestBroker> {
   const lines: string[] = [];

@@ -7,21 +7,24 @@
  * in the log and the summary. A failed step deletes its key
  * through the broker; a job key is deleted by the post step through the broker too.
  */
-import { type ActionIO, STATE } from './action-io.js';
+
+import type { Deadline } from '../../core/deadline.js';
+import { formatTag } from '../../core/description-tag.js';
+import { ActionFailure, messageOf } from '../../core/errors.js';
+import type { HttpTransport } from '../../core/http.js';
+import { keyRequestFields, readKeyRequest } from '../../core/key-request.js';
+import type { RetryPolicy } from '../../core/retry.js';
+import { quoted, safeText } from '../../core/safe-text.js';
+import type { VeniceClient } from '../../core/venice-client.js';
+import type { GitHubApi } from '../github/github-api.js';
+import { publishKey, verifyNewKey } from '../modes/outputs.js';
+import { pullRequestIsOpen } from '../modes/pull-requests.js';
+import { type ActionIO, STATE } from '../runner/action-io.js';
+import type { Config } from '../runner/inputs.js';
+import { pullRequestFor, type RunContext } from '../runner/run-context.js';
+import { mintSummary, writeSummary } from '../runner/summary.js';
 import { BrokerClient, type BrokerMinted } from './broker-client.js';
-import type { Deadline } from './deadline.js';
-import { formatTag } from './description-tag.js';
-import { ActionFailure, messageOf } from './errors.js';
-import type { GitHubApi } from './github-api.js';
-import type { HttpTransport } from './http.js';
 import { requestIdToken } from './id-token.js';
-import { type Config, keyRequestFields, readKeyRequest } from './inputs.js';
-import { publishKey, pullRequestIsOpen, verifyNewKey } from './mint.js';
-import type { RetryPolicy } from './retry.js';
-import { pullRequestFor, type RunContext } from './run-context.js';
-import { quoted, safeText } from './safe-text.js';
-import { mintSummary, writeSummary } from './summary.js';
-import type { VeniceClient } from './venice-client.js';
 
 export interface BrokerMintDeps {
   io: ActionIO;

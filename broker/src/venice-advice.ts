@@ -1,0 +1,18 @@
+/**
+ * The broker's advice for what Venice says about its admin key or a request. Its callers hold no admin
+ * key and cannot fix the broker's: they are told it is the broker's side, and who can act on it.
+ */
+import type { VeniceProblem } from '../../core/venice-client.js';
+
+const OPERATOR = "the broker's operator";
+const ADVICE: Record<VeniceProblem, string> = {
+  'inference-key': ` The broker holds an inference key where it needs an admin key: ${OPERATOR} must set an admin key.`,
+  'refused-key': ` The broker's admin key is wrong, expired or revoked: ${OPERATOR} must replace it; retrying will not help.`,
+  'no-key': ` The broker sent no usable admin key: ${OPERATOR} must check its configuration.`,
+  forbidden: ` ${OPERATOR[0]?.toUpperCase()}${OPERATOR.slice(1)} should check the admin key's account and permissions.`,
+  'bad-settings': ` The request was within the broker's policy; Venice may be at its 500 active keys per account: tell ${OPERATOR}.`,
+};
+
+export function adviceForBrokerCaller(problem: VeniceProblem): string {
+  return ADVICE[problem];
+}

@@ -1,0 +1,18 @@
+/**
+ * The action's advice for what Venice says about the admin key or a request: it speaks to the workflow,
+ * which holds `admin-key` and sets the key's inputs. (The broker gives its callers its own.)
+ */
+import type { VeniceProblem } from '../../core/venice-client.js';
+
+const ADVICE: Record<VeniceProblem, string> = {
+  'inference-key':
+    ' admin-key holds an inference key. Minting keys needs an admin key: create one in Venice (Settings → API keys, type Admin) and store it in the secret.',
+  'refused-key': ' The key in admin-key is wrong, expired or revoked: check the value stored in the secret.',
+  'no-key': ' Check that admin-key holds a Venice API key.',
+  forbidden: " Check the admin key's account and permissions.",
+  'bad-settings': ' Check expires-in, the limits and model-privacy; Venice also refuses new keys past 500 active keys per account.',
+};
+
+export function adviceForWorkflow(problem: VeniceProblem): string {
+  return ADVICE[problem];
+}

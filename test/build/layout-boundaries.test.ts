@@ -1,0 +1,102 @@
+// The layout, as rules the imports keep (the README's "Layout" says why):
+//   core/        what the action and the broker share: imports nothing outside core/
+//   src/         the action: imports src/ and core/, never the broker
+//   broker/src/  the broker: imports broker/src/ and core/ only
+//   fakes/       Venice, GitHub, the OIDC issuer, the runner and the broker as a process, for tests,
+//                demo and bench: imports fakes/ and core/
+//   scripts/     demo, bench, bundle, checks: anything but tests
+//   test/, broker/test/: may import anything; nothing else imports them
+// and no cycles among the programs' modules. The checker is tried on a made-up tree first (a positive
+// control), so a rule that silently matches nothing cannot pass.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { expect, test } from 'vitest';
+import { REPO } from '../../fakes/runner.ts';
+
+const MAY_IMPORT: [string, string[]][] = [
+  ['core/', ['core/']],
+  ['src/', ['src/', 'core/']],
+  ['broker/src/', ['broker/src/', 'core/']],
+  ['fakes/', ['fakes/', 'core/']],
+  ['scripts/', ['scripts/', 'fakes/', 'core/', 'src/', 'broker/src/']],
+];
+const TESTS = ['test/', 'broker/test/'];
+
+type Graph = Map<string, string[]>;
+
+/** Every relative import of every source file under `roots`, as repository paths (.js read as .ts). */
+function importGraph(roots: string[]): Graph {
+  const graph: Graph = new Map();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(join(REPO, dir))) {
+      const path = `${dir}/${name}`;
+      if (statSync(join(REPO, path)).isDirectory()) walk(path);
+      else if (/\.(ts|mjs)$/.test(name)) {
+        const text = readFileSync(join(REPO, path), 'utf8');
+        const targets = [...text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((match) =>
+          normalize(join(dirname(path), match[1] as string)).replace(/\.js$/, '.ts'),
+        );
+        graph.set(path, targets);
+      }
+    }
+  };
+  for (const root of roots) walk(root);
+  return graph;
+}
+
+/** Each import that breaks a rule, and each cycle, in words. */
+function layoutProblems(graph: Graph): string[] {
+  const problems: string[] = [];
+  for (const [file, targets] of graph) {
+    const rule = MAY_IMPORT.find(([home]) => file.startsWith(home));
+    for (const target of targets) {
+      if (TESTS.some((folder) => target.startsWith(folder)) && !TESTS.some((folder) => file.startsWith(folder))) {
+        problems.push(`${file} imports ${target}: nothing outside the tests imports them`);
+      } else if (rule && !rule[1].some((allowed) => target.startsWith(allowed))) {
+        problems.push(`${file} imports ${target}: ${rule[0]} may import only ${rule[1].join(', ')}`);
+      }
+    }
+  }
+  // Cycles among the programs' modules (depth-first; a module met again on the current path closes one).
+  const programs = [...graph.keys()].filter((file) => ['core/', 'src/', 'broker/src/'].some((home) => file.startsWith(home)));
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (file: string, path: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      problems.push(`cycle: ${[...path.slice(path.indexOf(file)), file].join(' → ')}`);
+      return;
+    }
+    state.set(file, 'open');
+    for (const target of graph.get(file) ?? []) if (graph.has(target)) visit(target, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const file of programs) visit(file, []);
+  return problems;
+}
+
+test('the checker finds a forbidden import and a cycle in a made-up tree (positive control)', () => {
+  const madeUp: Graph = new Map([
+    ['core/tag.ts', ['src/runner/inputs.ts']],
+    ['broker/src/app.ts', ['src/modes/mint.ts', 'core/tag.ts']],
+    ['src/modes/mint.ts', ['broker/src/app.ts']],
+    ['scripts/demo.ts', ['test/support/bed.ts']],
+    ['src/a.ts', ['src/b.ts']],
+    ['src/b.ts', ['src/a.ts']],
+  ]);
+  expect(layoutProblems(madeUp)).toEqual([
+    'core/tag.ts imports src/runner/inputs.ts: core/ may import only core/',
+    'broker/src/app.ts imports src/modes/mint.ts: broker/src/ may import only broker/src/, core/',
+    'src/modes/mint.ts imports broker/src/app.ts: src/ may import only src/, core/',
+    'scripts/demo.ts imports test/support/bed.ts: nothing outside the tests imports them',
+    'cycle: broker/src/app.ts → src/modes/mint.ts → broker/src/app.ts',
+    'cycle: src/a.ts → src/b.ts → src/a.ts',
+  ]);
+});
+
+test('the repository keeps its layout: core imports neither program, the broker only core, nothing imports the tests, no cycles', () => {
+  const graph = importGraph(['core', 'src', 'broker/src', 'fakes', 'scripts', 'test', 'broker/test']);
+  expect(graph.size).toBeGreaterThan(100);
+  expect([...graph.keys()].filter((file) => file.startsWith('core/')).length).toBeGreaterThan(10);
+  expect(layoutProblems(graph)).toEqual([]);
+  expect(relative(REPO, join(REPO, 'core'))).toBe('core');
+});
