@@ -37,6 +37,9 @@ export interface HarnessOptions {
   /** oidc settings beside the issuer and audience (jwks-cooldown, jwks-stale-for, …). */
   oidc?: Record<string, unknown>;
   defaults?: Record<string, unknown>;
+  /** github-webhook settings; with them the broker gets WEBHOOK_SECRET (or the variable named) too. */
+  githubWebhook?: Record<string, unknown>;
+  webhookSecret?: string;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
@@ -44,6 +47,7 @@ export function configYaml(options: HarnessOptions, port = 0): string {
     listen: { host: '127.0.0.1', port },
     oidc: { issuer: options.issuer.url, audience: AUDIENCE, ...options.oidc },
     ...(options.defaults ? { defaults: options.defaults } : {}),
+    ...(options.githubWebhook ? { 'github-webhook': options.githubWebhook } : {}),
     venice: { 'api-url': options.venice.apiUrl },
     ...(options.limits ? { limits: options.limits } : {}),
     rules: options.rules ?? DEFAULT_RULES,
@@ -65,7 +69,11 @@ export async function spawnBroker(options: HarnessOptions): Promise<TestBroker &
   const configPath = join(dir, 'broker.yaml');
   writeFileSync(configPath, configYaml(options));
   const child = spawn(NODE24, [join(REPO, 'broker/dist/server.js'), '--config', configPath], {
-    env: { PATH: process.env.PATH ?? '', VENICE_ADMIN_KEY: options.venice.adminKey },
+    env: {
+      PATH: process.env.PATH ?? '',
+      VENICE_ADMIN_KEY: options.venice.adminKey,
+      ...(options.webhookSecret ? { GITHUB_WEBHOOK_SECRET: options.webhookSecret } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -24,10 +24,14 @@ import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
 import type { Rule } from './config.js';
+import type { GitHubWebhook } from './github-webhook.js';
 import { deleteForCaller, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
+import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
 import { findRule, NO_RULE } from './policy.js';
 
 export interface AppDeps extends OperationDeps {
+  /** GitHub's webhook deliveries, when the config has github-webhook. */
+  webhook: GitHubWebhook | undefined;
   verifyCaller: VerifyCaller;
   audit: Audit;
   refusals: RefusalLog;
@@ -39,21 +43,44 @@ type Outcome = { status: 200 | 201; body: Record<string, unknown>; audit: Omit<A
 export function brokerApp(deps: AppDeps): Hono {
   const app = new Hono();
   const limit = deps.config.limits.bodyBytes;
-  app.use(
-    '/v1/*',
+  const sized = (maxSize: number) =>
     bodyLimit({
-      maxSize: limit,
+      maxSize,
       onError: async (c) => {
-        const reason = `the body is larger than the broker's ${limit} bytes.`;
+        const reason = `the body is larger than the broker's ${maxSize} bytes.`;
         return refuseBeforeRule(c, endpointOf(c), { status: 413, reason, kind: 'body-too-large', claims: undefined });
       },
-    }),
-  );
+    });
+  app.use('/v1/keys', sized(limit));
+  app.use('/v1/keys/*', sized(limit));
   app.get('/healthz', (c) => c.json({ ok: true }));
+  const { webhook } = deps;
+  if (webhook) {
+    // GitHub's payloads are tens of kB: the webhook has its own limit (github-webhook.body-bytes).
+    app.post('/v1/github/webhook', sized(deps.config.githubWebhook?.bodyBytes ?? limit), (c) =>
+      webhook.receive(c, (status, reason, kind) => refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined })),
+    );
+  }
 
   app.post('/v1/keys', (c) =>
     decide(c, 'mint', async (claims, rule, signal) => {
-      const key = await mint(claims, rule, await jsonBody(c, rule), deps, signal);
+      requireOperation(rule, 'mint');
+      const body = await jsonBody(c, rule);
+      const rotate = (body as { rotate?: unknown } | null)?.rotate;
+      const rotating = rotate === true || rotate === 'true';
+      if (rotating) {
+        requireOperation(rule, 'rotate');
+        if ((body as { scope?: unknown }).scope !== 'pr') {
+          throw new Refusal(400, 'rotate is only for preview keys: send "scope": "pr" with it.', { rule: rule.name });
+        }
+      }
+      const key = await mint(claims, rule, body, deps, signal);
+      const rotated = rotating
+        ? await rotateAfterMint(claims, key, deps).catch((error: unknown) => {
+            deps.log.warning(`could not rotate out the older keys of ${key.id}'s slot: ${safeText(messageOf(error))}`);
+            return undefined;
+          })
+        : [];
       const clamped = key.clamped.length > 0;
       return {
         status: 201,
@@ -66,6 +93,7 @@ export function brokerApp(deps: AppDeps): Hono {
           rule: rule.name,
           granted: keyRequestFields(key.granted),
           clamped: key.clamped,
+          ...(rotating ? { rotated: rotated ?? [], rotateFailed: rotated === undefined } : {}),
         },
         audit: { outcome: clamped ? 'clamped' : 'granted', rule: rule.name, keyId: key.id, granted: key.granted, clamped: key.clamped },
       };
@@ -74,6 +102,7 @@ export function brokerApp(deps: AppDeps): Hono {
 
   app.post('/v1/keys/unwrap', (c) =>
     decide(c, 'unwrap', async (claims, rule) => {
+      requireOperation(rule, 'use');
       const key = unwrapForCaller(claims, rule, await jsonBody(c, rule), deps);
       return {
         status: 200,
@@ -85,14 +114,57 @@ export function brokerApp(deps: AppDeps): Hono {
 
   app.delete('/v1/keys/:id', (c) =>
     decide(c, 'delete', async (claims, rule) => {
+      requireOperation(rule, 'delete');
       const deleted = await deleteForCaller(claims, rule, c.req.param('id'), deps);
       return { status: 200, body: { ...deleted }, audit: { outcome: deleted.outcome, rule: rule.name, keyId: deleted.keyId } };
     }),
   );
 
+  app.post('/v1/keys/revoke', (c) =>
+    decide(c, 'revoke', async (claims, rule) => {
+      requireOperation(rule, 'revoke');
+      const result = await revokeForCaller(claims, rule, objectBody(await jsonBody(c, rule), rule), deps);
+      return {
+        status: 200,
+        body: {
+          pr: result.pr,
+          dryRun: result.dryRun,
+          keys: result.keys,
+          deletedIds: result.deleted.ids,
+          spent: result.deleted.spent,
+          unread: result.deleted.unread,
+        },
+        audit: { outcome: 'deleted', rule: rule.name, deleted: result.deleted.ids, reason: result.dryRun ? 'dry run' : undefined },
+      };
+    }),
+  );
+
+  app.get('/v1/keys', (c) =>
+    decide(c, 'list', async (claims, rule) => {
+      requireOperation(rule, 'sweep');
+      const keys = await listForCaller(claims, deps);
+      return { status: 200, body: { keys }, audit: { outcome: 'granted', rule: rule.name } };
+    }),
+  );
+
+  app.post('/v1/keys/sweep', (c) =>
+    decide(c, 'sweep', async (claims, rule) => {
+      requireOperation(rule, 'sweep');
+      const result = await sweepForCaller(claims, rule, objectBody(await jsonBody(c, rule), rule), deps);
+      return {
+        status: 200,
+        body: { dryRun: result.dryRun, keys: result.keys, deletedIds: result.deleted.ids, refused: result.refused },
+        audit: { outcome: 'deleted', rule: rule.name, deleted: result.deleted.ids, reason: result.dryRun ? 'dry run' : undefined },
+      };
+    }),
+  );
+
   app.notFound((c) =>
     c.json(
-      { error: 'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap and GET /healthz.' },
+      {
+        error:
+          'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap, POST /v1/keys/revoke, GET /v1/keys, POST /v1/keys/sweep, POST /v1/github/webhook and GET /healthz.',
+      },
       404,
     ),
   );
@@ -143,7 +215,7 @@ export function brokerApp(deps: AppDeps): Hono {
    */
   async function refuseBeforeRule(
     c: Context,
-    endpoint: Endpoint,
+    endpoint: Endpoint | 'webhook',
     refusal: { status: 401 | 403 | 413; reason: string; kind: string; claims: CallerClaims | undefined },
   ): Promise<Response> {
     const address = addressOf(c);
@@ -170,15 +242,26 @@ function answer(c: Context, status: number, reason: string, retryAfterMs?: numbe
   return c.json({ error: reason, ...(rule ? { rule } : {}) }, status as 400);
 }
 
-function endpointOf(c: Context): Endpoint {
+function endpointOf(c: Context): Endpoint | 'webhook' {
+  if (c.req.path.endsWith('/webhook')) return 'webhook';
   if (c.req.method === 'DELETE') return 'delete';
-  return c.req.path.endsWith('/unwrap') ? 'unwrap' : 'mint';
+  if (c.req.method === 'GET') return 'list';
+  const last = c.req.path.split('/').at(-1);
+  return last === 'unwrap' || last === 'revoke' || last === 'sweep' ? last : 'mint';
 }
 
 /** The client's address as the socket reports it (behind a proxy: the proxy's). */
 function addressOf(c: Context): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   return incoming?.socket.remoteAddress ?? 'unknown';
+}
+
+/** A body that must be a JSON object (the lifecycle endpoints' fields). */
+function objectBody(body: unknown, rule: Rule): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Refusal(400, 'the body must be a JSON object, e.g. {"dry-run": false}.', { rule: rule.name });
+  }
+  return body as Record<string, unknown>;
 }
 
 /** The body as JSON; anything else is the caller's mistake (400), said without echoing the body. */

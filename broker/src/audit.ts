@@ -12,7 +12,7 @@ import type { KeyRequest } from '../../core/key-request.js';
 import type { CallerClaims } from './caller-token.js';
 
 export interface AuditRecord {
-  action: 'mint' | 'delete' | 'unwrap' | 'request';
+  action: 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep' | 'webhook' | 'request';
   outcome: 'granted' | 'clamped' | 'refused' | 'deleted' | 'already-gone' | 'failed';
   status: number;
   claims?: CallerClaims | undefined;
@@ -21,6 +21,13 @@ export interface AuditRecord {
   granted?: KeyRequest | undefined;
   clamped?: string[] | undefined;
   reason?: string | undefined;
+  /** Keys deleted by this decision (revoke, sweep, a webhook's clean-up). */
+  deleted?: string[] | undefined;
+  /** A webhook delivery's GUID, and its event. */
+  delivery?: string | undefined;
+  event?: string | undefined;
+  /** For a webhook: the repository the payload names (its claims are not a token's). */
+  repository?: string | undefined;
 }
 
 export type Audit = (record: AuditRecord) => void;
@@ -32,7 +39,9 @@ export function auditLine(record: AuditRecord, now: number): string {
     action: record.action,
     outcome: record.outcome,
     status: record.status,
-    repository: claims?.repository,
+    repository: claims?.repository ?? record.repository,
+    delivery: record.delivery,
+    webhookEvent: record.event,
     repositoryId: claims?.repository_id,
     owner: claims?.repository_owner,
     ownerId: claims?.repository_owner_id,
@@ -54,6 +63,7 @@ export function auditLine(record: AuditRecord, now: number): string {
       privacy: granted.modelPrivacy ?? 'ALL',
     },
     clamped: record.clamped?.length ? record.clamped : undefined,
+    deleted: record.deleted,
     // Reasons are the broker's own words; kept short so one line stays one line.
     reason: record.reason && record.reason.length > 500 ? `${record.reason.slice(0, 500)}…` : record.reason,
   });

@@ -15,6 +15,7 @@ import { CallerLimits } from './caller-limits.js';
 import { callerVerifier } from './caller-token.js';
 import type { BrokerConfig } from './config.js';
 import { FairQueue } from './fair-queue.js';
+import { GitHubWebhook } from './github-webhook.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { KeyListing } from './key-listing.js';
 import { adviceForBrokerCaller } from './venice-advice.js';
@@ -31,6 +32,8 @@ export interface BrokerOptions {
   writeAudit: (line: string) => void;
   /** Where operational lines go: stderr, in server.ts. */
   writeLog: (line: string) => void;
+  /** The GitHub webhook's secret (from the variable github-webhook.secret-env names). */
+  webhookSecret?: string | undefined;
 }
 
 export interface RunningBroker {
@@ -88,26 +91,37 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     write: writeAudit,
     audit,
   });
-  const app = brokerApp({
+  const operations = {
     config,
     adminKey,
     now,
-    verifyCaller: callerVerifier(config.oidc, keys, now),
-    audit,
-    refusals,
-    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress),
-    mintsInFlight: new Map(),
+    mintsInFlight: new Map<string, number>(),
     log,
     queue: new FairQueue({
       perWindow: config.limits.createsPerMinute,
       windowMs: config.limits.createWindowMs,
       timeoutMs: config.limits.queueTimeoutMs,
       now,
-      sleep: (ms, signal) => policy.sleep(ms, signal),
+      sleep: (ms: number, signal?: AbortSignal) => policy.sleep(ms, signal),
     }),
     listing: new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now),
     guard,
     venice,
+  };
+  const webhook =
+    config.githubWebhook && options.webhookSecret
+      ? new GitHubWebhook(
+          { ...operations, secret: options.webhookSecret, audit, sleep: (ms) => policy.sleep(ms) },
+          config.githubWebhook.reconcileIntervalMs,
+        )
+      : undefined;
+  const app = brokerApp({
+    ...operations,
+    webhook,
+    verifyCaller: callerVerifier(config.oidc, keys, now),
+    audit,
+    refusals,
+    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress),
   });
   const timeout = config.limits.requestTimeoutMs;
   return new Promise((resolve) => {
@@ -133,7 +147,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
               const http = server as Server;
               http.close(() => {
                 refusals.close();
-                done();
+                void (webhook?.close() ?? Promise.resolve()).then(done);
               });
               http.closeIdleConnections();
               setTimeout(() => http.closeAllConnections(), graceMs).unref();

@@ -10,7 +10,17 @@ import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Rule } from './config.js';
 import { Refusal } from './key-operations.js';
 
-export type Endpoint = 'mint' | 'delete' | 'unwrap';
+export type Endpoint = 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep';
+type Limited = keyof Rule['rateLimits'];
+/** Revoke, list and sweep share the delete limit: they are the lifecycle's deletes. */
+const LIMITED: Record<Endpoint, Limited> = {
+  mint: 'mint',
+  delete: 'delete',
+  unwrap: 'unwrap',
+  revoke: 'delete',
+  list: 'delete',
+  sweep: 'delete',
+};
 
 export class CallerLimits {
   private readonly perRule = new Map<string, RateLimiterMemory>();
@@ -27,13 +37,14 @@ export class CallerLimits {
 
   /** Throws a 429 Refusal when this repository has used its rule's requests for this endpoint. */
   async admit(rule: Rule, endpoint: Endpoint, repositoryId: string): Promise<void> {
-    const limiter = this.perRule.get(`${rule.name}/${endpoint}`) as RateLimiterMemory;
+    const limited = LIMITED[endpoint];
+    const limiter = this.perRule.get(`${rule.name}/${limited}`) as RateLimiterMemory;
     try {
       await limiter.consume(repositoryId);
     } catch (result) {
       throw new Refusal(
         429,
-        `rule "${rule.name}" allows ${rule.rateLimits[endpoint]} ${endpoint} request(s) per minute per repository; retry after the wait given.`,
+        `rule "${rule.name}" allows ${rule.rateLimits[limited]} ${limited} request(s) per minute per repository; retry after the wait given.`,
         { rule: rule.name, retryAfterMs: msBeforeNext(result) },
       );
     }

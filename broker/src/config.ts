@@ -59,6 +59,11 @@ export interface RateLimits {
 
 export const DEFAULT_RATE_LIMITS: RateLimits = { mint: 60, delete: 120, unwrap: 120 };
 
+/** What a rule lets its callers do: `use` opens a run key's handle; rotate, revoke and sweep are the preview lifecycle. */
+export const OPERATIONS = ['mint', 'use', 'delete', 'rotate', 'revoke', 'sweep'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+export const DEFAULT_OPERATIONS: Operation[] = ['mint', 'use', 'delete'];
+
 export interface Rule {
   name: string;
   match: Partial<Record<MatchableClaim, string>>;
@@ -70,6 +75,7 @@ export interface Rule {
   allowSkipDelete: boolean;
   ceilings: Ceilings;
   rateLimits: RateLimits;
+  operations: Operation[];
 }
 
 export interface BrokerConfig {
@@ -102,6 +108,8 @@ export interface BrokerConfig {
     /** Requests refused before a rule matched (401, 403, 413), per client address per minute. */
     refusalsPerAddress: number;
   };
+  /** GitHub's webhook deliveries (workflow runs completed, pull requests closed): absent, no webhook endpoint. */
+  githubWebhook: { secretEnv: string; reconcileIntervalMs: number; bodyBytes: number } | undefined;
   rules: Rule[];
 }
 
@@ -116,7 +124,7 @@ type Node = Record<string, unknown>;
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const CEILING_KEYS = ['usd', 'diem', 'periods', 'max-expiry', 'privacy-floor', 'scopes', 'live-keys'];
 const RATE_LIMIT_KEYS = ['mint', 'delete', 'unwrap'] as const;
-const RULE_KEYS = ['name', 'match', 'over-ceiling', 'allow-skip-delete', 'ceilings', 'rate-limits'];
+const RULE_KEYS = ['name', 'match', 'over-ceiling', 'allow-skip-delete', 'operations', 'ceilings', 'rate-limits'];
 
 export function parseConfig(text: string): BrokerConfig {
   const problems: string[] = [];
@@ -127,7 +135,7 @@ export function parseConfig(text: string): BrokerConfig {
     throw new ConfigError([`not YAML: ${(error as Error).message.split('\n')[0]}`]);
   }
   const read = reader(problems);
-  const top = read.object(root, '', ['listen', 'oidc', 'venice', 'limits', 'defaults', 'rules'], true);
+  const top = read.object(root, '', ['listen', 'oidc', 'venice', 'limits', 'github-webhook', 'defaults', 'rules'], true);
   const listen = read.object(top.listen, 'listen', ['host', 'port']);
   const oidc = read.object(
     top.oidc,
@@ -185,8 +193,23 @@ export function parseConfig(text: string): BrokerConfig {
       maxConnections: read.integer(limits['max-connections'], 'limits.max-connections', 512, 8, 100_000),
       refusalsPerAddress: read.integer(limits['refusals-per-address'], 'limits.refusals-per-address', 60, 1, 100_000),
     },
+    githubWebhook: undefined,
     rules: [],
   };
+  if (top['github-webhook'] !== undefined) {
+    const webhook = read.object(top['github-webhook'], 'github-webhook', ['secret-env', 'reconcile-interval', 'body-bytes']);
+    config.githubWebhook = {
+      secretEnv: read.string(
+        webhook['secret-env'],
+        'github-webhook.secret-env',
+        'GITHUB_WEBHOOK_SECRET',
+        /^[A-Za-z_][A-Za-z0-9_]*$/,
+        'GITHUB_WEBHOOK_SECRET',
+      ),
+      reconcileIntervalMs: read.duration(webhook['reconcile-interval'], 'github-webhook.reconcile-interval', 600_000, '10m'),
+      bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 1_048_576, 1_024, 26_214_400),
+    };
+  }
   const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
   const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
   const defaultRates = readRateLimits(defaults['rate-limits'], 'defaults.rate-limits', DEFAULT_RATE_LIMITS, read);
@@ -266,6 +289,7 @@ function readRule(value: unknown, path: string, read: Reader, defaults: { ceilin
       liveKeys: ceilings['live-keys'] === undefined ? 0 : read.integer(ceilings['live-keys'], `${where}.ceilings.live-keys`, 20, 0, 500),
     },
     rateLimits: readRateLimits(rule['rate-limits'], `${where}.rate-limits`, defaults.rates, read),
+    operations: read.list(rule.operations, `${where}.operations`, OPERATIONS, DEFAULT_OPERATIONS),
   };
 }
 

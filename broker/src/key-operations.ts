@@ -10,7 +10,7 @@
  * repository's key.
  */
 import { deleteInvocationKeys, deleteTaggedKey, ownedKeys, ownerTag, type Spent } from '../../core/delete-keys.js';
-import { buildDescription, formatTag, newInvocationToken, tagForRequest } from '../../core/description-tag.js';
+import { buildDescription, formatTag, type KeyTag, newInvocationToken, tagForRequest } from '../../core/description-tag.js';
 import type { InputErrors } from '../../core/errors.js';
 import { messageOf } from '../../core/errors.js';
 import { isKeyHandle, openRunKey, sealHandle } from '../../core/key-handle.js';
@@ -60,6 +60,7 @@ export interface OperationDeps {
 }
 
 export interface Granted {
+  tag: KeyTag;
   id: string;
   apiKey: string;
   description: string;
@@ -182,7 +183,7 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
           )
         : undefined;
     deps.log.info(`minted ${key.id} (${formatTag(tag)}) under rule ${rule.name}`);
-    return { ...key, handle, granted, clamped: decision.clamped };
+    return { ...key, tag, handle, granted, clamped: decision.clamped };
   } finally {
     const left = (deps.mintsInFlight.get(repositoryKey) as number) - 1;
     if (left === 0) deps.mintsInFlight.delete(repositoryKey);

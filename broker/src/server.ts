@@ -51,6 +51,12 @@ async function main(): Promise<void> {
       `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
     );
   }
+  const webhookSecret = config.githubWebhook ? (process.env[config.githubWebhook.secretEnv] ?? '') : undefined;
+  if (webhookSecret !== undefined && webhookSecret.length < 16) {
+    fail(
+      `the environment variable ${config.githubWebhook?.secretEnv} must hold the GitHub webhook's secret (at least 16 characters), as github-webhook in the config asks; set it from your platform's secret store.`,
+    );
+  }
   // A platform's stop: requests in flight get 20 s to finish (most platforms wait 30 s before SIGKILL).
   let broker: RunningBroker | undefined;
   let stopping = false;
@@ -66,6 +72,7 @@ async function main(): Promise<void> {
     env: process.env,
     writeAudit: (line) => process.stdout.write(`${line}\n`),
     writeLog: (line) => process.stderr.write(`${line}\n`),
+    webhookSecret,
   });
   if (stopping) return stop();
   process.stderr.write(`${NAME}: listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)\n`);

@@ -25,6 +25,7 @@ export async function startTestBroker(options: HarnessOptions & { now?: () => nu
     env: {},
     writeAudit: (line) => lines.push(line),
     writeLog: (line) => logs.push(line),
+    webhookSecret: options.webhookSecret,
     ...(options.now ? { now: options.now } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
   });

@@ -1,0 +1,234 @@
+/**
+ * GitHub's organisation webhook: when a workflow run completes or a pull request closes, the broker
+ * deletes the keys that belong to it, so no key outlives its owner even when the runner died before
+ * its post step and nobody runs a sweep.
+ *
+ *   POST /v1/github/webhook   X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the secret),
+ *                             X-GitHub-Event, X-GitHub-Delivery
+ *
+ * - The signature is checked on the raw bytes, in constant time, before anything else is read
+ *   (node:crypto rather than a library: the check is a few lines, and it must see the exact bytes).
+ *   No or a wrong signature: 401, counted with the other refusals before a rule.
+ * - A delivery id is acted on once: remembered only after its signature verified (a forged delivery
+ *   cannot use up a real id), for a day; a redelivery gets 200 and does nothing.
+ * - `ping`: 200. `workflow_run` `completed`: the run's job and run keys go (not `kept` keys).
+ *   `pull_request` `closed`: every key of that PR goes. The payload's repository must be admitted by a
+ *   rule, matched by the same ids and names as a token's (its other claims have no meaning here);
+ *   anything else is ignored with an audit line.
+ * - The answer is 202 at once; the work is done in the background, one delivery at a time (deliveries
+ *   touching the same keys never delete a key twice), from the shared listing, retried, each deletion
+ *   audited with its delivery. Runs and PRs heard finished are remembered for a week, and a periodic
+ *   reconcile deletes any of their keys a failed or missed deletion left.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import { ownedKeys } from '../../core/delete-keys.js';
+import { messageOf } from '../../core/errors.js';
+import { safeText } from '../../core/safe-text.js';
+import type { Audit } from './audit.js';
+import type { Rule } from './config.js';
+import type { OperationDeps } from './key-operations.js';
+
+const DELIVERY_MEMORY_MS = 86_400_000;
+const MAX_DELIVERIES_REMEMBERED = 50_000;
+const FINISHED_MEMORY_MS = 7 * 86_400_000;
+const MAX_FINISHED_REMEMBERED = 20_000;
+const ATTEMPTS = 5;
+const IDENTITY_CLAIMS = new Set(['repository_owner_id', 'repository_id', 'repository_owner', 'repository']);
+
+interface Finished {
+  repository: string;
+  kind: 'run' | 'pr';
+  /** The run id or the PR number, as the tag writes it. */
+  value: string;
+  until: number;
+}
+
+export interface WebhookDeps extends OperationDeps {
+  secret: string;
+  audit: Audit;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export function signatureMatches(secret: string, body: Buffer, header: string | undefined): boolean {
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const given = Buffer.from(header ?? '');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Whether a rule admits this repository by the ids and names a token would carry. */
+export function admitsRepository(rules: Rule[], repository: Record<string, string>): Rule | undefined {
+  return rules.find((rule) => {
+    const identity = rule.matcher.filter(([claim]) => IDENTITY_CLAIMS.has(claim));
+    return (
+      identity.length > 0 && identity.every(([claim, test]) => typeof repository[claim] === 'string' && test(repository[claim] as string))
+    );
+  });
+}
+
+export class GitHubWebhook {
+  private readonly deliveries = new Map<string, number>();
+  private readonly finished = new Map<string, Finished>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: WebhookDeps,
+    reconcileIntervalMs: number,
+  ) {
+    if (reconcileIntervalMs > 0) {
+      this.timer = setInterval(() => void this.enqueue(() => this.reconcile()), reconcileIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.timer);
+    return this.queue;
+  }
+
+  /** The work queued so far, done (tests and shutdown wait on it). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** One delivery: verify, remember, answer; the deletions follow in the background. */
+  async receive(c: Context, refuse: (status: 401, reason: string, kind: string) => Promise<Response>): Promise<Response> {
+    const body = Buffer.from(await c.req.arrayBuffer());
+    if (!signatureMatches(this.deps.secret, body, c.req.header('x-hub-signature-256'))) {
+      return refuse(
+        401,
+        'the X-Hub-Signature-256 header is missing or does not match the body with the webhook secret.',
+        'webhook-signature',
+      );
+    }
+    const delivery = c.req.header('x-github-delivery') ?? '';
+    const event = c.req.header('x-github-event') ?? '';
+    if (!/^[0-9A-Za-z-]{1,64}$/.test(delivery) || !/^[a-z_]{1,64}$/.test(event)) {
+      return c.json({ error: 'X-GitHub-Delivery and X-GitHub-Event must be as GitHub writes them.' }, 400);
+    }
+    const now = this.deps.now();
+    if ((this.deliveries.get(delivery) ?? 0) > now) return c.json({ ok: true, duplicate: true }, 200);
+    this.remember(delivery, now);
+    if (event === 'ping') return c.json({ ok: true }, 200);
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return c.json({ error: 'the body is not JSON.' }, 400);
+    }
+    const job = this.jobOf(event, payload);
+    if (!job) return c.json({ ok: true, ignored: true }, 202);
+    const rule = admitsRepository(this.deps.config.rules, job.identity);
+    const audited = { action: 'webhook' as const, status: 202, delivery, event, repository: job.identity.repository };
+    if (!rule) {
+      this.deps.audit({
+        ...audited,
+        outcome: 'refused',
+        reason: "no rule of the policy admits the payload's repository; nothing deleted.",
+      });
+      return c.json({ ok: true, ignored: true }, 202);
+    }
+    this.rememberFinished(job.finished, now);
+    void this.enqueue(() => this.clean(job.finished, { delivery, event, rule: rule.name }));
+    return c.json({ ok: true, accepted: true }, 202);
+  }
+
+  /** What a delivery asks for: the run or PR it says is over, and the repository's identity. */
+  private jobOf(
+    event: string,
+    payload: Record<string, unknown>,
+  ): { finished: Omit<Finished, 'until'>; identity: Record<string, string> } | undefined {
+    const repository = payload.repository as { id?: unknown; full_name?: unknown; owner?: { id?: unknown; login?: unknown } } | undefined;
+    const identity = {
+      repository_id: String(repository?.id ?? ''),
+      repository_owner_id: String(repository?.owner?.id ?? ''),
+      repository: typeof repository?.full_name === 'string' ? repository.full_name : '',
+      repository_owner: typeof repository?.owner?.login === 'string' ? repository.owner.login : '',
+    };
+    if (!/^[1-9]\d{0,15}$/.test(identity.repository_id) || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(identity.repository))
+      return undefined;
+    if (event === 'workflow_run' && payload.action === 'completed') {
+      const runId = String((payload.workflow_run as { id?: unknown } | undefined)?.id ?? '');
+      if (!/^[1-9]\d{0,12}$/.test(runId)) return undefined;
+      return { finished: { repository: identity.repository, kind: 'run', value: runId }, identity };
+    }
+    if (event === 'pull_request' && payload.action === 'closed') {
+      const pr = String(payload.number ?? '');
+      if (!/^[1-9]\d{0,8}$/.test(pr)) return undefined;
+      return { finished: { repository: identity.repository, kind: 'pr', value: pr }, identity };
+    }
+    return undefined;
+  }
+
+  /** Deletes the keys of a finished run (job and run keys) or PR (all), retrying; each deletion audited. */
+  private async clean(
+    finished: Omit<Finished, 'until'>,
+    context: { delivery: string; event: string; rule: string } | undefined,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const blocked = this.deps.guard.blockedForMs();
+        if (blocked > 0) await this.deps.sleep(blocked);
+        const keys = ownedKeys(await this.deps.listing.keys(), finished.repository).filter((key) =>
+          finished.kind === 'run'
+            ? key.tag.runId === finished.value && (key.tag.scope === 'job' || key.tag.scope === 'run')
+            : String(key.tag.pr) === finished.value,
+        );
+        if (keys.length === 0) return;
+        const client = this.deps.venice().forCleanup();
+        for (const key of keys) {
+          const outcome = await client.deleteKey(key.id).finally(() => this.deps.listing.changed());
+          this.deps.log.info(`deleted ${key.id} (${finished.kind} ${finished.value} of ${finished.repository} is over)`);
+          this.deps.audit({
+            action: 'webhook',
+            outcome: outcome === 'deleted' ? 'deleted' : 'already-gone',
+            status: 200,
+            repository: finished.repository,
+            keyId: key.id,
+            rule: context?.rule,
+            delivery: context?.delivery,
+            event: context?.event,
+            reason: context ? undefined : `reconciled: ${finished.kind} ${finished.value} is over`,
+          });
+        }
+        return;
+      } catch (error) {
+        if (attempt >= ATTEMPTS) {
+          this.deps.log.warning(
+            `could not delete the keys of ${finished.kind} ${finished.value} of ${finished.repository} (${safeText(messageOf(error))}); the reconcile tries again.`,
+          );
+          return;
+        }
+        await this.deps.sleep(Math.min(30_000, 1_000 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** The safety net: keys of every run and PR heard finished (within a week) are looked for again. */
+  async reconcile(): Promise<void> {
+    const now = this.deps.now();
+    for (const [key, finished] of this.finished) {
+      if (finished.until <= now) this.finished.delete(key);
+      else await this.clean(finished, undefined);
+    }
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(work, work);
+    return this.queue;
+  }
+
+  private remember(delivery: string, now: number): void {
+    this.deliveries.set(delivery, now + DELIVERY_MEMORY_MS);
+    if (this.deliveries.size > MAX_DELIVERIES_REMEMBERED) this.deliveries.delete(this.deliveries.keys().next().value as string);
+  }
+
+  private rememberFinished(finished: Omit<Finished, 'until'>, now: number): void {
+    this.finished.set(`${finished.repository.toLowerCase()} ${finished.kind} ${finished.value}`, {
+      ...finished,
+      until: now + FINISHED_MEMORY_MS,
+    });
+    if (this.finished.size > MAX_FINISHED_REMEMBERED) this.finished.delete(this.finished.keys().next().value as string);
+  }
+}
