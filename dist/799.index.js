@@ -69,10 +69,12 @@ class BrokerClient {
         this.options = options;
     }
     /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
-    async mint(fields) {
+    async mint(fields, { rotate = false } = {}) {
         // Never retried after a request that got no answer: the broker may have made the key. It deletes a
         // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
-        const json = await this.send('POST', '/v1/keys', 'minting the key', fields, { retryUnanswered: false });
+        const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, {
+            retryUnanswered: false,
+        });
         const data = json;
         if ((0,venice_client/* isApiKey */.A)(data.apiKey))
             this.options.mask(data.apiKey); // before anything else is read or printed
@@ -100,7 +102,58 @@ class BrokerClient {
             rule: typeof data.rule === 'string' ? data.rule : '',
             granted: grantedFields(data.granted),
             clamped: Array.isArray(data.clamped) ? data.clamped.filter((item) => typeof item === 'string').slice(0, 10) : [],
+            rotated: !rotate || data.rotateFailed === true ? undefined : idsOf(data.rotated),
         };
+    }
+    /** POST /v1/keys/revoke: every key of the PR (the token's, or `pr` for a merged PR's closing run). */
+    async revokePr(pr, dryRun) {
+        const json = (await this.send('POST', '/v1/keys/revoke', `revoking the keys of PR #${pr ?? '?'}`, {
+            ...(pr === undefined ? {} : { 'pr-number': pr }),
+            'dry-run': dryRun,
+        }));
+        const spent = json.spent;
+        return {
+            keys: this.ownedKeysOf(json.keys),
+            deleted: {
+                ids: idsOf(json.deletedIds),
+                spent: { usd: amountOf(spent?.usd), diem: amountOf(spent?.diem) },
+                unread: typeof json.unread === 'number' ? json.unread : 0,
+            },
+        };
+    }
+    /** GET /v1/keys: this repository's keys (never a secret), for sweep to ask GitHub about. */
+    async listKeys() {
+        const json = (await this.send('GET', '/v1/keys', "listing this repository's keys"));
+        return this.ownedKeysOf(json.keys);
+    }
+    /** POST /v1/keys/sweep: the broker deletes those of `ids` that are this repository's (never a kept key). */
+    async sweep(keys, dryRun) {
+        const json = (await this.send('POST', '/v1/keys/sweep', 'deleting the keys nobody else will', {
+            ids: keys.map((key) => key.id),
+            'dry-run': dryRun,
+        }));
+        return { keys: this.ownedKeysOf(json.keys), deleted: { ids: idsOf(json.deletedIds), spent: { usd: 0, diem: 0 }, unread: 0 } };
+    }
+    /** The broker's key list, trusted only where each key's own description carries this repository's tag. */
+    ownedKeysOf(value) {
+        // Anything that is not a list of this repository's keys counts as no keys: nothing is deleted for it.
+        return (Array.isArray(value) ? value : []).flatMap((entry) => {
+            const key = entry;
+            const tag = (0,description_tag/* parseTag */.ED)(typeof key.description === 'string' ? key.description : '');
+            const expiresAt = key.expiresAt === null ? null : (0,venice_client/* isoDate */._$)(key.expiresAt);
+            if (!(0,venice_client/* isKeyId */.rZ)(key.id) || !tag || !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) || expiresAt === undefined)
+                return [];
+            return [
+                {
+                    id: key.id,
+                    description: key.description,
+                    expiresAt,
+                    createdAt: (0,venice_client/* isoDate */._$)(key.createdAt) ?? null,
+                    apiKeyType: 'INFERENCE',
+                    tag,
+                },
+            ];
+        });
     }
     /** DELETE /v1/keys/{id}: what the broker did, and what the key spent when it could read it. */
     async deleteKey(id) {
@@ -209,6 +262,13 @@ function explain(status, json, doing, retryAfter) {
         retryable: status >= 500 && status !== 502,
     });
 }
+/** Key ids from an answer: only those that look like Venice's. */
+function idsOf(value) {
+    return Array.isArray(value) ? value.filter((id) => (0,venice_client/* isKeyId */.rZ)(id)).slice(0, 500) : [];
+}
+function amountOf(value) {
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
+}
 
 ;// CONCATENATED MODULE: ./src/broker-path/id-token.ts
 /**
@@ -313,7 +373,7 @@ async function mintThroughBroker(config, deps) {
     const mintedAt = deps.now();
     const key = await io.group('Create the inference key through the broker', async () => {
         io.info(`Asking the broker at ${config.brokerUrl} for a ${config.scope} key.`);
-        return broker.mint(fields);
+        return broker.mint(fields, { rotate: config.rotate });
     });
     io.saveState(action_io/* STATE */.c.tag, (0,description_tag/* formatTag */._3)(key.tag));
     io.saveState(action_io/* STATE */.c.keyId, key.id);
@@ -336,12 +396,20 @@ async function mintThroughBroker(config, deps) {
         await deleteAfterFailure(key.id, deps);
         throw error;
     }
+    const where = `PR #${key.tag.pr} slot ${key.tag.slot}`;
+    if (config.rotate && key.rotated === undefined)
+        io.warning(`the broker could not delete the older keys of ${where}; they expire as set.`);
+    else if (config.rotate) {
+        io.info(key.rotated?.length
+            ? `Rotated out ${key.rotated.length} older key(s) of ${where} through the broker.`
+            : `No older key of ${where} to rotate out.`);
+    }
     await (0,summary/* writeSummary */.Sy)(io, (0,summary/* mintSummary */.pb)({
         keyId: key.id,
         description: key.description,
         expiresAt: key.expiresAt,
         verified: config.verify,
-        rotated: [],
+        rotated: key.rotated ?? [],
         mintedAt,
         broker: { rule: key.rule, clamped: key.clamped },
     }, { ...config, ...grantedOf(key, config) }));

@@ -2,13 +2,16 @@
 // server on loopback, runs the committed dist/ main then post as the runner would, and prints what a
 // workflow log would show (masked, as GitHub masks it), the outputs, and the server's keys before and after.
 // Then a run key shared by jobs, and a job key through the key broker (broker/dist/server.js as its own
-// process, a loopback OIDC issuer standing in for GitHub's) with no admin key in the workflow.
+// process, a loopback OIDC issuer standing in for GitHub's) with no admin key in the workflow, and a
+// runner that dies before its post step, whose key the broker deletes when GitHub's webhook says the run is over.
 import { AUDIENCE, spawnBroker } from '../fakes/broker-process.ts';
+import { deliver, workflowRunCompleted } from '../fakes/github-webhooks.ts';
 import { jobClaims, OidcIssuer } from '../fakes/oidc-issuer.ts';
 import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../fakes/runner.ts';
 import { VeniceServer } from '../fakes/venice-server.ts';
 
 const server = await new VeniceServer().start();
+const WEBHOOK_SECRET = 'the-demo-webhook-secret';
 const inputs = {
   'admin-key': server.adminKey,
   'api-url': server.apiUrl,
@@ -54,7 +57,12 @@ function showKeys(title: string): void {
 /** A job with `id-token: write` and broker-url instead of admin-key: main, post, and the broker's audit lines. */
 async function brokerLife(): Promise<boolean> {
   const issuer = await new OidcIssuer(AUDIENCE).start();
-  const broker = await spawnBroker({ venice: server, issuer });
+  const broker = await spawnBroker({
+    venice: server,
+    issuer,
+    githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
+    webhookSecret: WEBHOOK_SECRET,
+  });
   try {
     console.log(`broker on ${broker.url} (its policy: octo-org's main branch, up to 5 USD, clamped); OIDC issuer on ${issuer.url}`);
     const brokerInputs = { 'broker-url': broker.url, 'broker-audience': AUDIENCE, 'api-url': server.apiUrl, 'usd-limit': '50' };
@@ -63,9 +71,28 @@ async function brokerLife(): Promise<boolean> {
     showLog(job);
     const jobPost = await runStep('post', { inputs: brokerInputs, env: env(), state: job.state });
     showLog(jobPost);
+
+    console.log('\n=== A runner that dies: its post step never runs, and the webhook cleans up ===');
+    const dying = await runStep('main', {
+      inputs: brokerInputs,
+      env: { ...issuer.jobEnv(jobClaims('octo-org/shop', '18234567999')), GITHUB_RUN_ID: '18234567999' },
+    });
+    console.log(`job of run 18234567999: key ${dying.outputs['key-id']} minted; then the runner is killed (no post step).`);
+    showKeys('Before GitHub says the run is over');
+    const delivery = await deliver(broker.url, 'workflow_run', workflowRunCompleted('octo-org/shop', '18234567999'), {
+      signWith: WEBHOOK_SECRET,
+    });
+    console.log(
+      `GitHub's workflow_run "completed" delivery ${delivery.delivery} → HTTP ${delivery.status} (the broker deletes in the background)`,
+    );
+    for (let i = 0; i < 100 && server.liveKeys().some((key) => key.id === dying.outputs['key-id']); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    showKeys('After the delivery');
+    await broker.stop();
     console.log("\nThe broker's audit log (one JSON line per decision, never a token or a key):");
     for (const line of broker.audit) console.log(`  ${JSON.stringify(line)}`);
-    return job.exitCode === 0 && jobPost.exitCode === 0;
+    return job.exitCode === 0 && jobPost.exitCode === 0 && dying.exitCode === 0 && server.liveKeys().length === 0;
   } finally {
     await broker.stop();
     await issuer.stop();

@@ -66,7 +66,7 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
     const isCancelled = (): boolean => step.cancel.signal.aborted;
     if (config.mode === 'use') return await useRunKey(config, { ...deps, broker });
     if (config.mode === 'revoke') return await revoke(config, { ...deps, broker });
-    if (config.mode === 'sweep') return await sweep(config, deps);
+    if (config.mode === 'sweep') return await sweep(config, { ...deps, broker });
     if (brokerPath && broker) return await brokerPath.mintThroughBroker(config, { ...deps, broker, isCancelled });
     await mintKey(config, { ...deps, token: step.newToken(), isCancelled });
   } catch (error) {

@@ -61,7 +61,7 @@ export class CallerLimits {
   }
 }
 
+/** The memory store rejects with a RateLimiterRes: how long until the window lets the caller in again. */
 function msBeforeNext(result: unknown): number {
-  const ms = (result as Partial<RateLimiterRes> | undefined)?.msBeforeNext;
-  return Math.max(1_000, typeof ms === 'number' ? ms : 60_000);
+  return Math.max(1_000, (result as RateLimiterRes).msBeforeNext);
 }

@@ -87,11 +87,6 @@ export class GitHubWebhook {
     return this.queue;
   }
 
-  /** The work queued so far, done (tests and shutdown wait on it). */
-  idle(): Promise<void> {
-    return this.queue;
-  }
-
   /** One delivery: verify, remember, answer; the deletions follow in the background. */
   async receive(c: Context, refuse: (status: 401, reason: string, kind: string) => Promise<Response>): Promise<Response> {
     const body = Buffer.from(await c.req.arrayBuffer());

@@ -11,7 +11,9 @@
  *   Retry-After (the caller is not at fault).
  * jose's createLocalJWKSet does the key selection (kid, alg, use) from the held set.
  */
+
 import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { messageOf } from '../../core/errors.js';
 
 export class KeysUnavailable extends Error {
   constructor(readonly retryAfterMs: number) {
@@ -87,7 +89,7 @@ export class IssuerKeys {
         this.fetchedAt = now();
         this.options.onFetch?.('ok', `${jwks.keys.length} key(s)`);
       })
-      .catch((error: unknown) => this.options.onFetch?.('failed', error instanceof Error ? error.message : String(error)))
+      .catch((error: unknown) => this.options.onFetch?.('failed', messageOf(error)))
       .finally(() => {
         this.pending = undefined;
       });

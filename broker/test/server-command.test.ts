@@ -41,6 +41,12 @@ test.each([
     /^venice-key-broker: .*broker\.yaml: the broker's config is not valid:\n {2}oidc: missing; it needs issuer, audience, jwks-url…\n/,
   ],
   [
+    'github-webhook without its secret in the environment',
+    ['--config', 'WEBHOOK'],
+    { VENICE_ADMIN_KEY: 'an-admin-key-for-the-test' },
+    "venice-key-broker: the environment variable GITHUB_WEBHOOK_SECRET must hold the GitHub webhook's secret (at least 16 characters), as github-webhook in the config asks; set it from your platform's secret store.\n",
+  ],
+  [
     'no admin key in the environment',
     ['--config', 'GOOD'],
     {},
@@ -49,8 +55,9 @@ test.each([
 ] as const)('%s: exits 1 with one clear line', async (_, args, env, message) => {
   const good = configFile(readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8'));
   const bad = configFile('rules: []');
+  const webhook = good; // the example has github-webhook
   const result = await runServer(
-    args.map((arg) => (arg === 'GOOD' ? good : arg === 'BAD' ? bad : arg)),
+    args.map((arg) => (arg === 'GOOD' ? good : arg === 'BAD' ? bad : arg === 'WEBHOOK' ? webhook : arg)),
     env,
   );
   expect(result.code).toBe(1);

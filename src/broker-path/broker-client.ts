@@ -6,7 +6,7 @@
  * permissions), 403 (policy or ownership), 429 (the broker's queue is full: waited out like Venice's).
  */
 import type { Deadline } from '../../core/deadline.js';
-import type { Spent } from '../../core/delete-keys.js';
+import type { DeletedKeys, OwnedKey, Spent } from '../../core/delete-keys.js';
 import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import type { HttpTransport } from '../../core/http.js';
@@ -38,6 +38,14 @@ export interface BrokerMinted extends MintedKey {
   clamped: string[];
   /** The caps granted, written as the inputs write them (read back with readKeyRequest). */
   granted: Partial<Record<KeyRequestField, string>>;
+  /** With rotate: the older keys of the slot the broker deleted (undefined: it could not rotate). */
+  rotated: string[] | undefined;
+}
+
+/** What revoke and sweep through the broker did: the keys concerned, and what was deleted. */
+export interface BrokerDeleted {
+  keys: OwnedKey[];
+  deleted: DeletedKeys;
 }
 
 /** A failed request to the broker: its status (none: no answer), and whether and when to try again. */
@@ -66,10 +74,12 @@ export class BrokerClient {
   constructor(private readonly options: BrokerClientOptions) {}
 
   /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
-  async mint(fields: Record<string, string>): Promise<BrokerMinted> {
+  async mint(fields: Record<string, string>, { rotate = false } = {}): Promise<BrokerMinted> {
     // Never retried after a request that got no answer: the broker may have made the key. It deletes a
     // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
-    const json = await this.send('POST', '/v1/keys', 'minting the key', fields, { retryUnanswered: false });
+    const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, {
+      retryUnanswered: false,
+    });
     const data = json as Record<string, unknown>;
     if (isApiKey(data.apiKey)) this.options.mask(data.apiKey); // before anything else is read or printed
     const tag = parseTag(typeof data.description === 'string' ? data.description : '');
@@ -99,7 +109,61 @@ export class BrokerClient {
       rule: typeof data.rule === 'string' ? data.rule : '',
       granted: grantedFields(data.granted),
       clamped: Array.isArray(data.clamped) ? data.clamped.filter((item): item is string => typeof item === 'string').slice(0, 10) : [],
+      rotated: !rotate || data.rotateFailed === true ? undefined : idsOf(data.rotated),
     };
+  }
+
+  /** POST /v1/keys/revoke: every key of the PR (the token's, or `pr` for a merged PR's closing run). */
+  async revokePr(pr: number | undefined, dryRun: boolean): Promise<BrokerDeleted> {
+    const json = (await this.send('POST', '/v1/keys/revoke', `revoking the keys of PR #${pr ?? '?'}`, {
+      ...(pr === undefined ? {} : { 'pr-number': pr }),
+      'dry-run': dryRun,
+    })) as Record<string, unknown>;
+    const spent = json.spent as Record<string, unknown> | undefined;
+    return {
+      keys: this.ownedKeysOf(json.keys),
+      deleted: {
+        ids: idsOf(json.deletedIds),
+        spent: { usd: amountOf(spent?.usd), diem: amountOf(spent?.diem) },
+        unread: typeof json.unread === 'number' ? json.unread : 0,
+      },
+    };
+  }
+
+  /** GET /v1/keys: this repository's keys (never a secret), for sweep to ask GitHub about. */
+  async listKeys(): Promise<OwnedKey[]> {
+    const json = (await this.send('GET', '/v1/keys', "listing this repository's keys")) as Record<string, unknown>;
+    return this.ownedKeysOf(json.keys);
+  }
+
+  /** POST /v1/keys/sweep: the broker deletes those of `ids` that are this repository's (never a kept key). */
+  async sweep(keys: OwnedKey[], dryRun: boolean): Promise<BrokerDeleted> {
+    const json = (await this.send('POST', '/v1/keys/sweep', 'deleting the keys nobody else will', {
+      ids: keys.map((key) => key.id),
+      'dry-run': dryRun,
+    })) as Record<string, unknown>;
+    return { keys: this.ownedKeysOf(json.keys), deleted: { ids: idsOf(json.deletedIds), spent: { usd: 0, diem: 0 }, unread: 0 } };
+  }
+
+  /** The broker's key list, trusted only where each key's own description carries this repository's tag. */
+  private ownedKeysOf(value: unknown): OwnedKey[] {
+    // Anything that is not a list of this repository's keys counts as no keys: nothing is deleted for it.
+    return (Array.isArray(value) ? value : []).flatMap((entry) => {
+      const key = entry as Record<string, unknown>;
+      const tag = parseTag(typeof key.description === 'string' ? key.description : '');
+      const expiresAt = key.expiresAt === null ? null : isoDate(key.expiresAt);
+      if (!isKeyId(key.id) || !tag || !isTagOfRepository(tag, this.options.repository) || expiresAt === undefined) return [];
+      return [
+        {
+          id: key.id,
+          description: key.description as string,
+          expiresAt,
+          createdAt: isoDate(key.createdAt) ?? null,
+          apiKeyType: 'INFERENCE',
+          tag,
+        },
+      ];
+    });
   }
 
   /** DELETE /v1/keys/{id}: what the broker did, and what the key spent when it could read it. */
@@ -132,7 +196,7 @@ export class BrokerClient {
   }
 
   private async send(
-    method: 'POST' | 'DELETE',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     doing: string,
     body?: unknown,
@@ -220,4 +284,13 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
     status,
     retryable: status >= 500 && status !== 502,
   });
+}
+
+/** Key ids from an answer: only those that look like Venice's. */
+function idsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((id): id is string => isKeyId(id)).slice(0, 500) : [];
+}
+
+function amountOf(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }

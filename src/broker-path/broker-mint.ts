@@ -86,7 +86,7 @@ export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): P
   const mintedAt = deps.now();
   const key = await io.group('Create the inference key through the broker', async () => {
     io.info(`Asking the broker at ${config.brokerUrl} for a ${config.scope} key.`);
-    return broker.mint(fields);
+    return broker.mint(fields, { rotate: config.rotate });
   });
   io.saveState(STATE.tag, formatTag(key.tag));
   io.saveState(STATE.keyId, key.id);
@@ -103,6 +103,15 @@ export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): P
     await deleteAfterFailure(key.id, deps);
     throw error;
   }
+  const where = `PR #${key.tag.pr} slot ${key.tag.slot}`;
+  if (config.rotate && key.rotated === undefined) io.warning(`the broker could not delete the older keys of ${where}; they expire as set.`);
+  else if (config.rotate) {
+    io.info(
+      key.rotated?.length
+        ? `Rotated out ${key.rotated.length} older key(s) of ${where} through the broker.`
+        : `No older key of ${where} to rotate out.`,
+    );
+  }
   await writeSummary(
     io,
     mintSummary(
@@ -111,7 +120,7 @@ export async function mintThroughBroker(config: Config, deps: BrokerMintDeps): P
         description: key.description,
         expiresAt: key.expiresAt,
         verified: config.verify,
-        rotated: [],
+        rotated: key.rotated ?? [],
         mintedAt,
         broker: { rule: key.rule, clamped: key.clamped },
       },

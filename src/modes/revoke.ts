@@ -61,11 +61,27 @@ async function revokePrKeys(config: Config, deps: RevokeDeps): Promise<void> {
         '`pull_request: types: [closed]` or set `pr-number`.',
     );
   }
-  const keys = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
-  io.info(`${keys.length} key(s) of ${context.repository} PR #${pr} found.`);
-  const deleted = await io.group(`Delete the keys of PR #${pr}`, () =>
-    deleteKeys(keys, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),
-  );
+  const { broker } = deps;
+  // Through the broker, it finds the PR's keys of this repository and deletes them (its rule must allow revoke).
+  const { keys, deleted } = broker
+    ? await io.group(`Delete the keys of PR #${pr} through the broker`, async () => {
+        const result = await broker.revokePr(pr, config.dryRun);
+        for (const key of result.keys) {
+          const gone = result.deleted.ids.includes(key.id);
+          io.info(
+            `${config.dryRun ? 'Would delete' : gone ? 'Deleted' : 'Kept'} key ${key.id} ${quoted(key.description)}${config.dryRun ? ' (dry run)' : ''}.`,
+          );
+        }
+        return result;
+      })
+    : await (async () => {
+        const owned = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
+        io.info(`${owned.length} key(s) of ${context.repository} PR #${pr} found.`);
+        const removed = await io.group(`Delete the keys of PR #${pr}`, () =>
+          deleteKeys(owned, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),
+        );
+        return { keys: owned, deleted: removed };
+      })();
   publish(io, deleted, config.dryRun);
   const title = config.dryRun ? 'that would be revoked (dry run)' : 'revoked';
   await writeSummary(io, `### Venice keys of PR #${pr} ${title}\n\n${keyTable(keys)}\n\n${spentLine(deleted)}\n`);

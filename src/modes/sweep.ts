@@ -8,8 +8,9 @@
 
 import { deleteKeys, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
-import { safeText } from '../../core/safe-text.js';
+import { quoted, safeText } from '../../core/safe-text.js';
 import type { VeniceClient } from '../../core/venice-client.js';
+import type { BrokerClient } from '../broker-path/broker-client.js';
 import type { GitHubApi } from '../github/github-api.js';
 import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
@@ -22,6 +23,8 @@ export interface SweepDeps {
   client: VeniceClient;
   context: RunContext;
   gitHub: () => GitHubApi;
+  /** With a broker: it lists this repository's keys and deletes the ones named (its rule must allow sweep). */
+  broker?: BrokerClient | undefined;
 }
 
 interface Verdict {
@@ -31,7 +34,8 @@ interface Verdict {
 
 export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   const { io, context } = deps;
-  const keys = ownedKeys(await deps.client.listKeys(), context.repository);
+  const { broker } = deps;
+  const keys = broker ? await broker.listKeys() : ownedKeys(await deps.client.listKeys(), context.repository);
   const unanswered: string[] = [];
   const asked = new Map<string, Promise<Verdict>>();
   // One question per PR and per run, however many keys share it; a failure is kept to that PR or run.
@@ -72,9 +76,17 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   const keep = keys.filter((key) => !(verdicts.get(key) as Verdict).remove);
   io.info(`${keys.length} key(s) of ${context.repository}: ${remove.length} to delete, ${keep.length} kept.`);
 
-  const deleted = await io.group('Delete the keys nobody else will', () =>
-    deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun }),
-  );
+  const deleted = await io.group('Delete the keys nobody else will', async () => {
+    if (!broker) return deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun });
+    const result = (await broker.sweep(remove, config.dryRun)).deleted;
+    for (const key of remove) {
+      const gone = result.ids.includes(key.id);
+      io.info(
+        `${config.dryRun ? 'Would delete' : gone ? 'Deleted' : 'The broker kept'} key ${key.id} ${quoted(key.description)}${config.dryRun ? ' (dry run)' : ''}.`,
+      );
+    }
+    return result;
+  });
   publishDeleted(io, deleted, config.dryRun);
   io.setOutput('kept-count', String(keep.length));
   const why = (key: OwnedKey): string => (verdicts.get(key) as Verdict).why;

@@ -88,16 +88,6 @@ function combinationErrors(config: Config): InputError[] {
       ),
     );
   }
-  if (config.brokerUrl !== '' && (config.mode === 'sweep' || (config.mode === 'revoke' && config.keyHandle === '') || config.rotate)) {
-    const what = config.rotate ? 'rotate' : `mode ${config.mode}${config.mode === 'revoke' ? ' without key-handle' : ''}`;
-    errors.push(
-      new InputError(
-        'broker-url',
-        `is set, and ${what} is not available through the broker (it lists the account's keys, which only the admin key may do). ` +
-          "Preview keys minted through the broker expire at their expires-in (capped by the broker's policy); use admin-key for rotate, PR revoke and sweep.",
-      ),
-    );
-  }
   if (config.mode === 'use' && config.keyHandle === '') {
     errors.push(
       new InputError(

@@ -94,3 +94,46 @@ test('broker-evals: no admin key in the workflow; the broker mints within its po
     await issuer.stop();
   }
 });
+
+test('preview-through-broker, then its teardown: rotated per push, revoked on close, with no admin key in either workflow', async () => {
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const ceilings = { usd: 1, diem: 0, 'max-expiry': '3d', 'live-keys': 10, scopes: ['pr'] };
+  const broker = await startTestBroker({
+    venice: bed.venice,
+    issuer,
+    rules: [
+      {
+        name: 'previews',
+        match: { repository: REPOSITORY, event_name: 'pull_request' },
+        operations: ['mint', 'use', 'delete', 'rotate', 'revoke'],
+        ceilings,
+      },
+    ],
+  });
+  try {
+    bed.github.setPull(REPOSITORY, 7, 'open');
+    const through = (event: Parameters<typeof runRecipe>[1]['event'], ref: string, runId: string) => ({
+      ...given(event),
+      adminKey: '',
+      env: { ...bed.env, GITHUB_RUN_ID: runId, ...issuer.jobEnv(jobClaims(REPOSITORY, runId, { ref, event_name: 'pull_request' })) },
+      vars: { VENICE_BROKER_URL: broker.url },
+    });
+    const first = await runRecipe(recipe('preview-through-broker'), through(events.pullRequest(7, 'opened'), 'refs/pull/7/merge', '900'));
+    const second = await runRecipe(recipe('preview-through-broker'), through(events.pullRequest(7), 'refs/pull/7/merge', '901'));
+    expect([...first.steps, ...second.steps].map((s) => s.main.exitCode)).toEqual([0, 0]);
+    expect(bed.venice.liveKeys()).toHaveLength(1); // the second push's key; the first was rotated out
+    expect(bed.venice.liveKeys()[0]?.description).toMatch(/ pr:web r901\.1 /);
+    // The merged PR's closing run: its token's ref is the base branch; the PR comes from the event.
+    const teardown = await runRecipe(
+      recipe('preview-teardown-through-broker'),
+      through(events.pullRequestClosed(7), 'refs/heads/main', '902'),
+    );
+    expect(teardown.steps.map((s) => s.main.outputs['deleted-count'])).toEqual(['1']);
+    expect(bed.venice.liveKeys()).toEqual([]);
+    expect(broker.audit.map((line) => `${line.action} ${line.outcome}`)).toEqual(['mint granted', 'mint granted', 'revoke deleted']);
+    expectNotShown(issuer.tokensIssued);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+  }
+});

@@ -66,8 +66,10 @@ test('a minimal config takes the documented defaults', () => {
           liveKeys: 10,
         },
         rateLimits: { mint: 60, delete: 120, unwrap: 120 },
+        operations: ['mint', 'use', 'delete'],
       },
     ],
+    githubWebhook: undefined,
   });
 });
 
@@ -163,7 +165,7 @@ rules:
     'rules[1] ("ci").ceilings.diem: required (here or in defaults.ceilings); e.g. 5, or "unlimited" for no ceiling',
     'rules[1] ("ci").ceilings.max-expiry: required (here or in defaults.ceilings); e.g. 1h',
     'rules[1] ("ci").ceilings.live-keys: required (here or in defaults.ceilings); e.g. 10',
-    'rules[2]: must be a mapping of name, match, over-ceiling, allow-skip-delete, ceilings, rate-limits',
+    'rules[2]: must be a mapping of name, match, over-ceiling, allow-skip-delete, operations, ceilings, rate-limits',
     'rules[2].name: missing; e.g. main-branch-ci',
     'rules[2].match: missing; it needs repository_owner_id, repository_id, repository_owner\u2026',
     'rules[2].match: name at least one claim, e.g. `repository_owner_id: 123456`',
@@ -179,7 +181,7 @@ test.each([
   ['not YAML', 'rules: [', /^not YAML: /],
   ['no rules', 'oidc: { audience: a }', /^rules: at least one rule is needed/],
   ['no oidc', 'rules: [{ name: a, match: { sub: x } }]', /^oidc: missing; it needs issuer, audience, jwks-url…$/],
-  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, defaults, rules$/],
+  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, github-webhook, defaults, rules$/],
 ])('%s is refused', (_, text, problem) => {
   expect(problemsOf(text)[0]).toMatch(problem);
 });
@@ -301,4 +303,36 @@ rules:
   - { name: release, match: { repository_id: "42", environment: release, event_name: push, ref: "refs/tags/v*" } }
 `);
   expect(config.rules.map((rule) => rule.name)).toEqual(['by-owner-id', 'by-owner', 'by-repo', 'release']);
+});
+
+test('operations default to mint, use and delete; github-webhook takes its defaults; mistakes in either are named', () => {
+  const config = parseConfig(`
+oidc: { audience: https://broker.example.org }
+github-webhook: {}
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules:
+  - { name: plain, match: { repository_owner_id: 1, event_name: push } }
+  - { name: previews, match: { repository_owner_id: 1, event_name: pull_request }, operations: [mint, rotate, revoke] }
+`);
+  expect(config.githubWebhook).toEqual({ secretEnv: 'GITHUB_WEBHOOK_SECRET', reconcileIntervalMs: 600_000, bodyBytes: 1_048_576 });
+  expect(config.rules.map((rule) => rule.operations)).toEqual([
+    ['mint', 'use', 'delete'],
+    ['mint', 'rotate', 'revoke'],
+  ]);
+  expect(parseConfig(MINIMAL).githubWebhook).toBeUndefined();
+  expect(
+    problemsOf(`
+oidc: { audience: https://broker.example.org }
+github-webhook: { secret-env: "1X", reconcile-interval: often, body-bytes: 10, events: [push] }
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules:
+  - { name: plain, match: { repository_owner_id: 1 }, operations: [mint, destroy] }
+`),
+  ).toEqual([
+    'github-webhook.events: not a known setting; known here: secret-env, reconcile-interval, body-bytes',
+    'github-webhook.secret-env: "1X" is not accepted; e.g. GITHUB_WEBHOOK_SECRET',
+    'github-webhook.reconcile-interval: "often" is not a duration; use d, h, m, s in that order, e.g. "10m"',
+    'github-webhook.body-bytes: 10 is not a whole number from 1024 to 26214400; e.g. 1048576',
+    'rules[0] ("plain").operations: ["mint","destroy"] must be a list of mint, use, delete, rotate, revoke, sweep; e.g. [mint]',
+  ]);
 });

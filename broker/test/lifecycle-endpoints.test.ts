@@ -1,0 +1,130 @@
+// The preview lifecycle's endpoints in-process, each refusal with its reason: a rule's operations
+// (mint, use and delete by default; rotate, revoke and sweep only when listed), the PR a revoke may
+// name, a sweep's ids, and rotate only with a preview key. What each answers, and that it touches only
+// the caller's repository.
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { addOwnedKey } from '../../test/support/bed.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+
+let venice: VeniceServer;
+let issuer: OidcIssuer;
+let broker: TestBroker;
+const CEILINGS = { usd: 5, diem: 5, 'max-expiry': '7d', 'live-keys': 100 };
+beforeEach(async () => {
+  venice = await new VeniceServer().start();
+  issuer = await new OidcIssuer(AUDIENCE).start();
+  broker = await startTestBroker({
+    venice,
+    issuer,
+    rules: [
+      {
+        name: 'pulls',
+        match: { repository: 'octo-org/shop', event_name: 'pull_request' },
+        operations: ['mint', 'rotate', 'revoke', 'sweep'],
+        ceilings: CEILINGS,
+      },
+      {
+        name: 'targets',
+        match: { repository: 'octo-org/shop', event_name: 'pull_request_target' },
+        operations: ['revoke'],
+        ceilings: CEILINGS,
+      },
+      { name: 'defaults', match: { repository_owner: 'octo-org' }, ceilings: CEILINGS },
+    ],
+  });
+});
+afterEach(async () => {
+  expectCleanAudit(broker, venice, issuer);
+  await broker.stop();
+  await issuer.stop();
+  await venice.stop();
+});
+
+const pull = (pr: number, extra: Record<string, string> = {}) =>
+  issuer.sign(jobClaims('octo-org/shop', '500', { ref: `refs/pull/${pr}/merge`, event_name: 'pull_request', ...extra }));
+
+test('the default operations are mint, use and delete: the lifecycle is refused, naming what the rule allows', async () => {
+  const token = await issuer.sign(jobClaims('octo-org/web', '500'));
+  for (const [method, path, body] of [
+    ['POST', '/v1/keys/revoke', {}],
+    ['GET', '/v1/keys', undefined],
+    ['POST', '/v1/keys/sweep', { ids: [] }],
+    ['POST', '/v1/keys', { scope: 'pr', rotate: true }],
+  ] as const) {
+    const answer = await call(broker, method, path, { token, body });
+    expect(answer.status, path).toBe(403);
+    expect(answer.json.error).toMatch(/^rule "defaults" does not allow (revoke|sweep|rotate) \(it allows mint, use, delete\)\.$/);
+  }
+  // And a rule without use, delete: its callers cannot open a handle or delete a key.
+  const pulls = await pull(7);
+  expect((await call(broker, 'POST', '/v1/keys/unwrap', { token: pulls, body: { handle: 'vek1.x' } })).json.error).toMatch(
+    /does not allow use/,
+  );
+  expect((await call(broker, 'DELETE', `/v1/keys/${randomUUID()}`, { token: pulls })).json.error).toMatch(/does not allow delete/);
+  expect(venice.requests).toEqual([]);
+});
+
+test('revoke takes the PR from the token; another in the body is refused; only a pull_request token may name one', async () => {
+  const ofPr = addOwnedKey(venice, { pr: 7, scope: 'pr', slot: 'web' });
+  const otherRepository = addOwnedKey(venice, { repository: 'octo-org/web', pr: 7, scope: 'pr', slot: 'web' });
+  const mismatch = await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'pr-number': 8 } });
+  expect(mismatch.status).toBe(403);
+  expect(broker.audit.at(-1)?.reason).toBe("field pr-number differs from the pull request the token's ref names.");
+  expect((await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'pr-number': 'x' } })).status).toBe(400);
+  expect((await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: [] })).status).toBe(400);
+  // A push's token names no PR, and may not name one.
+  const push = await issuer.sign(jobClaims('octo-org/shop', '500', { ref: 'refs/heads/main', event_name: 'pull_request_target' }));
+  const target = await call(broker, 'POST', '/v1/keys/revoke', { token: push, body: { 'pr-number': 7 } });
+  expect(target.status).toBe(403);
+  expect(target.json.error).toMatch(/^revoke needs the token of a pull_request run/);
+  // The PR may be sent as a string too, the dry run as the inputs write it.
+  const dry = await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'dry-run': 'true', 'pr-number': '7' } });
+  expect(dry.json).toMatchObject({ pr: 7, dryRun: true, deletedIds: [] });
+  expect((dry.json.keys as { id: string }[]).map((key) => key.id)).toEqual([ofPr.id]);
+  const done = await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: {} });
+  expect(done.json).toMatchObject({ pr: 7, dryRun: false, deletedIds: [ofPr.id], spent: { usd: 0, diem: 0 }, unread: 0 });
+  expect(venice.liveKeys().map((key) => key.id)).toEqual([otherRepository.id]);
+});
+
+test("sweep lists only the caller's keys (never a secret) and deletes only those of them named, never a kept key", async () => {
+  const closed = addOwnedKey(venice, { pr: 1, scope: 'pr', slot: 'web' });
+  const kept = addOwnedKey(venice, { scope: 'kept', runId: '9' });
+  const other = addOwnedKey(venice, { repository: 'octo-org/web', pr: 1, scope: 'pr', slot: 'web' });
+  const token = await pull(3);
+  const listed = await call(broker, 'GET', '/v1/keys', { token });
+  expect((listed.json.keys as { id: string }[]).map((key) => key.id).sort()).toEqual([closed.id, kept.id].sort());
+  expect(listed.text).not.toMatch(/apiKey|VENICE_INFERENCE_KEY_/);
+  for (const body of [{}, { ids: 'x' }, { ids: ['not-an-id'] }])
+    expect((await call(broker, 'POST', '/v1/keys/sweep', { token, body })).status).toBe(400);
+  const swept = await call(broker, 'POST', '/v1/keys/sweep', { token, body: { ids: [closed.id, kept.id, other.id] } });
+  expect(swept.json).toMatchObject({ dryRun: false, deletedIds: [closed.id], refused: 2 });
+  expect(
+    venice
+      .liveKeys()
+      .map((key) => key.id)
+      .sort(),
+  ).toEqual([kept.id, other.id].sort());
+});
+
+test('rotate goes only with a preview key; the answer says which older keys went', async () => {
+  const token = await pull(7);
+  const notPreview = await call(broker, 'POST', '/v1/keys', { token, body: { rotate: true } });
+  expect(notPreview.status).toBe(400);
+  expect(notPreview.json.error).toBe('rotate is only for preview keys: send "scope": "pr" with it.');
+  const first = await call(broker, 'POST', '/v1/keys', { token, body: { scope: 'pr', slot: 'web' } });
+  const second = await call(broker, 'POST', '/v1/keys', { token: await pull(7), body: { scope: 'pr', slot: 'web', rotate: 'true' } });
+  expect(second.json).toMatchObject({ rotated: [first.json.id], rotateFailed: false });
+  // When the rotation's listing fails, the new key is still handed over, and the answer says so.
+  // The create is answered late; the rotation's listing, which comes after it, is refused.
+  venice.inject('create', { kind: 'delay', ms: 300 });
+  const minting = call(broker, 'POST', '/v1/keys', { token: await pull(7), body: { scope: 'pr', slot: 'web', rotate: true } });
+  await venice.nextRequest('create');
+  venice.inject('list', { kind: 'status', status: 403 }, 3);
+  const third = await minting;
+  expect(third.status).toBe(201);
+  expect(third.json).toMatchObject({ rotated: [], rotateFailed: true });
+  expect(broker.logs.join('\n')).toMatch(/could not rotate out the older keys/);
+});

@@ -1,0 +1,127 @@
+// The webhook's less travelled paths, in-process: what GitHub may send that asks nothing of the broker
+// (other events and actions, payloads without a usable repository, run or PR), headers and bodies that
+// are not GitHub's, a Venice that fails while the keys are being deleted (retried, then left to the
+// reconcile, which deletes them), and a broker holding off after Venice's 429.
+import { createHmac, randomUUID } from 'node:crypto';
+import { afterEach, expect, test } from 'vitest';
+import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
+import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { addOwnedKey } from '../../test/support/bed.ts';
+import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
+import { fastPolicy } from '../../test/support/in-process.ts';
+import { signatureMatches } from '../src/github-webhook.ts';
+
+const SECRET = 'a-webhook-secret-for-tests-only';
+let venice: VeniceServer;
+let issuer: OidcIssuer;
+let broker: TestBroker;
+afterEach(async () => {
+  await broker.stop();
+  expectCleanAudit(broker, venice, issuer, [SECRET]);
+  await issuer.stop();
+  await venice.stop();
+});
+
+async function start(reconcile = '10m'): Promise<void> {
+  venice = await new VeniceServer().start();
+  issuer = await new OidcIssuer(AUDIENCE).start();
+  broker = await startTestBroker({
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    policy: fastPolicy(),
+    githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET', 'reconcile-interval': reconcile },
+    webhookSecret: SECRET,
+  });
+}
+
+async function eventually(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  expect(done()).toBe(true);
+}
+
+test('deliveries that ask nothing of the broker are answered and change nothing', async () => {
+  await start();
+  const key = addOwnedKey(venice, { scope: 'job', runId: '42', pr: 3 });
+  const signed = { signWith: SECRET };
+  const requested = { ...workflowRunCompleted('octo-org/shop', '42'), action: 'requested' };
+  const opened = { ...pullRequestClosed('octo-org/shop', 3), action: 'opened' };
+  const noRepository = { ...workflowRunCompleted('octo-org/shop', '42'), repository: undefined };
+  const badRun = workflowRunCompleted('octo-org/shop', '42');
+  (badRun.workflow_run as Record<string, unknown>).id = 'not-a-run';
+  const badPr = { ...pullRequestClosed('octo-org/shop', 3), number: -1 };
+  // No signature at all: 401 before anything is read.
+  expect((await deliver(broker.url, 'workflow_run', workflowRunCompleted('octo-org/shop', '42'))).status).toBe(401);
+  const ownerless = workflowRunCompleted('octo-org/shop', '42');
+  (ownerless.repository as Record<string, unknown>).owner = undefined;
+  (ownerless.repository as Record<string, unknown>).full_name = 7;
+  for (const [event, payload] of [
+    ['push', { repository: workflowRunCompleted('octo-org/shop', '42').repository }],
+    ['workflow_run', requested],
+    ['pull_request', opened],
+    ['workflow_run', noRepository],
+    ['workflow_run', badRun],
+    ['pull_request', badPr],
+    ['workflow_run', ownerless],
+  ] as const) {
+    expect(await deliver(broker.url, event, payload, signed), event).toMatchObject({ status: 202, json: { ignored: true } });
+  }
+  // Not GitHub's headers, or not JSON: 400 (after the signature, which still comes first).
+  const bad = await fetch(`${broker.url}/v1/github/webhook`, {
+    method: 'POST',
+    headers: { 'x-github-event': 'push', 'x-github-delivery': 'not a guid!', 'x-hub-signature-256': sign('{}') },
+    body: '{}',
+  });
+  expect(bad.status).toBe(400);
+  const notJson = await fetch(`${broker.url}/v1/github/webhook`, {
+    method: 'POST',
+    headers: { 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign('{"oops') },
+    body: '{"oops',
+  });
+  expect(notJson.status).toBe(400);
+  // A repository no rule admits: ignored, with an audit line that says so.
+  const outside = await deliver(broker.url, 'workflow_run', workflowRunCompleted('evil-corp/shop', '42'), signed);
+  expect(outside).toMatchObject({ status: 202, json: { ignored: true } });
+  expect(broker.audit.at(-1)).toMatchObject({ action: 'webhook', outcome: 'refused', repository: 'evil-corp/shop' });
+  expect(venice.liveKeys().map((live) => live.id)).toEqual([key.id]);
+  expect(venice.requests).toEqual([]);
+});
+
+function sign(body: string): string {
+  return `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+}
+
+test('the signature is compared whole: another length or another secret never matches', () => {
+  const body = Buffer.from('{"a":1}');
+  const good = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+  expect(signatureMatches(SECRET, body, good)).toBe(true);
+  expect(signatureMatches(SECRET, body, good.slice(0, -1))).toBe(false);
+  expect(signatureMatches('another-secret-entirely', body, good)).toBe(false);
+  expect(signatureMatches(SECRET, body, undefined)).toBe(false);
+});
+
+test('a Venice that fails while deleting is retried; what is still left is deleted by the reconcile', async () => {
+  await start('1s');
+  const key = addOwnedKey(venice, { scope: 'run', runId: '77' });
+  // Every attempt of the delivery's clean-up fails: the listing answers 500 five times and more.
+  venice.inject('list', { kind: 'status', status: 500 }, 40);
+  expect((await deliver(broker.url, 'workflow_run', workflowRunCompleted('octo-org/shop', '77'), { signWith: SECRET })).status).toBe(202);
+  await eventually(() => broker.logs.some((line) => /could not delete the keys of run 77 of octo-org\/shop/.test(line)));
+  expect(venice.liveKeys().map((live) => live.id)).toEqual([key.id]);
+  // Venice answers again: the periodic reconcile finds the finished run's key and deletes it.
+  venice.inject('list', { kind: 'status', status: 500 }, 0);
+  await eventually(() => broker.audit.some((line) => line.action === 'webhook' && line.outcome === 'deleted'));
+  expect(venice.liveKeys()).toEqual([]);
+  expect(broker.audit.at(-1)).toMatchObject({ action: 'webhook', outcome: 'deleted', keyId: key.id, reason: 'reconciled: run 77 is over' });
+});
+
+test('after a Venice 429 the clean-up waits for the wait Venice asked for, then deletes', async () => {
+  await start();
+  const key = addOwnedKey(venice, { pr: 12, scope: 'pr', slot: 'web' });
+  venice.inject('list', { kind: 'status', status: 429, retryAfter: '1' });
+  expect((await deliver(broker.url, 'pull_request', pullRequestClosed('octo-org/shop', 12), { signWith: SECRET })).status).toBe(202);
+  await eventually(() => broker.audit.some((line) => line.action === 'webhook' && line.outcome === 'deleted'));
+  expect(venice.liveKeys()).toEqual([]);
+  expect(broker.audit.at(-1)).toMatchObject({ action: 'webhook', outcome: 'deleted', keyId: key.id, webhookEvent: 'pull_request' });
+});
