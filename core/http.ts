@@ -35,6 +35,8 @@ export class NoResponseError extends Error {
   constructor(
     readonly reason: 'timeout' | 'cancelled' | 'network' | 'too-large',
     detail: string,
+    /** The request never left: the connection was refused or the host not found, so nothing was acted on. */
+    readonly neverSent = false,
   ) {
     super(detail);
     this.name = 'NoResponseError';
@@ -100,7 +102,9 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
         if (error instanceof NoResponseError) throw error;
         if (request.signal?.aborted) throw new NoResponseError('cancelled', 'cancelled');
         if (timeout.aborted) throw new NoResponseError('timeout', `no answer within ${Math.round(request.timeoutMs / 100) / 10}s`);
-        throw new NoResponseError('network', networkErrorText(error));
+        const text = networkErrorText(error);
+        // Named with the address (never the path, which may carry an id, nor a header).
+        throw new NoResponseError('network', `could not reach ${request.url.origin}: ${text}`, NEVER_SENT.has(text));
       }
     },
   };
@@ -153,6 +157,9 @@ async function readCapped(answer: RawAnswer, maxBodyBytes: number): Promise<stri
   }
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** Failures that mean the request never reached the server. */
+const NEVER_SENT = new Set(['connection refused', 'host not found']);
 
 /** A short description of a network failure: its code, never the request (which holds a header with a key). */
 export function networkErrorText(error: unknown): string {

@@ -114,6 +114,8 @@ export class VeniceError extends ActionFailure implements RetryableFailure {
   readonly summary: string;
   /** A create that may have reached Venice although we never saw the key. */
   readonly ambiguous: boolean;
+  /** The request never reached Venice (connection refused, host not found). */
+  readonly neverSent: boolean;
   readonly retryAfterMs: number | undefined;
 
   constructor(
@@ -126,6 +128,7 @@ export class VeniceError extends ActionFailure implements RetryableFailure {
       rateLimited?: boolean;
       summary: string;
       ambiguous?: boolean;
+      neverSent?: boolean;
       retryAfterMs?: number | undefined;
     },
   ) {
@@ -138,6 +141,7 @@ export class VeniceError extends ActionFailure implements RetryableFailure {
     this.rateLimited = details.rateLimited ?? false;
     this.summary = details.summary;
     this.ambiguous = details.ambiguous ?? false;
+    this.neverSent = details.neverSent ?? false;
     this.retryAfterMs = details.retryAfterMs;
   }
 }
@@ -222,8 +226,10 @@ export class VeniceClient {
             return key;
           } catch (error) {
             mayHaveMadeKey = error instanceof VeniceError && error.ambiguous;
-            // Only an HTTP status is an answer; a timeout, a cut connection or a cancel is not.
-            if ((error instanceof VeniceError && error.status !== undefined) || error instanceof UnusableKeyAnswer) answered();
+            // An HTTP status is an answer, and so is a request that never left (nothing can come of it); a
+            // timeout, a cut connection or a cancel is not.
+            if ((error instanceof VeniceError && (error.status !== undefined || error.neverSent)) || error instanceof UnusableKeyAnswer)
+              answered();
             else unanswered = true;
             throw error;
           }
@@ -401,15 +407,29 @@ export class VeniceClient {
       });
     } catch (error) {
       if (error instanceof NoResponseError && error.reason === 'cancelled') throw new ActionFailure(`${route.doing} was cancelled.`);
-      // No answer: a create may still have reached Venice.
-      throw retryable(call, undefined, messageOf(error), { ambiguous: call === 'create' });
+      const neverSent = error instanceof NoResponseError && error.neverSent;
+      // No answer: a create may still have reached Venice, unless the request never left.
+      throw retryable(call, undefined, messageOf(error), { ambiguous: call === 'create' && !neverSent, neverSent });
     }
 
     const { status } = response;
     const json = parseJson(response.text);
     if (status >= 200 && status < 300) {
-      if (typeof json !== 'object' || json === null)
+      if (typeof json !== 'object' || json === null) {
+        if (/^\s*</.test(response.text)) {
+          // A web page where Venice's JSON should be: the address is wrong, and asking again will not help.
+          const advise = this.options.advise ?? (() => '');
+          throw new VeniceError(
+            `${route.doing} got an HTML page, not Venice's JSON: the address does not look like Venice's API.${advise('not-venice')}`,
+            {
+              call,
+              status,
+              summary: `HTTP ${status} HTML`,
+            },
+          );
+        }
         throw retryable(call, status, 'an unreadable answer', { ambiguous: call === 'create' });
+      }
       return { status, json };
     }
     const veniceText = errorText(json, response.text, [this.options.adminKey, bearer]);
@@ -429,7 +449,12 @@ export class VeniceClient {
   }
 }
 
-function retryable(call: VeniceCall, status: number | undefined, summary: string, extra: { ambiguous?: boolean } = {}): VeniceError {
+function retryable(
+  call: VeniceCall,
+  status: number | undefined,
+  summary: string,
+  extra: { ambiguous?: boolean; neverSent?: boolean } = {},
+): VeniceError {
   return new VeniceError(`${ROUTES[call].doing} failed: ${summary}.`, { call, status, retryable: true, summary, ...extra });
 }
 
@@ -471,7 +496,7 @@ function amount(value: unknown): number {
  * program adds its own advice (VeniceClientOptions.advise): the action speaks to the workflow that
  * holds admin-key, the broker to its callers, who hold no key at all.
  */
-export type VeniceProblem = 'inference-key' | 'refused-key' | 'no-key' | 'forbidden' | 'bad-settings';
+export type VeniceProblem = 'inference-key' | 'refused-key' | 'no-key' | 'forbidden' | 'bad-settings' | 'not-venice';
 
 /** Errors from Venice, explained for the person reading the log. */
 function explain(call: VeniceCall, status: number, veniceText: string, advise: (problem: VeniceProblem) => string): string {
@@ -489,6 +514,9 @@ function explain(call: VeniceCall, status: number, veniceText: string, advise: (
   }
   if (status === 403) return `Venice forbade ${doing} (403).${said}${advise('forbidden')}`;
   if (status === 400 && call === 'create') return `Venice rejected the new key's settings (400).${said}${advise('bad-settings')}`;
+  if (status === 404 || status === 405) {
+    return `${doing} failed with HTTP ${status}: the address does not look like Venice's API.${said}${advise('not-venice')}`;
+  }
   return `${doing} failed with HTTP ${status}.${said}`;
 }
 

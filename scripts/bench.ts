@@ -18,6 +18,7 @@
 // `npm run bench -- --broker-only` runs the fourth alone (about a minute); `--refusals-only` the fifth.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AUDIENCE, spawnBroker } from '../fakes/broker-process.ts';
@@ -358,6 +359,16 @@ if (flags['refusals-only']) {
   process.exit(0);
 }
 
+/** Ratios of wall times mean something only on an idle machine: say how busy this one is. */
+function machineLoad(): string {
+  const [one, five] = loadavg();
+  const cores = availableParallelism();
+  const busy = (one ?? 0) > cores / 2;
+  return `load average ${one?.toFixed(2)} (1 min), ${five?.toFixed(2)} (5 min) on ${cores} cores${busy ? ': BUSY, the ratios below are not to be trusted' : ''}`;
+}
+
+console.log(`Machine: ${machineLoad()}. Timings and their ratios are meaningful only on an otherwise idle machine.`);
+
 try {
   const facts = bundleFacts();
   printTable('Bundle', [
@@ -435,6 +446,7 @@ try {
     brokerMatrix: viaBroker,
     brokerRefusals: refusals,
     targets: TARGETS,
+    machine: machineLoad(),
   };
   mkdirSync(join(REPO, 'bench'), { recursive: true });
   writeFileSync(join(REPO, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

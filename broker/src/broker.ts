@@ -184,6 +184,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
  * is closed to make room, oldest first; when none is idle, the new connection is closed at once.
  */
 function capConnections(server: Server, max: number): void {
+  /** Open connections, oldest first, each with its requests in progress. */
   const open = new Map<Socket, { busy: number }>();
   server.on('connection', (socket: Socket) => {
     if (open.size >= max) {
@@ -200,8 +201,9 @@ function capConnections(server: Server, max: number): void {
     socket.once('close', () => open.delete(socket));
   });
   server.on('request', (request, response) => {
-    const state = open.get(request.socket as Socket);
-    if (!state) return;
+    // Every request arrives on a connection counted above (one closed at the cap sends none); one that
+    // was closed to make room meanwhile counts nowhere, harmlessly.
+    const state = open.get(request.socket as Socket) ?? { busy: 0 };
     state.busy++;
     response.once('close', () => {
       state.busy--;

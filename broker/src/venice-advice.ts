@@ -11,6 +11,7 @@ const ADVICE: Record<VeniceProblem, string> = {
   'no-key': ` The broker sent no usable admin key: ${OPERATOR} must check its configuration.`,
   forbidden: ` ${OPERATOR[0]?.toUpperCase()}${OPERATOR.slice(1)} should check the admin key's account and permissions.`,
   'bad-settings': ` The request was within the broker's policy; Venice may be at its 500 active keys per account: tell ${OPERATOR}.`,
+  'not-venice': ` The broker's venice.api-url does not point at Venice: tell ${OPERATOR}.`,
 };
 
 export function adviceForBrokerCaller(problem: VeniceProblem): string {

@@ -1,12 +1,13 @@
 // The broker's command as a container runs it (broker/dist/server.js under Node 24): a missing or bad
 // config, or no admin key in the environment, stops it with one line that says what to fix; the
-// example config in broker/ and the one in the README are valid; and the Dockerfile runs that bundle.
+// example config in broker/ and the one in the operator guide (docs/broker.md) are valid; and the Dockerfile runs that bundle.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { NODE24, REPO } from '../../fakes/runner.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
 import { parseConfig } from '../src/config.ts';
 
 function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
@@ -44,7 +45,8 @@ test.each([
     'github-webhook without its secret in the environment',
     ['--config', 'WEBHOOK'],
     { VENICE_ADMIN_KEY: 'an-admin-key-for-the-test' },
-    "venice-key-broker: the environment variable GITHUB_WEBHOOK_SECRET must hold the GitHub webhook's secret (at least 16 characters), as github-webhook in the config asks; set it from your platform's secret store.\n",
+    // After the warning that Venice could not be asked about the admin key (nobody answers on that port).
+    /^venice-key-broker: warning: could not check the admin key with Venice \(.*could not reach http:\/\/127\.0\.0\.1:9: connection refused.*\); starting anyway\.\nvenice-key-broker: the environment variable GITHUB_WEBHOOK_SECRET must hold the GitHub webhook's secret \(at least 16 characters\), as github-webhook in the config asks; set it from your platform's secret store\.\n$/,
   ],
   [
     'no admin key in the environment',
@@ -55,7 +57,10 @@ test.each([
 ] as const)('%s: exits 1 with one clear line', async (_, args, env, message) => {
   const good = configFile(readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8'));
   const bad = configFile('rules: []');
-  const webhook = good; // the example has github-webhook
+  // The example has github-webhook; Venice on a loopback port nobody answers (the admin-key check only warns).
+  const webhook = configFile(
+    readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8').replace('https://api.venice.ai/api/v1', 'http://127.0.0.1:9/api/v1'),
+  );
   const result = await runServer(
     args.map((arg) => (arg === 'GOOD' ? good : arg === 'BAD' ? bad : arg === 'WEBHOOK' ? webhook : arg)),
     env,
@@ -66,9 +71,9 @@ test.each([
   expect(result.stdout).toBe('');
 });
 
-test("the example config and the README config are valid, and the README shows the example's rules", () => {
+test("the example config and the operator guide's config are valid, and the guide shows the example's rules", () => {
   const example = parseConfig(readFileSync(join(REPO, 'broker/broker.example.yaml'), 'utf8'));
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const readme = readFileSync(join(REPO, 'docs', 'broker.md'), 'utf8');
   const block = /```yaml\n(# broker\.yaml\n[\s\S]*?)```/.exec(readme)?.[1] ?? '';
   const documented = parseConfig(block);
   // Compiled matchers are functions (never equal): compare what each rule says.
@@ -78,11 +83,30 @@ test("the example config and the README config are valid, and the README shows t
   expect({ ...documented, rules: [] }).toEqual({ ...example, rules: [] });
 });
 
-test('the Dockerfile runs the committed bundle with the config path the README mounts', () => {
+test('the Dockerfile runs the committed bundle with the config path the operator guide mounts', () => {
   const dockerfile = readFileSync(join(REPO, 'broker/Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:24-/m);
   expect(dockerfile).toContain('COPY broker/dist/ ./dist/');
   expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/server.js"]');
   expect(dockerfile).toContain('CMD ["--config", "/etc/venice-key-broker/broker.yaml"]');
-  expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('-v "$PWD/broker.yaml:/etc/venice-key-broker/broker.yaml:ro"');
+  expect(readFileSync(join(REPO, 'docs', 'broker.md'), 'utf8')).toContain('-v "$PWD/broker.yaml:/etc/venice-key-broker/broker.yaml:ro"');
+});
+
+test('an admin key Venice refuses stops the broker at start with one clear line (one read, no creation)', async () => {
+  const venice = await new VeniceServer().start();
+  try {
+    const config = configFile(`oidc: { audience: https://broker.example.org }
+venice: { api-url: ${venice.apiUrl} }
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules: [{ name: ci, match: { repository_owner_id: 1, event_name: push } }]
+`);
+    const result = await runServer(['--config', config], { VENICE_ADMIN_KEY: 'VENICE_INFERENCE_KEY_not_an_admin_key' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^venice-key-broker: Venice refused the key in VENICE_ADMIN_KEY \(401 "Authentication failed"\): it must be a Venice admin key/,
+    );
+    expect(venice.requests.map((request) => request.call)).toEqual(['list']);
+  } finally {
+    await venice.stop();
+  }
 });

@@ -22,6 +22,8 @@ test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () =
     expect(venice.liveKeys().map((key) => key.id)).toEqual([answer.json.id]);
     expect(await exited).toBe(0);
     expect(broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'granted', keyId: answer.json.id })]);
+    // It says when it starts draining and when it has stopped: a platform's stop is never silent.
+    expect(broker.logs.join('\n')).toMatch(/SIGTERM: draining \(no new connections[^\n]*\n(.*\n)*venice-key-broker: stopped/);
   } finally {
     await broker.stop();
     await issuer.stop();

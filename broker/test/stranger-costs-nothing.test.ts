@@ -31,6 +31,7 @@ test("a stranger's 600 deletes, unwraps and mints cost Venice nothing; an admitt
   venice = await new VeniceServer().start();
   issuer = await new OidcIssuer(AUDIENCE).start();
   broker = await spawnBroker({ venice, issuer });
+  const atStart = venice.requests.length; // the broker's one check of its admin key
   const stranger = await issuer.sign(jobClaims('evil-corp/probe', '700'));
   const handle = `vek1.700.${'a'.repeat(12)}.${'A'.repeat(80)}`;
   const deletes = await flood(200, 50, () => call(broker, 'DELETE', `/v1/keys/${randomUUID()}`, { token: stranger }));
@@ -40,7 +41,7 @@ test("a stranger's 600 deletes, unwraps and mints cost Venice nothing; an admitt
   // 403 (no rule) until the address has used its refusals for the minute, then 429.
   expect(new Set(statuses)).toEqual(new Set([403, 429]));
   expect(statuses.filter((status) => status === 403)).toHaveLength(60);
-  expect(venice.requests).toEqual([]);
+  expect(venice.requests.length).toBe(atStart);
 
   const admitted = await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(jobClaims('octo-org/shop', '701')), body: {} });
   expect(admitted.status).toBe(201);

@@ -9,6 +9,7 @@ import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
+import { undocumented } from '../../test/support/broker-openapi.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
 import { signatureMatches } from '../src/github-webhook.ts';
 
@@ -65,7 +66,9 @@ test('deliveries that ask nothing of the broker are answered and change nothing'
     ['pull_request', badPr],
     ['workflow_run', ownerless],
   ] as const) {
-    expect(await deliver(broker.url, event, payload, signed), event).toMatchObject({ status: 202, json: { ignored: true } });
+    const answer = await deliver(broker.url, event, payload, signed);
+    expect(answer, event).toMatchObject({ status: 202, json: { ignored: true } });
+    expect(undocumented('POST', '/v1/github/webhook', answer.status, answer.json)).toEqual([]);
   }
   // Not GitHub's headers, or not JSON: 400 (after the signature, which still comes first).
   const bad = await fetch(`${broker.url}/v1/github/webhook`, {

@@ -111,7 +111,9 @@ function parseAdminKey(raw: string): string {
     throw new InputError(
       'admin-key',
       'is empty. Pass your Venice admin key from a secret, e.g. `admin-key: ${{ secrets.VENICE_ADMIN_KEY }}`. ' +
-        'If the secret is set, this run cannot see it: secrets are not passed to workflows triggered from forks or by Dependabot.',
+        'If you did, the likely causes: the secret name is misspelt (an unknown secret is empty, not an error); ' +
+        'it is an environment secret and the job has no `environment:` naming that environment; ' +
+        'the run comes from a fork or Dependabot, which get no secrets; or you meant to use a key broker and `broker-url` is missing.',
     );
   }
   if (/\s/.test(raw)) {

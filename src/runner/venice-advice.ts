@@ -11,6 +11,7 @@ const ADVICE: Record<VeniceProblem, string> = {
   'no-key': ' Check that admin-key holds a Venice API key.',
   forbidden: " Check the admin key's account and permissions.",
   'bad-settings': ' Check expires-in, the limits and model-privacy; Venice also refuses new keys past 500 active keys per account.',
+  'not-venice': ' Check api-url: Venice\u2019s is https://api.venice.ai/api/v1 (leave the input out to use it).',
 };
 
 export function adviceForWorkflow(problem: VeniceProblem): string {

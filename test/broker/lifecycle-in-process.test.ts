@@ -80,7 +80,12 @@ test('sweep through the broker: keys of closed PRs and completed runs go; a dry 
   github.setPull(REPOSITORY, 1, 'closed');
   github.setPull(REPOSITORY, 3, 'open');
   github.setRun(REPOSITORY, '501', 'completed');
-  const gone = [addOwnedKey(bed.venice, { pr: 1, scope: 'pr', slot: 'web' }), addOwnedKey(bed.venice, { scope: 'job', runId: '501' })];
+  // Two keys of one PR: GitHub is asked about it once.
+  const gone = [
+    addOwnedKey(bed.venice, { pr: 1, scope: 'pr', slot: 'web' }),
+    addOwnedKey(bed.venice, { pr: 1, scope: 'pr', slot: 'api' }),
+    addOwnedKey(bed.venice, { scope: 'job', runId: '501' }),
+  ];
   const kept = [addOwnedKey(bed.venice, { pr: 3, scope: 'pr' }), addOwnedKey(bed.venice, { scope: 'kept', runId: '501' })];
   const nightly = { ref: 'refs/heads/main', event_name: 'schedule' };
   const dry = await mainInProcess({ inputs: bed.inputs({ mode: 'sweep', 'dry-run': 'true' }), env: env(events.schedule(), nightly) });

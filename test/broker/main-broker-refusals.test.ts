@@ -59,7 +59,7 @@ test.each([
   [
     'the runner cannot be reached',
     { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:9/token?api-version=2.0', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-x' },
-    /the runner did not hand out an OIDC token \(connection refused\); re-run the job\./,
+    /the runner did not hand out an OIDC token \(could not reach http:\/\/127\.0\.0\.1:9: connection refused\); re-run the job\./,
   ],
 ])('%s: the step fails saying so, and the broker is never asked', async (_, env, message) => {
   const main = await mainInProcess({

@@ -111,7 +111,7 @@ test('a mint that got no answer is not sent again: the error says where the key 
   const main = await mint();
   expect(main.errors).toEqual([
     expect.stringMatching(
-      /the broker did not answer while minting the key \(connection reset\)\. If it minted a key, the broker deletes it when it notices/,
+      /the broker did not answer while minting the key \(could not reach http:\/\/127\.0\.0\.1:\d+: connection reset\)\. If it minted a key, the broker deletes it when it notices/,
     ),
   ]);
   expect(seen).toEqual(['POST /v1/keys']);

@@ -1,4 +1,4 @@
-// The layout, as rules the imports keep (the README's "Layout" says why):
+// The layout, as rules the imports keep (CONTRIBUTING.md's "Layout" says why):
 //   core/        what the action and the broker share: imports nothing outside core/
 //   src/         the action: imports src/ and core/, never the broker
 //   broker/src/  the broker: imports broker/src/ and core/ only

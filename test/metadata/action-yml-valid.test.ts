@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { validateAction } from '@actions/languageservice/validate-action';
 import { expect, test } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { parse } from 'yaml';
 import { REPO } from '../../fakes/runner.ts';
 
 let calls = 0;
@@ -19,4 +20,10 @@ test("action.yml passes GitHub's own action-metadata validation (@actions/langua
 test('the validation does catch a broken action.yml', async () => {
   const broken = readFileSync(join(REPO, 'action.yml'), 'utf8').replace('icon: lock', 'icon: key');
   expect(await diagnostics(broken)).not.toEqual([]);
+});
+
+test("the action's description fits a Marketplace listing (under 125 characters)", () => {
+  const description = (parse(readFileSync(join(REPO, 'action.yml'), 'utf8')) as { description: string }).description;
+  expect(description.length).toBeLessThan(125);
+  expect(description).toMatch(/Venice/);
 });

@@ -42,3 +42,26 @@ test('every input and output in action.yml has a description', () => {
   for (const spec of [...Object.values(action.inputs), ...Object.values(action.outputs)])
     expect(spec.description.length).toBeGreaterThan(10);
 });
+
+/** The description cell of every row of the table under `## heading`, by name. */
+function descriptions(heading: string): Record<string, string> {
+  const section = readme.split(`\n## ${heading}\n`)[1]?.split('\n## ')[0] ?? '';
+  return Object.fromEntries(
+    section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => {
+        const cells = line.slice(1, -1).split(' | ');
+        return [(cells[0] ?? '').trim().replace(/^`(.*)`$/, '$1'), (cells.at(-1) ?? '').trim()];
+      }),
+  );
+}
+
+test("every input's and output's description is the same text in action.yml and the README", () => {
+  const inputs = Object.fromEntries(Object.entries(action.inputs).map(([name, spec]) => [name, spec.description]));
+  const outputs = Object.fromEntries(Object.entries(action.outputs).map(([name, spec]) => [name, spec.description]));
+  expect(descriptions('Inputs')).toEqual(inputs);
+  expect(descriptions('Outputs')).toEqual(outputs);
+  // Positive control: one word changed on one side is caught.
+  expect({ ...inputs, 'expires-in': `${inputs['expires-in']} (changed)` }).not.toEqual(descriptions('Inputs'));
+});

@@ -12,6 +12,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { stepsRun } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from './bed.ts';
+import { undocumented } from './broker-openapi.ts';
 
 export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from '../../fakes/broker-process.ts';
 
@@ -68,6 +69,8 @@ export async function call(
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {}
+  // Every answer of a documented route must be what broker/openapi.yaml says.
+  expect(undocumented(method, path, response.status, json)).toEqual([]);
   return { status: response.status, json, text, headers: response.headers };
 }
 

@@ -124,7 +124,7 @@ test.each([
 
 test('admin-key is never repeated in its error', () => {
   expect(errorsFor({ 'admin-key': 'has space' })[0]).not.toContain('has space');
-  expect(errorsFor({ 'admin-key': '   ' })[0]).toContain('forks or by Dependabot');
+  expect(errorsFor({ 'admin-key': '   ' })[0]).toContain('a fork or Dependabot');
 });
 
 test.each([

@@ -1,9 +1,11 @@
 // The Venice client against the loopback server: how each answer is validated, classified and explained.
+import { createServer } from 'node:http';
 import { expect, test } from 'vitest';
 import { Deadline } from '../../core/deadline.ts';
 import { ActionFailure } from '../../core/errors.ts';
 import { createTransport } from '../../core/http.ts';
 import { type CreateKeyBody, isoDate, retryAfterMs, VeniceClient, VeniceError } from '../../core/venice-client.ts';
+import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
 import { useTestBed } from '../support/bed.ts';
 import { fastPolicy } from '../support/in-process.ts';
 
@@ -147,7 +149,12 @@ test.each([
   ['create', 402, 'Payment required', /Venice answered 402 \(payment required\) while creating the key/],
   ['list', 403, 'Forbidden', /Venice forbade listing keys \(403\)/],
   ['create', 400, 'Invalid request parameters', /Venice rejected the new key's settings \(400\)/],
-  ['delete', 404, 'Not found', /deleting the key failed with HTTP 404\. Venice said: "Not found"/],
+  [
+    'delete',
+    404,
+    'Not found',
+    /^deleting the key failed with HTTP 404: the address does not look like Venice's API\. Venice said: "Not found"\.$/,
+  ],
 ] as const)('%s answered %i "%s" is final and explained', async (call, status, error, explanation) => {
   bed.venice.inject(call, { kind: 'status', status, error });
   const venice = client();
@@ -211,7 +218,9 @@ test('a cancelled request stops at once and is not retried', async () => {
 
 test('connection refused is retried, then reported', async () => {
   const thrown = await failure(client({ apiUrl: 'http://127.0.0.1:9/api/v1', adminKey: 'k', maxAttempts: 2 }).listKeys());
-  expect(thrown.message).toBe('listing keys failed 2 times in a row; the last attempt failed with: connection refused.');
+  expect(thrown.message).toBe(
+    'listing keys failed 2 times in a row; the last attempt failed with: could not reach http://127.0.0.1:9: connection refused.',
+  );
 });
 
 test('when create gives up after an ambiguous attempt, it still looks for the key it may have made', async () => {
@@ -263,4 +272,21 @@ test('nothingCanLand is called only while every create attempt so far was answer
   bed.venice.inject('create', { kind: 'status', status: 503 });
   await client().createKey(body, { ...noRecovery, nothingCanLand: () => calls.push('answered') });
   expect(calls).toEqual(['answered', 'answered']);
+});
+
+test('a web page where Venice JSON should be is final, said as such, and no key is looked for', async () => {
+  const page = createServer(
+    (_, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('  <html><body>Welcome</body></html>'),
+  );
+  const port = await listenOnLoopback(page);
+  try {
+    const left: number[] = [];
+    const thrown = await failure(
+      client({ apiUrl: `http://127.0.0.1:${port}/api/v1` }).createKey(body, { ...noRecovery, nothingLeft: () => void left.push(1) }),
+    );
+    expect(thrown.message).toBe("creating the key got an HTML page, not Venice's JSON: the address does not look like Venice's API.");
+    expect(left).toEqual([1]);
+  } finally {
+    await closeServer(page);
+  }
 });
