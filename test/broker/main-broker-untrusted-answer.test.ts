@@ -178,3 +178,48 @@ test("post's delete that got no answer is sent again (a delete is safe to repeat
   expect(post.stdout).toContain('Deleted key key-1 through the broker. It spent 0.5 USD and 0 DIEM (trailing seven days).');
   expect(seen.filter((route) => route.startsWith('DELETE'))).toHaveLength(2);
 });
+
+test("a sweep answer is trusted only for keys whose own description carries this repository's tag", async () => {
+  const id = '0d8fbff0-5ab9-4ba1-94c2-fb2f19656310';
+  const ours = {
+    id,
+    description: `vek:${REPOSITORY}#1 pr:web r100.1 abcdef`,
+    createdAt: 'whenever',
+    expiresAt: '2030-01-01T00:00:00Z',
+    tag: {},
+  };
+  answers['GET /v1/keys'] = [
+    {
+      status: 200,
+      body: {
+        keys: [
+          ours,
+          { ...ours, id: 'not an id' },
+          { ...ours, id: '1d8fbff0-5ab9-4ba1-94c2-fb2f19656310', description: 'no tag at all' },
+          { ...ours, id: '2d8fbff0-5ab9-4ba1-94c2-fb2f19656310', description: 'vek:someone/else#1 pr:web r100.1 abcdef' },
+          { ...ours, id: '3d8fbff0-5ab9-4ba1-94c2-fb2f19656310', expiresAt: 'tomorrow' },
+          { ...ours, id: '4d8fbff0-5ab9-4ba1-94c2-fb2f19656310', expiresAt: null },
+        ],
+      },
+    },
+  ];
+  // The sweep answer is not a key list at all: nothing is counted as deleted.
+  answers['POST /v1/keys/sweep'] = [{ status: 200, body: { keys: 'many', deletedIds: 'all' } }];
+  const github = createServer(
+    (_, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"state":"closed","merged":false}'),
+  );
+  const githubUrl = `http://127.0.0.1:${await listenOnLoopback(github)}`;
+  try {
+    const sweep = await mainInProcess({
+      inputs: inputs({ mode: 'sweep' }),
+      env: { ...env(), GITHUB_EVENT_NAME: 'schedule', GITHUB_API_URL: githubUrl },
+    });
+    expect(sweep.errors).toEqual([]);
+    // Only two keys are this repository's (one of them never expires, which this action never makes: kept).
+    expect(sweep.outputs['deleted-count']).toBe('0');
+    expect(sweep.stdout).toContain(`The broker kept key ${id}`);
+    expect(seen).toContain('POST /v1/keys/sweep');
+  } finally {
+    await closeServer(github);
+  }
+});
