@@ -73,7 +73,9 @@ test('revoke takes the PR from the token; another in the body is refused; only a
   const mismatch = await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'pr-number': 8 } });
   expect(mismatch.status).toBe(403);
   expect(broker.audit.at(-1)?.reason).toBe("field pr-number differs from the pull request the token's ref names.");
-  expect((await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'pr-number': 'x' } })).status).toBe(400);
+  for (const asked of ['x', 0, 1_000_000_000]) {
+    expect((await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: { 'pr-number': asked } })).status).toBe(400);
+  }
   expect((await call(broker, 'POST', '/v1/keys/revoke', { token: await pull(7), body: [] })).status).toBe(400);
   // A push's token names no PR, and may not name one.
   const push = await issuer.sign(jobClaims('octo-org/shop', '500', { ref: 'refs/heads/main', event_name: 'pull_request_target' }));
@@ -97,8 +99,9 @@ test("sweep lists only the caller's keys (never a secret) and deletes only those
   const listed = await call(broker, 'GET', '/v1/keys', { token });
   expect((listed.json.keys as { id: string }[]).map((key) => key.id).sort()).toEqual([closed.id, kept.id].sort());
   expect(listed.text).not.toMatch(/apiKey|VENICE_INFERENCE_KEY_/);
-  for (const body of [{}, { ids: 'x' }, { ids: ['not-an-id'] }])
+  for (const body of [{}, { ids: 'x' }, { ids: ['not-an-id'] }]) {
     expect((await call(broker, 'POST', '/v1/keys/sweep', { token, body })).status).toBe(400);
+  }
   const swept = await call(broker, 'POST', '/v1/keys/sweep', { token, body: { ids: [closed.id, kept.id, other.id] } });
   expect(swept.json).toMatchObject({ dryRun: false, deletedIds: [closed.id], refused: 2 });
   expect(
