@@ -40,11 +40,13 @@ export interface HarnessOptions {
   /** github-webhook settings; with them the broker gets WEBHOOK_SECRET (or the variable named) too. */
   githubWebhook?: Record<string, unknown>;
   webhookSecret?: string;
+  /** The loopback address to listen on (default 127.0.0.1; [::1] for IPv6). */
+  host?: string;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
   return stringify({
-    listen: { host: '127.0.0.1', port },
+    listen: { host: options.host ?? '127.0.0.1', port },
     oidc: { issuer: options.issuer.url, audience: AUDIENCE, ...options.oidc },
     ...(options.defaults ? { defaults: options.defaults } : {}),
     ...(options.githubWebhook ? { 'github-webhook': options.githubWebhook } : {}),

@@ -3,8 +3,9 @@
 // Requests refused before a rule matched count against the client's address (limits.refusals-per-address).
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims } from '../../fakes/oidc-issuer.ts';
-import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, startTestBroker, useBrokerBed } from '../../test/support/broker-bed.ts';
 
 const bed = useBrokerBed({ limits: { 'max-connections': 8, 'refusals-per-address': 3 } });
 const sockets: Socket[] = [];
@@ -58,6 +59,20 @@ test('at the cap an idle keep-alive connection is closed for a new one; with non
   await extra.closed;
   expect(extra.received()).toBe('');
   for (const connection of busy) connection.socket.destroy();
+});
+
+test('on IPv6 loopback the broker answers at its bracketed address', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const v6 = await startTestBroker({ venice, issuer, host: '::1' });
+  try {
+    expect(v6.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    expect((await call(v6, 'GET', '/healthz')).json).toEqual({ ok: true });
+  } finally {
+    await v6.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
 });
 
 test('refusals before a rule matched, past the per-address limit, are answered 429 with Retry-After', async () => {

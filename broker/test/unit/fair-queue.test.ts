@@ -92,3 +92,14 @@ test('a caller that leaves gives its turn back; a place past the timeout is refu
   await after;
   expect(time.now()).toBe(2 * (WINDOW + 1_000));
 });
+
+test('a place given back before its caller takes it cannot be taken afterwards', async () => {
+  const time = virtualTime();
+  const queue = new FairQueue({ perWindow: 1, windowMs: WINDOW, timeoutMs: WINDOW, now: time.now, sleep: time.sleep });
+  const ticket = queue.admit('a');
+  ticket.leave();
+  await expect(queue.take(ticket)).rejects.toThrow(LeftQueue);
+  // The turn it did not use is still there for the next caller.
+  await queue.take(queue.admit('b'));
+  expect(time.now()).toBe(0);
+});
