@@ -376,6 +376,11 @@ export class VeniceClient {
     });
   }
 
+  /** The program's advice for a problem (none by default). */
+  private advise(problem: VeniceProblem): string {
+    return this.options.advise?.(problem) ?? '';
+  }
+
   /** One request, classified: returns a 2xx with its JSON, or throws a VeniceError. */
   private async send(
     call: VeniceCall,
@@ -418,9 +423,8 @@ export class VeniceClient {
       if (typeof json !== 'object' || json === null) {
         if (/^\s*</.test(response.text)) {
           // A web page where Venice's JSON should be: the address is wrong, and asking again will not help.
-          const advise = this.options.advise ?? (() => '');
           throw new VeniceError(
-            `${route.doing} got an HTML page, not Venice's JSON: the address does not look like Venice's API.${advise('not-venice')}`,
+            `${route.doing} got an HTML page, not Venice's JSON: the address does not look like Venice's API.${this.advise('not-venice')}`,
             {
               call,
               status,
@@ -444,8 +448,10 @@ export class VeniceClient {
       });
     }
     if (status >= 500) throw retryable(call, status, `HTTP ${status} ${veniceText}`.trim(), { ambiguous: call === 'create' });
-    const advise = this.options.advise ?? (() => '');
-    throw new VeniceError(explain(call, status, veniceText, advise), { call, status, veniceText, summary: `HTTP ${status}` });
+    throw new VeniceError(
+      explain(call, status, veniceText, (problem) => this.advise(problem)),
+      { call, status, veniceText, summary: `HTTP ${status}` },
+    );
   }
 }
 

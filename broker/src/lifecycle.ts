@@ -109,9 +109,14 @@ export function prToRevoke(claims: CallerClaims, body: Record<string, unknown>, 
 export async function revokeForCaller(claims: CallerClaims, rule: Rule, body: Record<string, unknown>, deps: OperationDeps) {
   const pr = prToRevoke(claims, body, rule);
   const keys = (await ownedByCaller(claims, deps)).filter((key) => key.tag.pr === pr);
-  const dryRun = body['dry-run'] === true || body['dry-run'] === 'true';
+  const dryRun = dryRunOf(body);
   const deleted: DeletedKeys = await remove(keys, claims, deps, { dryRun, why: `PR #${pr} revoked`, readFirst: true });
   return { pr, dryRun, keys: keys.map(shown), deleted };
+}
+
+/** `dry-run` as JSON or as the input writes it. */
+function dryRunOf(body: Record<string, unknown>): boolean {
+  return body['dry-run'] === true || body['dry-run'] === 'true';
 }
 
 export async function listForCaller(claims: CallerClaims, deps: OperationDeps): Promise<ListedOwnedKey[]> {
@@ -123,7 +128,7 @@ export async function sweepForCaller(claims: CallerClaims, rule: Rule, body: Rec
   if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => typeof id === 'string' && isVeniceKeyId(id))) {
     throw new Refusal(400, 'the body must be {"ids": [...]}: up to 500 key ids from GET /v1/keys.', { rule: rule.name });
   }
-  const dryRun = body['dry-run'] === true || body['dry-run'] === 'true';
+  const dryRun = dryRunOf(body);
   // Only keys of the caller's repository, and never a job key its owner chose to keep (skip-delete).
   const keys = (await ownedByCaller(claims, deps)).filter((key) => ids.includes(key.id) && key.tag.scope !== 'kept');
   const deleted = await remove(keys, claims, deps, { dryRun, why: 'swept' });

@@ -4,7 +4,7 @@
  * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
  */
 
-import { type DeletedKeys, deleteKeys, deleteTaggedKey, ownedKeys, spentText } from '../../core/delete-keys.js';
+import { type DeletedKeys, deleteKeys, deleteTaggedKey, type OwnedKey, ownedKeys, spentText } from '../../core/delete-keys.js';
 import { ActionFailure } from '../../core/errors.js';
 import { openRunKey } from '../../core/key-handle.js';
 import { quoted } from '../../core/safe-text.js';
@@ -14,7 +14,7 @@ import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
 import { pullRequestFor, type RunContext } from '../runner/run-context.js';
 import { keyTable, writeSummary } from '../runner/summary.js';
-import { publishDeleted } from './outputs.js';
+import { publishDeleted, reportBrokerDeletions } from './outputs.js';
 
 export interface RevokeDeps {
   io: ActionIO;
@@ -61,30 +61,34 @@ async function revokePrKeys(config: Config, deps: RevokeDeps): Promise<void> {
         '`pull_request: types: [closed]` or set `pr-number`.',
     );
   }
-  const { broker } = deps;
-  // Through the broker, it finds the PR's keys of this repository and deletes them (its rule must allow revoke).
-  const { keys, deleted } = broker
-    ? await io.group(`Delete the keys of PR #${pr} through the broker`, async () => {
-        const result = await broker.revokePr(pr, config.dryRun);
-        for (const key of result.keys) {
-          const gone = result.deleted.ids.includes(key.id);
-          io.info(
-            `${config.dryRun ? 'Would delete' : gone ? 'Deleted' : 'Kept'} key ${key.id} ${quoted(key.description)}${config.dryRun ? ' (dry run)' : ''}.`,
-          );
-        }
-        return result;
-      })
-    : await (async () => {
-        const owned = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
-        io.info(`${owned.length} key(s) of ${context.repository} PR #${pr} found.`);
-        const removed = await io.group(`Delete the keys of PR #${pr}`, () =>
-          deleteKeys(owned, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),
-        );
-        return { keys: owned, deleted: removed };
-      })();
+  const { keys, deleted } = deps.broker ? await revokeThroughBroker(pr, config, deps.broker, io) : await revokeDirect(pr, config, deps);
   publish(io, deleted, config.dryRun);
   const title = config.dryRun ? 'that would be revoked (dry run)' : 'revoked';
   await writeSummary(io, `### Venice keys of PR #${pr} ${title}\n\n${keyTable(keys)}\n\n${spentLine(deleted)}\n`);
+}
+
+/** The broker finds the PR's keys of this repository and deletes them (its rule must allow revoke). */
+function revokeThroughBroker(
+  pr: number,
+  config: Config,
+  broker: BrokerClient,
+  io: ActionIO,
+): Promise<{ keys: OwnedKey[]; deleted: DeletedKeys }> {
+  return io.group(`Delete the keys of PR #${pr} through the broker`, async () => {
+    const result = await broker.revokePr(pr, config.dryRun);
+    reportBrokerDeletions(io, result.keys, result.deleted.ids, config.dryRun);
+    return result;
+  });
+}
+
+async function revokeDirect(pr: number, config: Config, deps: RevokeDeps): Promise<{ keys: OwnedKey[]; deleted: DeletedKeys }> {
+  const { io, context } = deps;
+  const keys = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
+  io.info(`${keys.length} key(s) of ${context.repository} PR #${pr} found.`);
+  const deleted = await io.group(`Delete the keys of PR #${pr}`, () =>
+    deleteKeys(keys, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),
+  );
+  return { keys, deleted };
 }
 
 function spentLine(deleted: DeletedKeys): string {

@@ -8,7 +8,7 @@
 
 import { deleteKeys, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
-import { quoted, safeText } from '../../core/safe-text.js';
+import { safeText } from '../../core/safe-text.js';
 import type { VeniceClient } from '../../core/venice-client.js';
 import type { BrokerClient } from '../broker-path/broker-client.js';
 import type { GitHubApi } from '../github/github-api.js';
@@ -16,7 +16,7 @@ import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
 import type { RunContext } from '../runner/run-context.js';
 import { keyTable, writeSummary } from '../runner/summary.js';
-import { publishDeleted } from './outputs.js';
+import { publishDeleted, reportBrokerDeletions } from './outputs.js';
 
 export interface SweepDeps {
   io: ActionIO;
@@ -79,12 +79,7 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   const deleted = await io.group('Delete the keys nobody else will', async () => {
     if (!broker) return deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun });
     const result = (await broker.sweep(remove, config.dryRun)).deleted;
-    for (const key of remove) {
-      const gone = result.ids.includes(key.id);
-      io.info(
-        `${config.dryRun ? 'Would delete' : gone ? 'Deleted' : 'The broker kept'} key ${key.id} ${quoted(key.description)}${config.dryRun ? ' (dry run)' : ''}.`,
-      );
-    }
+    reportBrokerDeletions(io, remove, result.ids, config.dryRun);
     return result;
   });
   publishDeleted(io, deleted, config.dryRun);
