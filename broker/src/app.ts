@@ -12,7 +12,9 @@
  *   POST   /v1/keys         mint a key for the caller (the action's key inputs as JSON)
  *   DELETE /v1/keys/{id}    delete a key the caller's repository owns (job and run keys: same run only)
  *   POST   /v1/keys/unwrap  a run key's handle → the key, for a job of the same repository and run
- *   GET    /healthz         liveness, no token needed
+ *   GET    /healthz         liveness: the process answers (no dependency is asked)
+ *   GET    /readyz          readiness: the store answers, the issuer's keys are held, not draining
+ *   GET    /metrics         Prometheus text (here unless `metrics:` gives it a listener of its own)
  */
 import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
@@ -20,6 +22,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import { keyRequestFields } from '../../core/key-request.js';
 import { safeText } from '../../core/safe-text.js';
+import { VeniceError } from '../../core/venice-client.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
@@ -28,6 +31,7 @@ import type { GitHubWebhook } from './github-webhook.js';
 import { deleteForCaller, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
 import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
 import { findRule, NO_RULE } from './policy.js';
+import { StoreUnavailable } from './shared-state.js';
 
 export interface AppDeps extends OperationDeps {
   /** GitHub's webhook deliveries, when the config has github-webhook. */
@@ -36,6 +40,30 @@ export interface AppDeps extends OperationDeps {
   audit: Audit;
   refusals: RefusalLog;
   limits: CallerLimits;
+  health: AppHealth;
+}
+
+export interface AppHealth {
+  ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  metrics: () => Promise<{ type: string; text: string }>;
+  /** Whether /metrics is served on this listener. */
+  metricsHere: boolean;
+}
+
+/** /healthz, /readyz and (when here) /metrics: no token, no audit line, nothing a caller sends is read. */
+export function addHealthRoutes(app: Hono, health: AppHealth): void {
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', async (c) => {
+    const { ready, checks } = await health.ready();
+    c.header('cache-control', 'no-store');
+    return c.json({ ready, ...checks }, ready ? 200 : 503);
+  });
+  if (health.metricsHere) {
+    app.get('/metrics', async (c) => {
+      const { type, text } = await health.metrics();
+      return c.body(text, 200, { 'content-type': type, 'cache-control': 'no-store' });
+    });
+  }
 }
 
 type Outcome = { status: 200 | 201; body: Record<string, unknown>; audit: Omit<AuditRecord, 'action' | 'status' | 'claims'> };
@@ -53,7 +81,12 @@ export function brokerApp(deps: AppDeps): Hono {
     });
   app.use('/v1/keys', sized(limit));
   app.use('/v1/keys/*', sized(limit));
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.use('*', async (c, next) => {
+    await next();
+    // While draining, every answer closes its connection, so keep-alive callers reconnect elsewhere.
+    if (deps.draining.aborted) c.header('connection', 'close');
+  });
+  addHealthRoutes(app, deps.health);
   const { webhook } = deps;
   if (webhook) {
     // GitHub's payloads are tens of kB: the webhook has its own limit (github-webhook.body-bytes).
@@ -163,7 +196,7 @@ export function brokerApp(deps: AppDeps): Hono {
     c.json(
       {
         error:
-          'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap, POST /v1/keys/revoke, GET /v1/keys, POST /v1/keys/sweep, POST /v1/github/webhook and GET /healthz.',
+          'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap, POST /v1/keys/revoke, GET /v1/keys, POST /v1/keys/sweep, POST /v1/github/webhook, GET /healthz, GET /readyz and GET /metrics.',
       },
       404,
     ),
@@ -283,8 +316,21 @@ function isAborted(error: unknown, c: Context): boolean {
 
 function refusalOf(error: unknown, c: Context, log: AppDeps['log']): { status: number; reason: string; extra: Refusal['extra'] } {
   if (error instanceof Refusal) return { status: error.status, reason: error.message, extra: error.extra };
-  // Venice failed or refused: the broker's own admin key is never in these messages (the client blanks it).
-  if (error instanceof ActionFailure) return { status: 502, reason: `Venice: ${error.message}`, extra: {} };
+  if (error instanceof StoreUnavailable) {
+    log.warning(safeText(error.message));
+    return {
+      status: 503,
+      reason:
+        "the broker's shared store is out of reach, so it cannot count Venice's limit; nothing was created. Retry after the wait given.",
+      extra: { retryAfterMs: 2_000 },
+    };
+  }
+  // Venice refused (a 4xx): 502, final. Venice failed or was out of reach after the broker's own retries:
+  // 503 with a wait, which the action retries. The admin key is never in these messages (the client blanks it).
+  if (error instanceof VeniceError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429) {
+    return { status: 502, reason: `Venice refused: ${error.message}`, extra: {} };
+  }
+  if (error instanceof ActionFailure) return { status: 503, reason: `Venice: ${error.message}`, extra: { retryAfterMs: 5_000 } };
   if (isAborted(error, c)) {
     return { status: 408, reason: 'the request was not received whole (the client was too slow or went away).', extra: {} };
   }

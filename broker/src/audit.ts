@@ -12,7 +12,7 @@ import type { KeyRequest } from '../../core/key-request.js';
 import type { CallerClaims } from './caller-token.js';
 
 export interface AuditRecord {
-  action: 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep' | 'webhook' | 'request';
+  action: 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep' | 'webhook' | 'reconcile' | 'request';
   outcome: 'granted' | 'clamped' | 'refused' | 'deleted' | 'already-gone' | 'failed';
   status: number;
   claims?: CallerClaims | undefined;
@@ -85,6 +85,8 @@ export class RefusalLog {
       now: () => number;
       write: (line: string) => void;
       audit: Audit;
+      /** Every refusal, written or counted (the metrics). */
+      counted?: (record: AuditRecord, kind: string) => void;
     },
   ) {
     this.windowStart = options.now();
@@ -94,6 +96,7 @@ export class RefusalLog {
   }
 
   record(record: AuditRecord, kind: string, address: string): void {
+    this.options.counted?.(record, kind);
     this.roll();
     if (this.lines < this.options.linesPerWindow) {
       this.lines++;

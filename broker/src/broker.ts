@@ -5,32 +5,38 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import { Deadline } from '../../core/deadline.js';
-import { createTransport } from '../../core/http.js';
+import { createTransport, type HttpRequest, type HttpTransport } from '../../core/http.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.js';
 import { retryAfterMs, VeniceClient } from '../../core/venice-client.js';
-import { brokerApp } from './app.js';
+import { type AppHealth, addHealthRoutes, brokerApp } from './app.js';
 import { type Audit, auditLine, RefusalLog } from './audit.js';
 import { CallerLimits } from './caller-limits.js';
 import { callerVerifier } from './caller-token.js';
 import type { BrokerConfig } from './config.js';
-import { FairQueue } from './fair-queue.js';
 import { GitHubWebhook } from './github-webhook.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { KeyListing } from './key-listing.js';
+import { jsonLog } from './log.js';
+import { memoryState } from './memory-state.js';
+import { BrokerMetrics } from './metrics.js';
+import { Reconciler } from './reconciler.js';
+import { redisState } from './redis-state.js';
+import type { SharedState } from './shared-state.js';
 import { adviceForBrokerCaller } from './venice-advice.js';
 import { VeniceGuard } from './venice-guard.js';
 
 export interface BrokerOptions {
   config: BrokerConfig;
   adminKey: string;
-  /** For proxy settings (HTTPS_PROXY, NO_PROXY) on the way to Venice. */
+  /** For proxy settings (HTTPS_PROXY, NO_PROXY) on the way to Venice, and the Redis URL's variable. */
   env: Record<string, string | undefined>;
   now?: () => number;
   policy?: RetryPolicy;
   /** Where audit lines go (one JSON object per line): stdout, in server.ts. */
   writeAudit: (line: string) => void;
-  /** Where operational lines go: stderr, in server.ts. */
+  /** Where operational lines go (one JSON object per line, see log.ts): stderr, in server.ts. */
   writeLog: (line: string) => void;
   /** The GitHub webhook's secret (from the variable github-webhook.secret-env names). */
   webhookSecret?: string | undefined;
@@ -38,15 +44,15 @@ export interface BrokerOptions {
 
 export interface RunningBroker {
   url: string;
+  /** The metrics listener's URL, when metrics has a port of its own. */
+  metricsUrl: string | undefined;
   /**
-   * Stops accepting, lets requests in flight finish for up to `graceMs` (a create in flight is never cut
-   * off by a deploy unless it takes longer), then closes what is left.
+   * Drains and stops: /readyz answers 503 at once, no new connections are accepted, queued callers are
+   * answered 503 with Retry-After, and requests in flight (creates) get up to `graceMs` to finish.
    */
   close: (graceMs?: number) => Promise<void>;
 }
 
-/** How long the broker works on one request against Venice (the queue wait comes on top). */
-const VENICE_BUDGET_MS = 60_000;
 /** How long one listing of the account's keys serves every request that needs it. */
 const LISTING_TTL_MS = 2_000;
 /** Refusals before a rule matched that get a line of their own each minute; the rest are counted. */
@@ -56,19 +62,40 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const { config, adminKey } = options;
   const now = options.now ?? Date.now;
   const policy = { ...(options.policy ?? defaultRetryPolicy), rateLimitWindowMs: config.limits.createWindowMs };
-  const { writeAudit, writeLog } = options;
-  const log = { info: (message: string) => writeLog(message), warning: (message: string) => writeLog(`warning: ${message}`) };
-  const guard = new VeniceGuard(config.limits.createWindowMs, now, (response) => retryAfterMs(response.headers, now()));
-  const transport = guard.watch(createTransport(options.env, undefined, 8));
-  const audit: Audit = (record) => writeAudit(auditLine(record, now()));
+  const { writeAudit } = options;
+  const log = jsonLog(options.writeLog, now);
+  const metrics = new BrokerMetrics({
+    queueDepth: () => state.queue.depth(),
+    windowCreates: () => state.queue.windowCreates(),
+  });
+  const queueOptions = {
+    perWindow: config.limits.createsPerMinute,
+    windowMs: config.limits.createWindowMs,
+    timeoutMs: config.limits.queueTimeoutMs,
+    sleep: (ms: number, signal?: AbortSignal) => policy.sleep(ms, signal),
+  };
+  const state: SharedState = config.store.redisUrlEnv
+    ? redisState({
+        ...queueOptions,
+        url: options.env[config.store.redisUrlEnv] ?? '',
+        onError: () => metrics.storeErrors.inc(),
+      })
+    : memoryState({ ...queueOptions, now, stateDir: config.store.stateDir });
+  const guard = new VeniceGuard(config.limits.createWindowMs, state.brake, (response) => retryAfterMs(response.headers, now()));
+  const transport = guard.watch(metered(createTransport(options.env, undefined, 8), metrics));
+  const audit: Audit = (record) => {
+    metrics.requests.labels(record.action, record.outcome).inc();
+    if (record.outcome === 'refused') metrics.refusals.labels(refusalReason(record.status)).inc();
+    writeAudit(auditLine(record, now()));
+  };
   const venice = (signal?: AbortSignal): VeniceClient =>
     new VeniceClient({
       apiUrl: config.venice.apiUrl,
       adminKey,
       transport,
-      deadline: Deadline.forStep(VENICE_BUDGET_MS, now),
+      deadline: Deadline.forStep(config.limits.veniceTimeoutMs, now),
       policy,
-      log: (message) => writeLog(message),
+      log: (message) => log.info(message),
       // Waits end when the caller hangs up; a create or delete in flight is always let to finish.
       signal,
       advise: adviceForBrokerCaller,
@@ -80,6 +107,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     cooldownMs: config.oidc.jwksCooldownMs,
     now,
     onFetch: (result, detail) => {
+      metrics.jwksRefreshes.labels(result).inc();
       if (result === 'failed') log.warning(`could not fetch the issuer's keys from ${config.oidc.jwksUrl}: ${detail}`);
     },
   });
@@ -89,25 +117,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     windowMs: 60_000,
     now,
     write: writeAudit,
-    audit,
+    audit: (record) => writeAudit(auditLine(record, now())),
+    counted: (record, kind) => {
+      metrics.requests.labels(record.action, record.outcome).inc();
+      metrics.refusals.labels(kind).inc();
+    },
   });
-  const operations = {
-    config,
-    adminKey,
-    now,
-    mintsInFlight: new Map<string, number>(),
-    log,
-    queue: new FairQueue({
-      perWindow: config.limits.createsPerMinute,
-      windowMs: config.limits.createWindowMs,
-      timeoutMs: config.limits.queueTimeoutMs,
-      now,
-      sleep: (ms: number, signal?: AbortSignal) => policy.sleep(ms, signal),
-    }),
-    listing: new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now),
-    guard,
-    venice,
-  };
+  const drain = new AbortController();
+  const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
+  const operations = { config, adminKey, now, log, state, listing, guard, venice, metrics, draining: drain.signal };
   const webhook =
     config.githubWebhook && options.webhookSecret
       ? new GitHubWebhook(
@@ -115,21 +133,96 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           config.githubWebhook.reconcileIntervalMs,
         )
       : undefined;
+  const reconciler = new Reconciler({
+    state,
+    venice: () => venice().forCleanup(),
+    listing,
+    audit,
+    metrics,
+    log,
+    now,
+    intervalMs: config.limits.reconcileIntervalMs,
+  });
+  const health = {
+    /** Ready: not draining, the issuer's keys held, the store answering. */
+    ready: async (): Promise<{ ready: boolean; checks: Record<string, boolean> }> => {
+      const checks = { draining: drain.signal.aborted, jwks: keys.held(), store: await state.ready() };
+      return { ready: !checks.draining && checks.jwks && checks.store, checks };
+    },
+    metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+  };
   const app = brokerApp({
     ...operations,
     webhook,
     verifyCaller: callerVerifier(config.oidc, keys, now),
     audit,
     refusals,
-    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress),
+    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress, state, () => metrics.storeErrors.inc()),
+    health: { ...health, metricsHere: config.metrics === undefined },
   });
+  const metricsListener = config.metrics ? await listen(healthApp(health).fetch, config.metrics, config) : undefined;
+  const api = await listen(app.fetch, config.listen, config);
+  capConnections(api.server, config.limits.maxConnections);
+  api.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Node's own answer to a request that never arrived whole is an empty 408/400: say it in JSON.
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (socket.writable) {
+      const body = JSON.stringify({
+        error: timedOut ? 'the request did not arrive whole within the request timeout.' : 'the request is not valid HTTP.',
+      });
+      socket.end(
+        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    } else {
+      socket.destroy();
+    }
+    refusals.record(
+      { action: 'request', outcome: 'refused', status: timedOut ? 408 : 400, reason: timedOut ? 'request timeout' : 'not HTTP' },
+      timedOut ? 'request-timeout' : 'bad-http',
+      socket.remoteAddress ?? 'unknown',
+    );
+  });
+  reconciler.start();
+  return {
+    url: api.url,
+    metricsUrl: metricsListener?.url,
+    close: async (graceMs = 0) => {
+      drain.abort(); // readyz 503, queued callers answered 503, no new mints
+      const stopped = new Promise<void>((done) => api.server.close(() => done()));
+      api.server.closeIdleConnections();
+      const cutOff = setTimeout(() => api.server.closeAllConnections(), graceMs);
+      cutOff.unref();
+      await stopped;
+      clearTimeout(cutOff);
+      refusals.close();
+      await reconciler.stop();
+      await webhook?.close();
+      await state.close();
+      if (metricsListener) await new Promise<void>((done) => metricsListener.server.close(() => done()));
+    },
+  };
+}
+
+/** /healthz, /readyz and /metrics, on their own listener when metrics has a port. */
+function healthApp(health: { ready: AppHealth['ready']; metrics: AppHealth['metrics'] }): Hono {
+  const app = new Hono();
+  addHealthRoutes(app, { ...health, metricsHere: true });
+  return app;
+}
+
+async function listen(
+  fetch: (request: Request, env: unknown) => Response | Promise<Response>,
+  at: { host: string; port: number },
+  config: BrokerConfig,
+): Promise<{ server: Server; url: string }> {
   const timeout = config.limits.requestTimeoutMs;
   return new Promise((resolve) => {
     const server = serve(
       {
-        fetch: app.fetch,
-        hostname: config.listen.host,
-        port: config.listen.port,
+        fetch,
+        hostname: at.host,
+        port: at.port,
         // Slow clients: a request must arrive whole within the timeout, checked at a fraction of it.
         serverOptions: {
           requestTimeout: timeout,
@@ -140,43 +233,41 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       },
       (info: AddressInfo) => {
         const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-        resolve({
-          url: `http://${host}:${info.port}`,
-          close: (graceMs = 0) =>
-            new Promise<void>((done) => {
-              const http = server as Server;
-              http.close(() => {
-                refusals.close();
-                void (webhook?.close() ?? Promise.resolve()).then(done);
-              });
-              http.closeIdleConnections();
-              setTimeout(() => http.closeAllConnections(), graceMs).unref();
-            }),
-        });
+        resolve({ server: server as Server, url: `http://${host}:${info.port}` });
       },
-    ) as Server;
-    capConnections(server, config.limits.maxConnections);
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-      // Node's own answer to a request that never arrived whole is an empty 408/400: say it in JSON.
-      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      if (socket.writable) {
-        const body = JSON.stringify({
-          error: timedOut ? 'the request did not arrive whole within the request timeout.' : 'the request is not valid HTTP.',
-        });
-        socket.end(
-          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
-            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy();
-      }
-      refusals.record(
-        { action: 'request', outcome: 'refused', status: timedOut ? 408 : 400, reason: timedOut ? 'request timeout' : 'not HTTP' },
-        timedOut ? 'request-timeout' : 'bad-http',
-        socket.remoteAddress ?? 'unknown',
-      );
-    });
+    );
   });
+}
+
+/** Counts every request the broker sends Venice, by route and status. */
+function metered(transport: HttpTransport, metrics: BrokerMetrics): HttpTransport {
+  return {
+    send: async (request: HttpRequest) => {
+      const route = BrokerMetrics.veniceRoute(request.method, request.url);
+      try {
+        const response = await transport.send(request);
+        metrics.veniceRequests.labels(route, String(response.status)).inc();
+        return response;
+      } catch (error) {
+        metrics.veniceRequests.labels(route, 'error').inc();
+        throw error;
+      }
+    },
+  };
+}
+
+/** A refusal's reason for broker_refusals_total, from its status (after a rule matched). */
+function refusalReason(status: number): string {
+  const reasons: Record<number, string> = {
+    400: 'bad-request',
+    403: 'policy',
+    404: 'not-found',
+    408: 'caller-left',
+    413: 'body-too-large',
+    429: 'rate-limited',
+    503: 'unavailable',
+  };
+  return reasons[status] ?? 'other';
 }
 
 /**

@@ -1,14 +1,18 @@
 /**
- * Rate limits per caller, through rate-limiter-flexible (in memory: one broker process):
+ * Rate limits per caller, through rate-limiter-flexible, in the broker's store (shared-state.ts: in
+ * memory for one process, in Redis for replicas, so N replicas do not allow N times the limit):
  * - each rule's `rate-limits`: requests per repository (by id) per minute, for each endpoint;
  * - `limits.refusals-per-address`: requests refused before a rule matched, per client address per
  *   minute. Past it, such a refusal is answered 429 with Retry-After instead of its reason. Only
  *   refusals count, never admitted requests: GitHub's hosted runners share addresses between
  *   customers, and a stranger's flood must not lock out a repository the policy admits.
+ * A store out of reach: an admitted caller's request is answered 503 (StoreUnavailable), never let
+ * through uncounted; a refusal is answered with its own reason, uncounted (it costs nothing).
  */
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Rule } from './config.js';
 import { Refusal } from './key-operations.js';
+import { type SharedState, StoreUnavailable } from './shared-state.js';
 
 export type Endpoint = 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep';
 type Limited = keyof Rule['rateLimits'];
@@ -23,25 +27,34 @@ const LIMITED: Record<Endpoint, Limited> = {
 };
 
 export class CallerLimits {
-  private readonly perRule = new Map<string, RateLimiterMemory>();
-  private readonly refusals: RateLimiterMemory;
+  private readonly perRule = new Map<string, RateLimiterAbstract>();
+  private readonly refusals: RateLimiterAbstract;
 
-  constructor(rules: Rule[], refusalsPerAddress: number) {
+  constructor(
+    rules: Rule[],
+    refusalsPerAddress: number,
+    state: Pick<SharedState, 'limiter'>,
+    private readonly onStoreError: (error: unknown) => void = () => undefined,
+  ) {
     for (const rule of rules) {
       for (const endpoint of ['mint', 'delete', 'unwrap'] as const) {
-        this.perRule.set(`${rule.name}/${endpoint}`, new RateLimiterMemory({ points: rule.rateLimits[endpoint], duration: 60 }));
+        this.perRule.set(`${rule.name}/${endpoint}`, state.limiter(rule.rateLimits[endpoint], 60, `rule:${rule.name}:${endpoint}`));
       }
     }
-    this.refusals = new RateLimiterMemory({ points: refusalsPerAddress, duration: 60 });
+    this.refusals = state.limiter(refusalsPerAddress, 60, 'refusals');
   }
 
   /** Throws a 429 Refusal when this repository has used its rule's requests for this endpoint. */
   async admit(rule: Rule, endpoint: Endpoint, repositoryId: string): Promise<void> {
     const limited = LIMITED[endpoint];
-    const limiter = this.perRule.get(`${rule.name}/${limited}`) as RateLimiterMemory;
+    const limiter = this.perRule.get(`${rule.name}/${limited}`) as RateLimiterAbstract;
     try {
       await limiter.consume(repositoryId);
     } catch (result) {
+      if (!(result instanceof RateLimiterRes)) {
+        this.onStoreError(result);
+        throw new StoreUnavailable(result);
+      }
       throw new Refusal(
         429,
         `rule "${rule.name}" allows ${rule.rateLimits[limited]} ${limited} request(s) per minute per repository; retry after the wait given.`,
@@ -56,6 +69,10 @@ export class CallerLimits {
       await this.refusals.consume(address);
       return undefined;
     } catch (result) {
+      if (!(result instanceof RateLimiterRes)) {
+        this.onStoreError(result);
+        return undefined;
+      }
       return msBeforeNext(result);
     }
   }

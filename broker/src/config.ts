@@ -107,7 +107,21 @@ export interface BrokerConfig {
     maxConnections: number;
     /** Requests refused before a rule matched (401, 403, 413), per client address per minute. */
     refusalsPerAddress: number;
+    /** On SIGTERM/SIGINT, how long creates in flight may take to finish before the process exits. */
+    shutdownTimeoutMs: number;
+    /** How long the broker works on one request against Venice (the queue wait comes on top). */
+    veniceTimeoutMs: number;
+    /** How often every replica looks for mints that were never handed out (at most 30 s). */
+    reconcileIntervalMs: number;
   };
+  /**
+   * Where the state shared by replicas lives. Absent: in this process (one instance), the mint journal
+   * in `stateDir` when set. With Redis: the creation window, the fair queue, mints in flight, the
+   * per-caller limits, Venice's back-off and the journal, for every replica.
+   */
+  store: { redisUrlEnv: string | undefined; stateDir: string | undefined };
+  /** /metrics (and /readyz, /healthz) on a listener of their own; absent: on the API listener. */
+  metrics: { host: string; port: number } | undefined;
   /** GitHub's webhook deliveries (workflow runs completed, pull requests closed): absent, no webhook endpoint. */
   githubWebhook: { secretEnv: string; reconcileIntervalMs: number; bodyBytes: number } | undefined;
   rules: Rule[];
@@ -135,7 +149,12 @@ export function parseConfig(text: string): BrokerConfig {
     throw new ConfigError([`not YAML: ${(error as Error).message.split('\n')[0]}`]);
   }
   const read = reader(problems);
-  const top = read.object(root, '', ['listen', 'oidc', 'venice', 'limits', 'github-webhook', 'defaults', 'rules'], true);
+  const top = read.object(
+    root,
+    '',
+    ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'defaults', 'rules'],
+    true,
+  );
   const listen = read.object(top.listen, 'listen', ['host', 'port']);
   const oidc = read.object(
     top.oidc,
@@ -154,7 +173,11 @@ export function parseConfig(text: string): BrokerConfig {
     'keep-alive-timeout',
     'max-connections',
     'refusals-per-address',
+    'shutdown-timeout',
+    'venice-timeout',
+    'reconcile-interval',
   ]);
+  const store = read.object(top.store, 'store', ['redis-url-env', 'state-dir']);
   const issuer = read.url(oidc.issuer, 'oidc.issuer', GITHUB_ISSUER);
   const config: BrokerConfig = {
     listen: {
@@ -192,10 +215,39 @@ export function parseConfig(text: string): BrokerConfig {
       keepAliveTimeoutMs: read.duration(limits['keep-alive-timeout'], 'limits.keep-alive-timeout', 5_000, '5s'),
       maxConnections: read.integer(limits['max-connections'], 'limits.max-connections', 512, 8, 100_000),
       refusalsPerAddress: read.integer(limits['refusals-per-address'], 'limits.refusals-per-address', 60, 1, 100_000),
+      shutdownTimeoutMs: read.duration(limits['shutdown-timeout'], 'limits.shutdown-timeout', 20_000, '20s'),
+      veniceTimeoutMs: read.duration(limits['venice-timeout'], 'limits.venice-timeout', 60_000, '1m'),
+      reconcileIntervalMs: read.duration(limits['reconcile-interval'], 'limits.reconcile-interval', 30_000, '30s'),
     },
+    store: {
+      redisUrlEnv:
+        store['redis-url-env'] === undefined
+          ? undefined
+          : read.string(store['redis-url-env'], 'store.redis-url-env', undefined, /^[A-Za-z_][A-Za-z0-9_]*$/, 'BROKER_REDIS_URL'),
+      stateDir:
+        store['state-dir'] === undefined
+          ? undefined
+          : read.string(store['state-dir'], 'store.state-dir', undefined, /^\/[^\0]*$/, '/var/lib/venice-key-broker'),
+    },
+    metrics: undefined,
     githubWebhook: undefined,
     rules: [],
   };
+  if (config.limits.reconcileIntervalMs > 30_000) {
+    problems.push('limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"');
+  }
+  if (config.store.redisUrlEnv && config.store.stateDir) {
+    problems.push(
+      "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
+    );
+  }
+  if (top.metrics !== undefined) {
+    const metrics = read.object(top.metrics, 'metrics', ['host', 'port']);
+    config.metrics = {
+      host: read.string(metrics.host, 'metrics.host', '127.0.0.1', /^[0-9A-Za-z.:-]+$/, '0.0.0.0'),
+      port: read.integer(metrics.port, 'metrics.port', 9090, 0, 65_535),
+    };
+  }
   if (top['github-webhook'] !== undefined) {
     const webhook = read.object(top['github-webhook'], 'github-webhook', ['secret-env', 'reconcile-interval', 'body-bytes']);
     config.githubWebhook = {

@@ -38,11 +38,7 @@ export interface FairQueueOptions {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** A held place in the queue. */
-export interface Ticket {
-  /** Gives the place back (the caller was refused or went away before its turn). */
-  leave: () => void;
-}
+import type { CreateQueue, Ticket } from './shared-state.js';
 
 interface Waiter {
   repository: string;
@@ -60,7 +56,7 @@ interface Waiter {
  * (everyone behind moves up, and is woken to see it). Each caller doing its own sleeping keeps the
  * queue on whatever clock the broker is given, a virtual one in tests included.
  */
-export class FairQueue {
+export class FairQueue implements CreateQueue {
   /** Start times of the last `perWindow` turns handed out, in order. */
   private readonly turns: number[] = [];
   /** Waiters per repository, in arrival order. */
@@ -126,6 +122,17 @@ export class FairQueue {
     } finally {
       ticket.leave(); // it left without its turn: everyone behind it moves up (no-op once served)
     }
+  }
+
+  depth(): number {
+    let waiting = 0;
+    for (const list of this.waiting.values()) waiting += list.length;
+    return waiting;
+  }
+
+  async windowCreates(): Promise<number> {
+    const since = this.options.now() - this.options.windowMs - arrivalMarginMs(this.options.windowMs);
+    return this.turns.filter((at) => at > since).length;
   }
 
   /**

@@ -163,7 +163,7 @@ export class GitHubWebhook {
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const blocked = this.deps.guard.blockedForMs();
+        const blocked = await this.deps.guard.blockedForMs();
         if (blocked > 0) await this.deps.sleep(blocked);
         const keys = ownedKeys(await this.deps.listing.keys(), finished.repository).filter((key) =>
           finished.kind === 'run'

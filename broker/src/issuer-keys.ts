@@ -70,6 +70,11 @@ export class IssuerKeys {
     }
   };
 
+  /** Whether usable keys are held now (for /readyz): fetched, and not older than jwks-stale-for. */
+  held(): boolean {
+    return this.local !== undefined && this.options.now() - this.fetchedAt <= this.options.staleForMs;
+  }
+
   private usable(): KeyLookup {
     const { now, staleForMs, cooldownMs } = this.options;
     if (this.local === undefined || now() - this.fetchedAt > staleForMs) {

@@ -9,18 +9,21 @@
  * Nothing here sends Venice a request about an id before the shared listing shows that id is this
  * repository's key.
  */
+import { randomUUID } from 'node:crypto';
 import { deleteInvocationKeys, deleteTaggedKey, ownedKeys, ownerTag, type Spent } from '../../core/delete-keys.js';
 import { buildDescription, formatTag, type KeyTag, newInvocationToken, tagForRequest } from '../../core/description-tag.js';
 import type { InputErrors } from '../../core/errors.js';
 import { messageOf } from '../../core/errors.js';
 import { isKeyHandle, openRunKey, sealHandle } from '../../core/key-handle.js';
 import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../core/key-request.js';
-import { createKeyBody, type VeniceClient } from '../../core/venice-client.js';
+import { createKeyBody, type VeniceClient, VeniceError } from '../../core/venice-client.js';
 import type { CallerClaims } from './caller-token.js';
 import type { BrokerConfig, Rule } from './config.js';
-import { type FairQueue, LeftQueue, QueueFull, type Ticket } from './fair-queue.js';
+import { LeftQueue, QueueFull } from './fair-queue.js';
 import type { KeyListing } from './key-listing.js';
+import type { BrokerMetrics } from './metrics.js';
 import { decide } from './policy.js';
+import type { SharedState, Ticket } from './shared-state.js';
 import type { VeniceGuard } from './venice-guard.js';
 
 /** An answer other than success: its status, a reason for the caller, and one for the audit log. */
@@ -46,15 +49,18 @@ export interface OperationDeps {
   adminKey: string;
   /** A Venice client for one request, its waits ended when the caller hangs up (none for clean-up). */
   venice: (signal?: AbortSignal) => VeniceClient;
-  queue: FairQueue;
+  /**
+   * What replicas share (shared-state.ts): the create queue, the mints in progress per repository (so
+   * concurrent mints cannot all slip under a rule's live-keys ceiling: Venice's list cannot show a key
+   * still being made), Venice's hold and the mint journal.
+   */
+  state: SharedState;
   listing: KeyListing;
   guard: VeniceGuard;
+  metrics: BrokerMetrics;
   now: () => number;
-  /**
-   * This instance's mints in progress (queued or creating), per repository id, so concurrent mints
-   * cannot all slip under a rule's live-keys ceiling (Venice's list cannot show a key still being made).
-   */
-  mintsInFlight: Map<string, number>;
+  /** Aborts when the broker starts draining (SIGTERM): queued callers are answered 503 at once. */
+  draining: AbortSignal;
   /** Server-side log lines (never a secret): deletes and recoveries. */
   log: { info: (message: string) => void; warning: (message: string) => void };
 }
@@ -78,8 +84,8 @@ export function isVeniceKeyId(id: string): boolean {
 }
 
 /** Refuses with 503 while the broker has stopped calling Venice (see venice-guard.ts). */
-function checkVeniceGuard(deps: OperationDeps, rule: Rule): void {
-  const blocked = deps.guard.blockedForMs();
+async function checkVeniceGuard(deps: OperationDeps, rule: Rule): Promise<void> {
+  const blocked = await deps.guard.blockedForMs();
   if (blocked > 0) {
     throw new Refusal(503, 'Venice asked the broker to slow down; it sends Venice nothing until then. Retry after the wait given.', {
       rule: rule.name,
@@ -110,39 +116,47 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
   const { granted } = decision;
   const repository = claims.repository;
   const repositoryKey = claims.repository_id;
-  const inFlight = deps.mintsInFlight.get(repositoryKey) ?? 0;
-  if (inFlight >= rule.ceilings.liveKeys) {
+  refuseWhileDraining(deps, rule);
+  const mintId = randomUUID();
+  // Counted until released, or until the mint's longest possible life has passed (a crashed replica's).
+  const until = deps.now() + deps.config.limits.queueTimeoutMs + 2 * deps.config.limits.veniceTimeoutMs;
+  const inFlight = await deps.state.inFlight.claim(repositoryKey, mintId, rule.ceilings.liveKeys, until);
+  if (inFlight !== undefined) {
     throw new Refusal(
       429,
       `rule "${rule.name}" allows ${repository} ${rule.ceilings.liveKeys} live key(s), and it has ${inFlight} mint(s) in progress; retry when they are done.`,
       { rule: rule.name, retryAfterMs: 10_000 },
     );
   }
-  checkVeniceGuard(deps, rule);
-  let ticket: Ticket;
   try {
-    ticket = deps.queue.admit(repositoryKey);
-  } catch (error) {
-    if (!(error instanceof QueueFull)) throw error;
-    throw new Refusal(
-      429,
-      "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
-      { rule: rule.name, retryAfterMs: Math.max(1_000, error.retryAfterMs) },
-    );
-  }
-
-  deps.mintsInFlight.set(repositoryKey, inFlight + 1);
-  try {
-    await checkLiveKeys(claims, rule, deps).catch((error: unknown) => {
+    await checkVeniceGuard(deps, rule);
+    let ticket: Ticket;
+    try {
+      ticket = await deps.state.queue.admit(repositoryKey);
+    } catch (error) {
+      if (!(error instanceof QueueFull)) throw error;
+      throw new Refusal(
+        429,
+        "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
+        { rule: rule.name, retryAfterMs: Math.max(1_000, error.retryAfterMs) },
+      );
+    }
+    try {
+      await checkLiveKeys(claims, rule, deps);
+    } catch (error) {
       ticket.leave();
       throw error;
-    });
+    }
+    const queuedAt = deps.now();
     try {
-      await deps.queue.take(ticket, signal);
+      await deps.state.queue.take(ticket, AbortSignal.any([signal, deps.draining]));
     } catch (error) {
       if (!(error instanceof LeftQueue)) throw error;
+      refuseWhileDraining(deps, rule);
       // The caller hung up while waiting, which gave its turn back.
       throw new Refusal(408, 'the caller closed the connection while waiting for its turn; nothing was created.', { rule: rule.name });
+    } finally {
+      deps.metrics.queueWait.observe((deps.now() - queuedAt) / 1_000);
     }
     const tag = tagForRequest(repository, request, {
       pr,
@@ -155,11 +169,27 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
     // its own client, not stopped by the caller hanging up: that is when it matters most.
     const creator = deps.venice(signal);
     const cleanup = { io: deps.log, client: deps.venice().forCleanup(), repository };
+    // Written down before the create is sent: if this process dies before the caller has its answer,
+    // whichever replica reconciles next finds the key by its tag and deletes it (reconciler.ts).
+    await deps.state.journal.intend({
+      id: mintId,
+      tag: formatTag(tag),
+      repository,
+      runId: claims.run_id,
+      deadline: deps.now() + deps.config.limits.veniceTimeoutMs + JOURNAL_SLACK_MS,
+    });
     let key: Awaited<ReturnType<VeniceClient['createKey']>>;
     try {
       key = await creator.createKey(createKeyBody(granted, description, deps.now()), {
         recover: async () => void (await deleteInvocationKeys(tag, cleanup, { why: 'its create answer was lost' })),
       });
+    } catch (error) {
+      // Nothing was handed out. When Venice refused outright (a 4xx) no key exists and the intent goes;
+      // otherwise (a lost answer, a timeout) one may, and the reconciler looks for it after the deadline.
+      if (error instanceof VeniceError && error.status !== undefined && error.status < 500 && error.status !== 429) {
+        await deps.state.journal.handedOut(mintId).catch(() => undefined);
+      }
+      throw error;
     } finally {
       deps.listing.changed();
     }
@@ -169,6 +199,7 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
         deps.log.warning(`could not delete key ${key.id}, whose caller went away (${messageOf(error)}); it expires at ${key.expiresAt}.`);
         return 0;
       });
+      if (gone > 0) await deps.state.journal.handedOut(mintId).catch(() => undefined);
       throw new Refusal(
         408,
         `the caller closed the connection before the key was handed over; ${gone > 0 ? 'it was deleted' : `it expires at ${key.expiresAt}`}.`,
@@ -182,12 +213,32 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
             { adminKey: deps.adminKey, repository, runId: claims.run_id },
           )
         : undefined;
+    // Handed out: the answer is written next. A store out of reach now leaves the intent, and the
+    // reconciler would delete a key its caller holds: so this one is retried, and logged if it fails.
+    await deps.state.journal.handedOut(mintId).catch(async () => {
+      await new Promise((done) => setTimeout(done, 200));
+      await deps.state.journal.handedOut(mintId).catch(() => {
+        deps.log.warning(`could not mark ${key.id} handed out in the mint journal; reconciliation may delete it after its deadline.`);
+      });
+    });
     deps.log.info(`minted ${key.id} (${formatTag(tag)}) under rule ${rule.name}`);
     return { ...key, tag, handle, granted, clamped: decision.clamped };
   } finally {
-    const left = (deps.mintsInFlight.get(repositoryKey) as number) - 1;
-    if (left === 0) deps.mintsInFlight.delete(repositoryKey);
-    else deps.mintsInFlight.set(repositoryKey, left);
+    await deps.state.inFlight.release(repositoryKey, mintId).catch(() => undefined);
+  }
+}
+
+/** How long past the create's own deadline an intent waits before its key counts as an orphan. */
+const JOURNAL_SLACK_MS = 10_000;
+
+/** A broker that is draining takes no new mints and answers its queued callers: try another replica. */
+function refuseWhileDraining(deps: OperationDeps, rule: Rule): void {
+  if (deps.draining.aborted) {
+    throw new Refusal(503, 'the broker is shutting down (a deploy or a restart); retry, and another replica will answer.', {
+      rule: rule.name,
+      retryAfterMs: 1_000,
+      auditReason: 'shutting down: the caller was answered before its turn.',
+    });
   }
 }
 
@@ -241,8 +292,8 @@ async function checkLiveKeys(claims: CallerClaims, rule: Rule, deps: OperationDe
       { rule: rule.name, retryAfterMs: 60_000 },
     );
   }
-  // Live keys, plus the other mints of this repository in progress (this one is counted in the map too).
-  const held = ownedKeys(live, claims.repository).length + (deps.mintsInFlight.get(claims.repository_id) as number) - 1;
+  // Live keys, plus the other mints of this repository in progress (this one is counted there too).
+  const held = ownedKeys(live, claims.repository).length + (await deps.state.inFlight.count(claims.repository_id)) - 1;
   if (held >= rule.ceilings.liveKeys) {
     throw new Refusal(
       403,
@@ -266,7 +317,7 @@ export interface Deleted {
  */
 export async function deleteForCaller(claims: CallerClaims, rule: Rule, keyId: string, deps: OperationDeps): Promise<Deleted> {
   if (!isVeniceKeyId(keyId)) throw new Refusal(400, 'the key id is not one Venice writes (a UUID).', { rule: rule.name });
-  checkVeniceGuard(deps, rule);
+  await checkVeniceGuard(deps, rule);
   const listed = (await deps.listing.keys()).find((key) => key.id === keyId);
   if (!listed) return { keyId, outcome: 'already-gone', spent: undefined };
   const tag = ownerTag(listed, claims.repository);

@@ -4,8 +4,10 @@
  *   node broker/dist/server.js --config broker.yaml --check  validate the config and exit (0: valid)
  * Reads the config, takes the admin key from the environment variable the config names
  * (VENICE_ADMIN_KEY by default; never from the file), listens, and stops cleanly on SIGTERM or SIGINT
- * (a container platform's stop), letting requests in flight finish first. The signal handlers are in
- * place before the listening line is printed, so a stop that follows it is never lost.
+ * (a container platform's stop): /readyz turns 503, queued callers are answered 503 with Retry-After,
+ * creates in flight get `limits.shutdown-timeout` to finish, then the process exits 0. The signal
+ * handlers are in place before the listening line is printed, so a stop that follows it is never lost.
+ * Operational lines are JSON on stderr (log.ts); a mistake in the command or config is one plain line.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,12 +18,17 @@ import { defaultRetryPolicy } from '../../core/retry.js';
 import { VeniceClient, VeniceError } from '../../core/venice-client.js';
 import { type RunningBroker, startBroker } from './broker.js';
 import { ConfigError, parseConfig } from './config.js';
+import { type Level, logLine } from './log.js';
 
 const NAME = 'venice-key-broker';
 
 function fail(message: string): never {
   process.stderr.write(`${NAME}: ${message}\n`);
   process.exit(1);
+}
+
+function say(level: Level, message: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${logLine(level, message, Date.now(), fields)}\n`);
 }
 
 /**
@@ -46,7 +53,7 @@ async function checkAdminKey(config: ReturnType<typeof parseConfig>, adminKey: s
         `Venice refused the key in ${config.venice.adminKeyEnv} (${error.status}${error.veniceText ? ` "${error.veniceText}"` : ''}): it must be a Venice admin key (Settings → API keys, type Admin).`,
       );
     }
-    process.stderr.write(`${NAME}: warning: could not check the admin key with Venice (${messageOf(error)}); starting anyway.\n`);
+    say('warning', `could not check the admin key with Venice (${messageOf(error)}); starting anyway.`);
   }
 }
 
@@ -82,6 +89,12 @@ async function main(): Promise<void> {
       `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
     );
   }
+  const redisUrlEnv = config.store.redisUrlEnv;
+  if (redisUrlEnv && !/^rediss?:\/\/\S+$/.test(process.env[redisUrlEnv] ?? '')) {
+    fail(
+      `the environment variable ${redisUrlEnv} must hold the Redis URL, as store.redis-url-env in the config asks, e.g. redis://:password@redis.internal:6379/0 (rediss:// for TLS); it is empty or not a redis:// URL.`,
+    );
+  }
   await checkAdminKey(config, adminKey);
   const webhookSecret = config.githubWebhook ? (process.env[config.githubWebhook.secretEnv] ?? '') : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
@@ -89,17 +102,28 @@ async function main(): Promise<void> {
       `the environment variable ${config.githubWebhook?.secretEnv} must hold the GitHub webhook's secret (at least 16 characters), as github-webhook in the config asks; set it from your platform's secret store.`,
     );
   }
-  // A platform's stop: requests in flight get 20 s to finish (most platforms wait 30 s before SIGKILL).
+  if (!config.store.redisUrlEnv && !config.store.stateDir) {
+    say(
+      'warning',
+      'no store.state-dir: the mint journal is kept in memory, so keys minted when this process is killed (not stopped) are not found again and expire on their own. Set store.state-dir to a persistent directory.',
+    );
+  }
+  // A platform's stop: creates in flight get shutdown-timeout (20 s) to finish; most platforms wait 30 s
+  // before SIGKILL, and Kubernetes' terminationGracePeriodSeconds must be above it (docs/broker.md).
   let broker: RunningBroker | undefined;
   let stopping = false;
+  const grace = config.limits.shutdownTimeoutMs;
   const stop = (signal: NodeJS.Signals): void => {
     if (!broker) {
       stopping = true;
       return;
     }
-    process.stderr.write(`${NAME}: ${signal}: draining (no new connections; requests in flight get up to 20 s)\n`);
-    broker.close(20_000).then(() => {
-      process.stderr.write(`${NAME}: stopped\n`);
+    say(
+      'info',
+      `${signal}: draining: /readyz is 503, no new connections, queued callers are answered 503, creates in flight get up to ${grace / 1000} s`,
+    );
+    broker.close(grace).then(() => {
+      say('info', 'stopped');
       process.exit(0);
     });
   };
@@ -114,7 +138,10 @@ async function main(): Promise<void> {
     webhookSecret,
   });
   if (stopping) return stop('SIGTERM');
-  process.stderr.write(`${NAME}: listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)\n`);
+  say('info', `listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)`, {
+    store: config.store.redisUrlEnv ? 'redis' : config.store.stateDir ? 'state-dir' : 'memory',
+    ...(broker.metricsUrl ? { metrics: broker.metricsUrl } : {}),
+  });
 }
 
 await main();

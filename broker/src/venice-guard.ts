@@ -9,39 +9,43 @@
  *   30 s, long before Venice's 50 could be reached.
  * Meanwhile requests that would need Venice are answered 503 with Retry-After. Work already under way
  * (a create waiting out its own 429) carries on through its client's retry policy.
+ *
+ * The hold lives in the shared state (shared-state.ts): with Redis, one replica's 429 holds every
+ * replica off for that wait. The failure streak is counted per replica (5 each: still far below 50).
  */
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../core/http.js';
+import type { VeniceBrake } from './shared-state.js';
 
 export const FAILED_STREAK = 5;
 const ABUSE_WINDOW_MS = 30_000;
 
 export class VeniceGuard {
-  private blockedUntil = 0;
   private failures = 0;
   constructor(
     private readonly windowMs: number,
-    private readonly now: () => number,
+    private readonly brake: VeniceBrake,
     private readonly retryAfterOf: (response: HttpResponse) => number | undefined,
   ) {}
 
-  /** Milliseconds until the broker may call Venice again; 0 when it may now. */
-  blockedForMs(): number {
-    return Math.max(0, this.blockedUntil - this.now());
+  /** Milliseconds until the broker may call Venice again; 0 when it may now (StoreUnavailable: unknown). */
+  blockedForMs(): Promise<number> {
+    return this.brake.heldForMs();
   }
 
-  observe(response: HttpResponse): void {
+  /** Notes one answer; resolves once a hold it calls for is in the shared state (or could not be). */
+  observe(response: HttpResponse): Promise<void> {
     const { status } = response;
-    if (status === 429) {
-      this.block(this.retryAfterOf(response) ?? this.windowMs);
-    } else if (status >= 400 && status < 500) {
+    if (status === 429) return this.block(this.retryAfterOf(response) ?? this.windowMs);
+    if (status >= 400 && status < 500) {
       this.failures++;
       if (this.failures >= FAILED_STREAK) {
-        this.block(ABUSE_WINDOW_MS);
         this.failures = 0;
+        return this.block(ABUSE_WINDOW_MS);
       }
     } else if (status < 400) {
       this.failures = 0;
     }
+    return Promise.resolve();
   }
 
   /** A transport that reports every answer to this guard. */
@@ -49,13 +53,14 @@ export class VeniceGuard {
     return {
       send: async (request: HttpRequest) => {
         const response = await transport.send(request);
-        this.observe(response);
+        await this.observe(response);
         return response;
       },
     };
   }
 
-  private block(ms: number): void {
-    this.blockedUntil = Math.max(this.blockedUntil, this.now() + ms);
+  /** A store out of reach loses the hold (counted as a store error); the create queue is then 503 anyway. */
+  private block(ms: number): Promise<void> {
+    return this.brake.holdFor(ms).catch(() => undefined);
   }
 }

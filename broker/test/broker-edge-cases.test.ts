@@ -92,7 +92,7 @@ test('Venice refusing the create is a 502 that says so (never with the admin key
   venice.inject('create', { kind: 'status', status: 403, error: `forbidden for ${venice.adminKey}` });
   const refused = await call(broker, 'POST', '/v1/keys', { token, body: {} });
   expect(refused.status).toBe(502);
-  expect(refused.json.error).toMatch(/^Venice: Venice forbade creating the key \(403\)\. Venice said: "forbidden for \*\*\*"/);
+  expect(refused.json.error).toMatch(/^Venice refused: Venice forbade creating the key \(403\)\. Venice said: "forbidden for \*\*\*"/);
   // Advice for a broker caller, who holds no admin key: never the action's "check the secret".
   expect(refused.json.error).toMatch(/The broker's operator should check the admin key's account and permissions\.$/);
   expect(refused.json.error).not.toMatch(/admin-key|secret/);
@@ -165,7 +165,9 @@ test('when that key cannot be deleted either, the broker says so in its log, wit
   venice.inject('list', { kind: 'status', status: 403 }); // the clean-up's list, after the live-keys check
   const [line] = await auditLines(1);
   expect(line?.reason).toMatch(/closed the connection before the key was handed over; it expires at 20\d\d-/);
-  expect(broker.logs.join('\n')).toMatch(/warning: could not delete key \S+, whose caller went away \(Venice forbade listing keys \(403\)/);
+  expect(broker.logs.join('\n')).toMatch(
+    /"level":"warning".*could not delete key \S+, whose caller went away \(Venice forbade listing keys \(403\)/,
+  );
   expect(venice.liveKeys()).toHaveLength(1); // left to its expiry, as the log says
 });
 

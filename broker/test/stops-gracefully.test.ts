@@ -23,7 +23,9 @@ test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () =
     expect(await exited).toBe(0);
     expect(broker.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'granted', keyId: answer.json.id })]);
     // It says when it starts draining and when it has stopped: a platform's stop is never silent.
-    expect(broker.logs.join('\n')).toMatch(/SIGTERM: draining \(no new connections[^\n]*\n(.*\n)*venice-key-broker: stopped/);
+    expect(broker.logs.join('\n')).toMatch(
+      /"message":"SIGTERM: draining: \/readyz is 503[^\n]*\n(.*\n)*\{"level":"info","time":"[^"]+","message":"stopped"\}/,
+    );
   } finally {
     await broker.stop();
     await issuer.stop();

@@ -49,7 +49,12 @@ test('a minimal config takes the documented defaults', () => {
       keepAliveTimeoutMs: 5_000,
       maxConnections: 512,
       refusalsPerAddress: 60,
+      shutdownTimeoutMs: 20_000,
+      veniceTimeoutMs: 60_000,
+      reconcileIntervalMs: 30_000,
     },
+    store: { redisUrlEnv: undefined, stateDir: undefined },
+    metrics: undefined,
     rules: [
       {
         name: 'ci',
@@ -181,7 +186,11 @@ test.each([
   ['not YAML', 'rules: [', /^not YAML: /],
   ['no rules', 'oidc: { audience: a }', /^rules: at least one rule is needed/],
   ['no oidc', 'rules: [{ name: a, match: { sub: x } }]', /^oidc: missing; it needs issuer, audience, jwks-url…$/],
-  ['a list at the top', '- a', /^the file: must be a mapping of listen, oidc, venice, limits, github-webhook, defaults, rules$/],
+  [
+    'a list at the top',
+    '- a',
+    /^the file: must be a mapping of listen, oidc, venice, limits, store, metrics, github-webhook, defaults, rules$/,
+  ],
 ])('%s is refused', (_, text, problem) => {
   expect(problemsOf(text)[0]).toMatch(problem);
 });

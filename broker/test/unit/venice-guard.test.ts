@@ -7,32 +7,32 @@ import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
+import { memoryState } from '../../src/memory-state.ts';
 import { VeniceGuard } from '../../src/venice-guard.ts';
 
 const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, text: '' });
 
-test('a 429 stops calls for the wait given, or the window; five failures in a row for 30 s; a success resets the count', () => {
+test('a 429 stops calls for the wait given, or the window; five failures in a row for 30 s; a success resets the count', async () => {
   let now = 0;
-  const guard = new VeniceGuard(
-    60_000,
-    () => now,
-    (answer) => (answer.headers['retry-after'] ? 1_000 * Number(answer.headers['retry-after']) : undefined),
+  const state = memoryState({ perWindow: 20, windowMs: 60_000, timeoutMs: 0, now: () => now, sleep: async () => {}, stateDir: undefined });
+  const guard = new VeniceGuard(60_000, state.brake, (answer) =>
+    answer.headers['retry-after'] ? 1_000 * Number(answer.headers['retry-after']) : undefined,
   );
-  guard.observe(response(429, { 'retry-after': '7' }));
-  expect(guard.blockedForMs()).toBe(7_000);
+  await guard.observe(response(429, { 'retry-after': '7' }));
+  expect(await guard.blockedForMs()).toBe(7_000);
   now = 7_000;
-  expect(guard.blockedForMs()).toBe(0);
-  guard.observe(response(429));
-  expect(guard.blockedForMs()).toBe(60_000);
+  expect(await guard.blockedForMs()).toBe(0);
+  await guard.observe(response(429));
+  expect(await guard.blockedForMs()).toBe(60_000);
   now = 200_000;
-  for (let i = 0; i < 4; i++) guard.observe(response(400));
-  guard.observe(response(200)); // a success between: the streak starts again
-  for (let i = 0; i < 4; i++) guard.observe(response(404));
-  expect(guard.blockedForMs()).toBe(0);
-  guard.observe(response(401));
-  expect(guard.blockedForMs()).toBe(30_000);
-  guard.observe(response(500)); // a 5xx is neither a success nor a failed request for the abuse guard
-  expect(guard.blockedForMs()).toBe(30_000);
+  for (let i = 0; i < 4; i++) await guard.observe(response(400));
+  await guard.observe(response(200)); // a success between: the streak starts again
+  for (let i = 0; i < 4; i++) await guard.observe(response(404));
+  expect(await guard.blockedForMs()).toBe(0);
+  await guard.observe(response(401));
+  expect(await guard.blockedForMs()).toBe(30_000);
+  await guard.observe(response(500)); // a 5xx is neither a success nor a failed request for the abuse guard
+  expect(await guard.blockedForMs()).toBe(30_000);
 });
 
 test('while Venice asks the broker to wait, mints and deletes get 503 with Retry-After and Venice hears nothing', async () => {

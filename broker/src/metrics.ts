@@ -1,0 +1,91 @@
+/**
+ * The broker's Prometheus metrics, through prom-client, in a registry of its own (nothing global). Every
+ * metric is declared at start, so a scrape before the first request already shows each at zero. No label
+ * takes a value a caller controls: routes and reasons are the broker's own fixed words, statuses are
+ * numbers, and no repository or rule name appears (an unbounded set, and a caller's choice).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type MetricsSources = {
+  /** Callers of this replica waiting for a turn. */
+  queueDepth: () => number;
+  /** Creates in the current window (the whole account's, with a shared store). */
+  windowCreates: () => Promise<number>;
+};
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'broker_requests_total',
+    help: 'Requests decided, by route and outcome (as in the audit log).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly refusals = new Counter({
+    name: 'broker_refusals_total',
+    help: 'Refused requests, by reason (the broker’s own kinds).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'broker_queue_wait_seconds',
+    help: 'How long mints waited for their turn to create.',
+    buckets: [0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120],
+    registers: [this.registry],
+  });
+  readonly veniceRequests = new Counter({
+    name: 'broker_venice_requests_total',
+    help: 'Requests the broker sent Venice (listings included), by route and status ("error": no answer).',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly jwksRefreshes = new Counter({
+    name: 'broker_jwks_refreshes_total',
+    help: "Fetches of the OIDC issuer's keys, by result.",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'broker_store_errors_total',
+    help: 'Calls to the shared store (Redis) that failed.',
+    registers: [this.registry],
+  });
+  readonly orphansReconciled = new Counter({
+    name: 'broker_orphans_reconciled_total',
+    help: 'Keys minted but never handed out, found in the mint journal and deleted.',
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    new Gauge({
+      name: 'broker_queue_depth',
+      help: 'Mints of this replica waiting for a turn to create.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.queueDepth());
+      },
+    });
+    new Gauge({
+      name: 'broker_window_creates',
+      help: "Creates in Venice's current window (every replica's, with a shared store).",
+      registers: [this.registry],
+      async collect() {
+        // A store out of reach: NaN (unknown), and the error counted where it happened.
+        this.set(await sources.windowCreates().catch(() => Number.NaN));
+      },
+    });
+    for (const outcome of ['granted', 'clamped', 'refused', 'deleted', 'already-gone', 'failed']) {
+      for (const route of ['mint', 'delete', 'unwrap', 'revoke', 'list', 'sweep', 'webhook', 'reconcile', 'request']) {
+        this.requests.labels(route, outcome);
+      }
+    }
+    for (const result of ['ok', 'failed']) this.jwksRefreshes.labels(result);
+  }
+
+  /** A Venice request's route without ids or query: "GET /api_keys/{id}", "POST /api_keys". */
+  static veniceRoute(method: string, url: URL): string {
+    const at = url.pathname.indexOf('/api_keys');
+    const path = at < 0 ? '/other' : url.pathname.slice(at).replace(/^\/api_keys\/(?!rate_limits$)[^/]+$/, '/api_keys/{id}');
+    return `${method} ${path}`;
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * The shared state in Redis 7 (or Valkey), through ioredis: every replica of the broker takes its turns
+ * to create from one window, waits in one fair queue, counts one set of mints in flight, honours one
+ * "Venice is throttling us" hold and writes one mint journal.
+ *
+ * Each decision that reads and writes is one Lua script (atomic in Redis), and each script reads the time
+ * from Redis itself (TIME), so replicas on hosts whose clocks differ still agree on the window. The queue
+ * is the same round-robin as fair-queue.ts: only the head of the order (rank by rank, least recently
+ * served repository first) may take a turn, and only when the window has one. Waiters poll (at most every
+ * sixtieth of the window, more often when their turn is due) and each poll is a heartbeat: a waiter whose
+ * replica died stops polling and is dropped after a few polls' time, so it never holds up the queue.
+ *
+ * Keys all carry the hash tag {vkb}, so the scripts' keys are in one slot. What they hold and for how long
+ * is listed in docs/broker.md ("What the broker keeps in Redis"). A Redis that does not answer makes every
+ * call throw StoreUnavailable: the broker answers 503, never falls back to per-process limits.
+ *
+ * Written here rather than with a queue library (BullMQ and the like): those run jobs in workers, and the
+ * broker needs its HTTP callers themselves to wait in a fair order for turns on Venice's window.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { arrivalMarginMs, LeftQueue, QueueFull } from './fair-queue.js';
+import { isIntent } from './memory-state.js';
+import { type CreateQueue, type MintIntent, type SharedState, StoreUnavailable, type Ticket } from './shared-state.js';
+
+const P = '{vkb}:';
+const QUEUE_KEYS = ['turns', 'waiters', 'waiter-repo', 'waiter-seen', 'waiter-taking', 'held', 'seq', 'served', 'served-count'].map(
+  (name) => P + name,
+);
+/** How long queue bookkeeping (who was served last, the arrival counter) outlives its last use. */
+const QUEUE_KEY_TTL_MS = 86_400_000;
+
+const COMMON = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function drop(id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[5], id)
+end
+local function prune(now, stale)
+  local seen = redis.call('HGETALL', KEYS[4])
+  for i = 1, #seen, 2 do
+    if tonumber(seen[i + 1]) < now - stale then drop(seen[i]) end
+  end
+end
+local function turn_time(now, n, per, window, margin)
+  local recent = redis.call('ZRANGE', KEYS[1], -per, -1, 'WITHSCORES')
+  local times = {}
+  for i = 2, #recent, 2 do times[#times + 1] = tonumber(recent[i]) end
+  local at = now
+  for i = 0, n do
+    if #times < per then at = now else at = math.max(now, times[#times - per + 1] + window + margin) end
+    times[#times + 1] = at
+  end
+  return at
+end
+local function touch(ttl)
+  for i = 1, #KEYS do
+    if i ~= 6 then redis.call('PEXPIRE', KEYS[i], ttl) end -- not the hold: it ends when Venice said
+  end
+end
+`;
+
+/** ARGV: id, repository, perWindow, windowMs, marginMs, timeoutMs, staleMs, keyTtlMs → {1, seq} or {0, ms past the timeout}. */
+const ADMIT = `${COMMON}
+local id, repo = ARGV[1], ARGV[2]
+local per, window, margin, timeout, stale = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now = now_ms()
+prune(now, stale)
+local counts = {}
+for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local r = redis.call('HGET', KEYS[3], w)
+  if r then counts[r] = (counts[r] or 0) + 1 end
+end
+local own = counts[repo] or 0
+local ahead = own
+for r, c in pairs(counts) do
+  if r ~= repo then ahead = ahead + math.min(c, own + 1) end
+end
+local wait = turn_time(now, ahead, per, window, margin) - now
+if wait > timeout then return {0, wait - timeout} end
+local seq = redis.call('INCR', KEYS[7])
+redis.call('ZADD', KEYS[2], seq, id)
+redis.call('HSET', KEYS[3], id, repo)
+redis.call('HSET', KEYS[4], id, now)
+touch(tonumber(ARGV[8]))
+return {1, seq}
+`;
+
+/** ARGV: id, repository, seq, perWindow, windowMs, marginMs, staleMs, turnId, keyTtlMs → {1, 0} (taken) or {0, ms until its turn}. */
+const TAKE = `${COMMON}
+local id, repo, seq = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local per, window, margin, stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now = now_ms()
+prune(now, stale)
+if not redis.call('ZSCORE', KEYS[2], id) then
+  redis.call('ZADD', KEYS[2], seq, id)
+  redis.call('HSET', KEYS[3], id, repo)
+end
+redis.call('HSET', KEYS[4], id, now)
+redis.call('HSET', KEYS[5], id, 1)
+local lists, repos, pos, served = {}, {}, {}, {}
+for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('HEXISTS', KEYS[5], w) == 1 then
+    local r = redis.call('HGET', KEYS[3], w)
+    if not lists[r] then
+      lists[r] = {}
+      repos[#repos + 1] = r
+      pos[r] = #repos
+      served[r] = tonumber(redis.call('HGET', KEYS[8], r) or '-1')
+    end
+    table.insert(lists[r], w)
+  end
+end
+table.sort(repos, function(a, b)
+  if served[a] ~= served[b] then return served[a] < served[b] end
+  return pos[a] < pos[b]
+end)
+local index, n, rank = -1, 0, 1
+while index < 0 do
+  local any = false
+  for _, r in ipairs(repos) do
+    local w = lists[r][rank]
+    if w then
+      any = true
+      if w == id then index = n end
+      n = n + 1
+    end
+  end
+  if not any then break end
+  rank = rank + 1
+end
+local at = turn_time(now, math.max(index, 0), per, window, margin)
+local held = redis.call('PTTL', KEYS[6])
+if held > 0 then at = math.max(at, now + held) end
+if index == 0 and at <= now then
+  redis.call('ZADD', KEYS[1], now, ARGV[8])
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(per + 1))
+  drop(id)
+  redis.call('HSET', KEYS[8], repo, redis.call('INCR', KEYS[9]))
+  touch(tonumber(ARGV[9]))
+  return {1, 0}
+end
+return {0, at - now}
+`;
+
+const LEAVE = `${COMMON}
+drop(ARGV[1])
+return 1
+`;
+
+/** ARGV: windowMs, marginMs → turns taken in the current window. */
+const WINDOW_CREATES = `${COMMON}
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now_ms() - tonumber(ARGV[1]) - tonumber(ARGV[2])), '+inf')
+`;
+
+/** KEYS: the repository's in-flight set. ARGV: mintId, limit, ttlMs → -1 (counted) or the number in progress. */
+const CLAIM = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= tonumber(ARGV[2]) then return count end
+local ttl = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return -1
+`;
+
+const IN_FLIGHT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+`;
+
+/** KEYS: the hold. ARGV: ms. Lengthens the hold, never shortens it. */
+const HOLD = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+`;
+
+type Scripted = Redis & {
+  vkbAdmit: (...args: (string | number)[]) => Promise<[number, number]>;
+  vkbTake: (...args: (string | number)[]) => Promise<[number, number]>;
+  vkbLeave: (...args: (string | number)[]) => Promise<number>;
+  vkbWindowCreates: (...args: (string | number)[]) => Promise<number>;
+  vkbClaim: (...args: (string | number)[]) => Promise<number>;
+  vkbInFlight: (...args: (string | number)[]) => Promise<number>;
+  vkbHold: (...args: (string | number)[]) => Promise<number>;
+};
+
+export interface RedisStateOptions {
+  url: string;
+  perWindow: number;
+  windowMs: number;
+  timeoutMs: number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Each failed store call (for broker_store_errors_total and the log). */
+  onError: (error: unknown) => void;
+}
+
+export function redisState(options: RedisStateOptions): SharedState {
+  const redis = new Redis(options.url, {
+    // Fail at once while disconnected (a 503 now beats a caller held behind a queue of commands), and
+    // never wait long for an answer; reconnect in the background, so service resumes by itself.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 2_000,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(100 * times, 1_000),
+    lazyConnect: false,
+  }) as Scripted;
+  // Connection errors are reported through calls that fail (and /readyz); the event itself is expected.
+  redis.on('error', () => undefined);
+  const scripts = {
+    vkbAdmit: { numberOfKeys: QUEUE_KEYS.length, lua: ADMIT },
+    vkbTake: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE },
+    vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
+    vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
+    vkbClaim: { numberOfKeys: 1, lua: CLAIM },
+    vkbInFlight: { numberOfKeys: 1, lua: IN_FLIGHT },
+    vkbHold: { numberOfKeys: 1, lua: HOLD },
+  };
+  for (const [name, definition] of Object.entries(scripts)) redis.defineCommand(name, definition);
+
+  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      options.onError(error);
+      throw new StoreUnavailable(error);
+    }
+  };
+  const journalKey = `${P}journal`;
+  const inFlightKey = (repository: string) => `${P}in-flight:${repository}`;
+
+  return {
+    kind: 'redis',
+    queue: new RedisQueue(redis, options, call),
+    inFlight: {
+      claim: async (repository, mintId, limit, untilMs) => {
+        const ttl = Math.max(1_000, Math.round(untilMs - Date.now()));
+        const result = await call(() => redis.vkbClaim(inFlightKey(repository), mintId, limit, ttl));
+        return result < 0 ? undefined : result;
+      },
+      release: async (repository, mintId) => void (await call(() => redis.zrem(inFlightKey(repository), mintId))),
+      count: (repository) => call(() => redis.vkbInFlight(inFlightKey(repository))),
+    },
+    brake: {
+      holdFor: async (ms) => void (await call(() => redis.vkbHold(`${P}held`, Math.max(1, Math.ceil(ms))))),
+      heldForMs: async () => Math.max(0, await call(() => redis.pttl(`${P}held`))),
+    },
+    journal: {
+      intend: async (intent) => void (await call(() => redis.hset(journalKey, intent.id, JSON.stringify(intent)))),
+      handedOut: async (id) => void (await call(() => redis.hdel(journalKey, id))),
+      overdue: async (now) => {
+        const all = await call(() => redis.hgetall(journalKey));
+        const intents: MintIntent[] = [];
+        for (const text of Object.values(all)) {
+          let intent: unknown;
+          try {
+            intent = JSON.parse(text);
+          } catch {}
+          if (isIntent(intent) && intent.deadline < now) intents.push(intent);
+        }
+        return intents;
+      },
+    },
+    limiter: (points, duration, keyPrefix) =>
+      new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${P}limit:${keyPrefix}` }),
+    lead: async (name, ms) => (await call(() => redis.set(`${P}lead:${name}`, randomUUID(), 'PX', ms, 'NX'))) === 'OK',
+    ready: async () => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}
+
+interface RedisTicket extends Ticket {
+  id: string;
+  repository: string;
+  seq: number;
+  taken: boolean;
+}
+
+class RedisQueue implements CreateQueue {
+  private readonly waiting = new Set<RedisTicket>();
+  /** How often a waiter looks at its place (and says it is still there). */
+  private readonly pollMs: number;
+  /** A waiter not heard from for this long is dropped (its replica died). */
+  private readonly staleMs: number;
+  private readonly marginMs: number;
+
+  constructor(
+    private readonly redis: Scripted,
+    private readonly options: RedisStateOptions,
+    private readonly call: <T>(run: () => Promise<T>) => Promise<T>,
+  ) {
+    this.pollMs = Math.max(50, Math.min(1_000, options.windowMs / 60));
+    this.staleMs = Math.max(2_000, 5 * this.pollMs);
+    this.marginMs = arrivalMarginMs(options.windowMs);
+  }
+
+  async admit(repository: string): Promise<Ticket> {
+    const { perWindow, windowMs, timeoutMs } = this.options;
+    const id = randomUUID();
+    const [admitted, value] = await this.call(() =>
+      this.redis.vkbAdmit(...QUEUE_KEYS, id, repository, perWindow, windowMs, this.marginMs, timeoutMs, this.staleMs, QUEUE_KEY_TTL_MS),
+    );
+    if (admitted !== 1) throw new QueueFull(value);
+    const ticket: RedisTicket = {
+      id,
+      repository,
+      seq: value,
+      taken: false,
+      leave: () => {
+        if (ticket.taken) return;
+        // Best effort: a place that cannot be given back now is dropped by the others once it goes quiet.
+        this.redis.vkbLeave(...QUEUE_KEYS, id).catch(() => undefined);
+      },
+    };
+    return ticket;
+  }
+
+  async take(ticket: Ticket, signal?: AbortSignal): Promise<void> {
+    const waiter = ticket as RedisTicket;
+    const { perWindow, windowMs } = this.options;
+    this.waiting.add(waiter);
+    try {
+      for (;;) {
+        if (signal?.aborted) throw new LeftQueue();
+        const [taken, waitMs] = await this.call(() =>
+          this.redis.vkbTake(
+            ...QUEUE_KEYS,
+            waiter.id,
+            waiter.repository,
+            waiter.seq,
+            perWindow,
+            windowMs,
+            this.marginMs,
+            this.staleMs,
+            randomUUID(),
+            QUEUE_KEY_TTL_MS,
+          ),
+        );
+        if (taken === 1) {
+          waiter.taken = true;
+          return;
+        }
+        // Due (the window has room) but not the head: look again soon, the head is taking its turn now.
+        const pause = Math.min(this.pollMs, Math.max(waitMs, this.pollMs / 20));
+        await this.options.sleep(pause, signal).catch(() => undefined);
+      }
+    } finally {
+      this.waiting.delete(waiter);
+      ticket.leave();
+    }
+  }
+
+  depth(): number {
+    return this.waiting.size;
+  }
+
+  windowCreates(): Promise<number> {
+    return this.call(() => this.redis.vkbWindowCreates(...QUEUE_KEYS, this.options.windowMs, this.marginMs));
+  }
+}
