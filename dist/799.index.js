@@ -70,11 +70,9 @@ class BrokerClient {
     }
     /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
     async mint(fields, { rotate = false } = {}) {
-        // Never retried after a request that got no answer: the broker may have made the key. It deletes a
-        // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
-        const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, {
-            retryUnanswered: false,
-        });
+        // Retried after a request that got no answer too: a key the lost attempt made was never handed out,
+        // and the broker deletes it (its caller hung up, or its mint journal finds it after a crash).
+        const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields);
         const data = json;
         if ((0,venice_client/* isApiKey */.A)(data.apiKey))
             this.options.mask(data.apiKey); // before anything else is read or printed
@@ -250,16 +248,20 @@ function explain(status, json, doing, retryAfter) {
     }
     if (status === 400 || status === 413)
         return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, { status });
-    // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
+    // 503: the broker is draining, its store or the issuer's keys are out of reach, Venice is failing or at
+    // its active-key limit; nothing was made.
     if (status === 503)
         return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
             status,
             retryable: true,
             retryAfterMs: retryAfter,
         });
+    // A 502 the broker wrote (a JSON error) is Venice's refusal: final. A 5xx without one came from a load
+    // balancer or proxy in front of it (a replica gone mid-request): another replica may answer.
+    const fromBroker = typeof error === 'string';
     return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
         status,
-        retryable: status >= 500 && status !== 502,
+        retryable: status >= 500 && !(status === 502 && fromBroker),
     });
 }
 /** Key ids from an answer: only those that look like Venice's. */

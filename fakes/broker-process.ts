@@ -42,6 +42,12 @@ export interface HarnessOptions {
   webhookSecret?: string;
   /** The loopback address to listen on (default 127.0.0.1; [::1] for IPv6). */
   host?: string;
+  /** The store: `{ 'redis-url-env': 'BROKER_REDIS_URL' }` with `redisUrl`, or `{ 'state-dir': … }`. */
+  store?: Record<string, unknown>;
+  /** The Redis URL the broker gets in BROKER_REDIS_URL. */
+  redisUrl?: string;
+  /** metrics: { host, port } (a listener of its own). */
+  metrics?: Record<string, unknown>;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
@@ -52,6 +58,8 @@ export function configYaml(options: HarnessOptions, port = 0): string {
     ...(options.githubWebhook ? { 'github-webhook': options.githubWebhook } : {}),
     venice: { 'api-url': options.venice.apiUrl },
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     rules: options.rules ?? DEFAULT_RULES,
   });
 }
@@ -75,6 +83,7 @@ export async function spawnBroker(options: HarnessOptions): Promise<TestBroker &
       PATH: process.env.PATH ?? '',
       VENICE_ADMIN_KEY: options.venice.adminKey,
       ...(options.webhookSecret ? { GITHUB_WEBHOOK_SECRET: options.webhookSecret } : {}),
+      ...(options.redisUrl ? { BROKER_REDIS_URL: options.redisUrl } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -107,7 +116,7 @@ export async function spawnBroker(options: HarnessOptions): Promise<TestBroker &
       return stderr.split('\n');
     },
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((done) => child.once('exit', done));
       child.kill('SIGTERM');
       await exited;

@@ -176,9 +176,10 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
       tag: formatTag(tag),
       repository,
       runId: claims.run_id,
-      deadline: deps.now() + deps.config.limits.veniceTimeoutMs + JOURNAL_SLACK_MS,
+      deadline: deps.now() + deps.config.limits.veniceTimeoutMs * (1 + JOURNAL_SLACK),
     });
     let key: Awaited<ReturnType<VeniceClient['createKey']>>;
+    deps.metrics.createsInFlight.inc();
     try {
       key = await creator.createKey(createKeyBody(granted, description, deps.now()), {
         recover: async () => void (await deleteInvocationKeys(tag, cleanup, { why: 'its create answer was lost' })),
@@ -191,6 +192,7 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
       }
       throw error;
     } finally {
+      deps.metrics.createsInFlight.dec();
       deps.listing.changed();
     }
     if (signal.aborted) {
@@ -228,8 +230,8 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
   }
 }
 
-/** How long past the create's own deadline an intent waits before its key counts as an orphan. */
-const JOURNAL_SLACK_MS = 10_000;
+/** How long past the create's own deadline (a part of it) an intent waits before its key counts as an orphan: 10 s of 60. */
+const JOURNAL_SLACK = 1 / 6;
 
 /** A broker that is draining takes no new mints and answers its queued callers: try another replica. */
 function refuseWhileDraining(deps: OperationDeps, rule: Rule): void {

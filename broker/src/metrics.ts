@@ -39,6 +39,11 @@ export class BrokerMetrics {
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
   });
+  readonly createsInFlight = new Gauge({
+    name: 'broker_creates_in_flight',
+    help: "This replica's creates sent to Venice and not yet answered (what a kill -9 now would leave to reconciliation).",
+    registers: [this.registry],
+  });
   readonly jwksRefreshes = new Counter({
     name: 'broker_jwks_refreshes_total',
     help: "Fetches of the OIDC issuer's keys, by result.",

@@ -4,6 +4,12 @@
  * before anything else is read, and only trusted once its id, secret, date and tag look right. The
  * broker's refusals are explained for the person reading the log: 401 (the token: audience, issuer,
  * permissions), 403 (policy or ownership), 429 (the broker's queue is full: waited out like Venice's).
+ *
+ * Within the step's `timeout`, a request that got no answer (a replica killed mid-request, a dropped
+ * connection), a 429, a 503 (a broker draining for a deploy, its store out of reach, Venice failing) and
+ * a load balancer's 502/503/504 are tried again, after the Retry-After given. A mint too: a lost
+ * attempt's key is the broker's to find (its mint journal) and delete, so a retry costs a key nothing.
+ * The broker's own 502 (Venice refused the request) is final: trying again cannot change Venice's mind.
  */
 import type { Deadline } from '../../core/deadline.js';
 import type { DeletedKeys, OwnedKey, Spent } from '../../core/delete-keys.js';
@@ -75,11 +81,9 @@ export class BrokerClient {
 
   /** POST /v1/keys with the key inputs as the broker expects them (the action's own names and syntax). */
   async mint(fields: Record<string, string>, { rotate = false } = {}): Promise<BrokerMinted> {
-    // Never retried after a request that got no answer: the broker may have made the key. It deletes a
-    // key whose caller hung up; otherwise the key expires within the policy's longest expiry.
-    const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, {
-      retryUnanswered: false,
-    });
+    // Retried after a request that got no answer too: a key the lost attempt made was never handed out,
+    // and the broker deletes it (its caller hung up, or its mint journal finds it after a crash).
+    const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields);
     const data = json as Record<string, unknown>;
     if (isApiKey(data.apiKey)) this.options.mask(data.apiKey); // before anything else is read or printed
     const tag = parseTag(typeof data.description === 'string' ? data.description : '');
@@ -273,16 +277,20 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
   }
   if (status === 400 || status === 413)
     return new BrokerError(`the broker rejected the request while ${doing} (${status}).${said}`, { status });
-  // 503: the broker could not reach the issuer's keys, or Venice's active-key limit; nothing was made.
+  // 503: the broker is draining, its store or the issuer's keys are out of reach, Venice is failing or at
+  // its active-key limit; nothing was made.
   if (status === 503)
     return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
       status,
       retryable: true,
       retryAfterMs: retryAfter,
     });
+  // A 502 the broker wrote (a JSON error) is Venice's refusal: final. A 5xx without one came from a load
+  // balancer or proxy in front of it (a replica gone mid-request): another replica may answer.
+  const fromBroker = typeof error === 'string';
   return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
     status,
-    retryable: status >= 500 && status !== 502,
+    retryable: status >= 500 && !(status === 502 && fromBroker),
   });
 }
 

@@ -1,0 +1,15 @@
+// The Redis tests' gate: they need the real redis-server (fakes/redis-server.ts). Outside CI, without it,
+// they are skipped with one line saying how to install it; in CI (CI=true) its absence is a failure,
+// because .ci/run installs it.
+import { test } from 'vitest';
+import { REDIS_MISSING, redisServerVersion } from '../../fakes/redis-server.ts';
+
+export const REDIS_VERSION = redisServerVersion();
+if (!REDIS_VERSION) {
+  if (process.env.CI)
+    throw new Error(`CI must run the Redis tests, and ${REDIS_MISSING.replace(': the Redis tests are skipped', '')}. .ci/run installs it.`);
+  process.stdout.write(`${REDIS_MISSING}\n`);
+}
+
+/** `test` when redis-server is here, else `test.skip`. */
+export const withRedis = REDIS_VERSION ? test : test.skip;
