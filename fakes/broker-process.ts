@@ -66,6 +66,8 @@ export function configYaml(options: HarnessOptions, port = 0): string {
 
 export interface TestBroker {
   url: string;
+  /** The metrics listener, when `metrics` gave it a port of its own. */
+  metricsUrl?: string | undefined;
   /** Audit lines, parsed, in order. */
   audit: Record<string, unknown>[];
   auditText: () => string;
@@ -96,7 +98,7 @@ export async function spawnBroker(options: HarnessOptions): Promise<TestBroker &
     const timer = setTimeout(() => reject(new Error(`the broker did not start: ${stderr}`)), 15_000);
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
-      const listening = /listening on (http:\/\/\S+)/.exec(stderr);
+      const listening = /listening on (http:\/\/\S+)[^\n]*\n/.exec(stderr); // the whole line: it may name the metrics listener
       if (listening) {
         clearTimeout(timer);
         resolve(listening[1] as string);
@@ -105,8 +107,10 @@ export async function spawnBroker(options: HarnessOptions): Promise<TestBroker &
     child.on('exit', (code) => reject(new Error(`the broker exited with ${code}: ${stderr}`)));
   });
   const lines = (): string[] => stdout.split('\n').filter((line) => line !== '');
+  const metricsUrl = /"metrics":"(http:\/\/[^"]+)"/.exec(stderr)?.[1];
   return {
     url,
+    metricsUrl,
     child,
     get audit() {
       return lines().map((line) => JSON.parse(line) as Record<string, unknown>);

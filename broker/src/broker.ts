@@ -75,7 +75,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     sleep: (ms: number, signal?: AbortSignal) => policy.sleep(ms, signal),
   };
   const state: SharedState = config.store.redisUrlEnv
-    ? redisState({
+    ? await redisState({
         ...queueOptions,
         url: options.env[config.store.redisUrlEnv] ?? '',
         onError: () => metrics.storeErrors.inc(),

@@ -204,7 +204,12 @@ export interface RedisStateOptions {
   onError: (error: unknown) => void;
 }
 
-export function redisState(options: RedisStateOptions): SharedState {
+/**
+ * Connects (waiting up to 3 s for Redis to answer, so the first requests do not fail for nothing) and
+ * returns the state. A Redis that is down at start is not fatal: the broker starts, /readyz says it is
+ * not ready, mints are answered 503, and the client keeps reconnecting.
+ */
+export async function redisState(options: RedisStateOptions): Promise<SharedState> {
   const redis = new Redis(options.url, {
     // Fail at once while disconnected (a 503 now beats a caller held behind a queue of commands), and
     // never wait long for an answer; reconnect in the background, so service resumes by itself.
@@ -217,6 +222,13 @@ export function redisState(options: RedisStateOptions): SharedState {
   }) as Scripted;
   // Connection errors are reported through calls that fail (and /readyz); the event itself is expected.
   redis.on('error', () => undefined);
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, 3_000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
   const scripts = {
     vkbAdmit: { numberOfKeys: QUEUE_KEYS.length, lua: ADMIT },
     vkbTake: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE },

@@ -23,7 +23,7 @@ export async function startTestBroker(options: HarnessOptions & { now?: () => nu
     // No JWKS cooldown unless a test sets one: a test's new signing key is fetched at once.
     config: parseConfig(configYaml({ ...options, oidc: { 'jwks-cooldown': '0s', ...options.oidc } })),
     adminKey: options.venice.adminKey,
-    env: {},
+    env: options.redisUrl ? { BROKER_REDIS_URL: options.redisUrl } : {},
     writeAudit: (line) => lines.push(line),
     writeLog: (line) => logs.push(line),
     webhookSecret: options.webhookSecret,

@@ -1,0 +1,73 @@
+// /metrics is Prometheus text (parsed by a parser of that format, not ours) with every metric the issue
+// names declared from the start, and its counters agree with the audit log: requests by route and
+// outcome, refusals, Venice requests by route, queue waits. No label carries a value a caller chose.
+import { randomUUID } from 'node:crypto';
+import { expect, test } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { scrape } from '../../test/support/metrics.ts';
+
+const NAMED = {
+  broker_requests_total: 'counter',
+  broker_refusals_total: 'counter',
+  broker_queue_depth: 'gauge',
+  broker_queue_wait_seconds: 'histogram',
+  broker_venice_requests_total: 'counter',
+  broker_window_creates: 'gauge',
+  broker_jwks_refreshes_total: 'counter',
+  broker_store_errors_total: 'counter',
+  broker_orphans_reconciled_total: 'counter',
+};
+
+test('every named metric is there from the start; after a mix of requests the counters agree with the audit lines', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS });
+  try {
+    const before = await scrape(broker.url);
+    for (const [name, type] of Object.entries(NAMED)) {
+      expect(before.families.find((family) => family.name === name)?.type, name).toBe(type.toUpperCase());
+    }
+    expect(before.value('broker_requests_total', { route: 'mint', outcome: 'granted' })).toBe(0);
+    expect(before.value('broker_jwks_refreshes_total', { result: 'ok' })).toBe(1); // fetched at start
+    expect((await call(broker, 'GET', '/readyz')).json).toEqual({ ready: true, draining: false, jwks: true, store: true });
+
+    const shop = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    const stranger = await issuer.sign(jobClaims('someone/else', '501'));
+    const minted = await call(broker, 'POST', '/v1/keys', { token: shop, body: {} });
+    expect(minted.status).toBe(201);
+    expect((await call(broker, 'POST', '/v1/keys', { token: shop, body: { 'usd-limit': '1' } })).status).toBe(201);
+    expect((await call(broker, 'POST', '/v1/keys', { token: shop, body: { 'expires-in': 'soon' } })).status).toBe(400);
+    expect((await call(broker, 'POST', '/v1/keys', { token: stranger, body: {} })).status).toBe(403);
+    expect((await call(broker, 'POST', '/v1/keys', { token: 'not-a-token', body: {} })).status).toBe(401);
+    expect((await call(broker, 'DELETE', `/v1/keys/${randomUUID()}`, { token: shop })).status).toBe(200);
+    expect((await call(broker, 'DELETE', `/v1/keys/${minted.json.id}`, { token: shop })).status).toBe(200);
+
+    const after = await scrape(broker.url);
+    const lines = broker.audit;
+    const counted = new Map<string, number>();
+    for (const line of lines) counted.set(`${line.action} ${line.outcome}`, (counted.get(`${line.action} ${line.outcome}`) ?? 0) + 1);
+    for (const [key, count] of counted) {
+      const [route, outcome] = key.split(' ') as [string, string];
+      expect(after.value('broker_requests_total', { route, outcome }), key).toBe(count);
+    }
+    expect(after.sum('broker_requests_total')).toBe(lines.length);
+    expect(after.sum('broker_refusals_total')).toBe(lines.filter((line) => line.outcome === 'refused').length);
+    expect(after.value('broker_refusals_total', { reason: 'no-rule' })).toBe(1);
+    expect(after.value('broker_refusals_total', { reason: 'bad-request' })).toBe(1);
+    expect(after.sum('broker_venice_requests_total')).toBe(venice.requests.length);
+    expect(after.sum('broker_venice_requests_total', { route: 'POST /api_keys' })).toBe(venice.count('create'));
+    expect(after.value('broker_queue_wait_seconds')).toBe(2); // the histogram's count: two turns taken
+    expect(after.value('broker_window_creates')).toBe(2);
+    expect(after.value('broker_queue_depth')).toBe(0);
+    // No label value is a caller's: no repository, owner, rule or key id anywhere in the text.
+    const labels = after.families.flatMap((family) => family.metrics.flatMap((metric) => Object.values(metric.labels ?? {})));
+    expect(labels.filter((value) => /octo-org|someone|shop|[0-9a-f]{8}-/.test(value))).toEqual([]);
+    expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});

@@ -1,0 +1,59 @@
+// A broker killed mid-mint leaves an intent in its mint journal (store.state-dir) and, at Venice, a key
+// nobody was handed. The next broker on that directory reads the journal at start and deletes that key,
+// found by its tag, with an audit line and a count in /metrics; keys the journal does not name (keys
+// callers hold, other repositories' keys, hand-made look-alikes) are untouched.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { formatTag } from '../../core/description-tag.ts';
+import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { addKeysThatMustSurvive, addOwnedKey } from '../../test/support/bed.ts';
+import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { scrape } from '../../test/support/metrics.ts';
+
+test("a crashed mint's key is found through the journal in state-dir and deleted at the next start; nothing else is", async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const orphan = addOwnedKey(venice, { repository: 'octo-org/shop', runId: '500' });
+  const held = addOwnedKey(venice, { repository: 'octo-org/shop', runId: '500' });
+  const survivors = [held, ...addKeysThatMustSurvive(venice)];
+  const dir = mkdtempSync(join(tmpdir(), 'vek-state-'));
+  // What the killed process left: its intent for the orphan (its deadline still ahead: it died first),
+  // and one for a key Venice never made.
+  const deadline = Date.now() + 600_000;
+  writeFileSync(
+    join(dir, 'mint-journal.json'),
+    JSON.stringify({
+      version: 1,
+      intents: [
+        { id: 'm1', tag: formatTag(orphan.tag), repository: 'octo-org/shop', runId: '500', deadline },
+        { id: 'm2', tag: 'vek:octo-org/shop job r500.1 zzzzzz', repository: 'octo-org/shop', runId: '500', deadline },
+      ],
+    }),
+  );
+  const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, store: { 'state-dir': dir } });
+  try {
+    for (let tries = 0; tries < 100 && venice.liveKeys().some((key) => key.id === orphan.id); tries++) {
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    expect(
+      venice
+        .liveKeys()
+        .map((key) => key.id)
+        .sort(),
+    ).toEqual(survivors.map((key) => key.id).sort());
+    expect(broker.audit).toEqual([
+      expect.objectContaining({ action: 'reconcile', outcome: 'deleted', keyId: orphan.id, repository: 'octo-org/shop' }),
+    ]);
+    const metrics = await scrape(broker.url);
+    expect(metrics.value('broker_orphans_reconciled_total')).toBe(1);
+    expect(metrics.value('broker_requests_total', { route: 'reconcile', outcome: 'deleted' })).toBe(1);
+    expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});

@@ -1,0 +1,65 @@
+// The broker's Redis stops mid-run. Mints are answered 503 with Retry-After (never let through on
+// per-process counts), /readyz is 503 naming the store, Venice hears no create; when Redis is back
+// (empty, as after a failover), service resumes without a restart.
+import { afterAll, beforeAll, expect } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { RedisServer } from '../../fakes/redis-server.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { scrape } from '../../test/support/metrics.ts';
+import { withRedis } from '../../test/support/redis.ts';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = new RedisServer();
+});
+afterAll(async () => {
+  await redis.dispose();
+});
+
+withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing created; Redis back: minting again', async () => {
+  await redis.start();
+  const venice = await new VeniceServer({ createLimit: { count: 4, windowMs: 12_000 }, retryAfterHeader: false }).start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
+    redisUrl: redis.url,
+    limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s' },
+  });
+  try {
+    const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+    expect((await call(broker, 'GET', '/readyz')).status).toBe(200);
+
+    await redis.stop();
+    const creates = venice.count('create');
+    for (let i = 0; i < 3; i++) {
+      const refused = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(refused.json.error).toMatch(/^the broker's shared store is out of reach/);
+    }
+    const notReady = await call(broker, 'GET', '/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.json).toMatchObject({ ready: false, store: false, jwks: true, draining: false });
+    expect((await call(broker, 'GET', '/healthz')).status).toBe(200); // alive all the same: no restart wanted
+    expect(venice.count('create')).toBe(creates);
+    expect((await scrape(broker.url)).value('broker_store_errors_total')).toBeGreaterThanOrEqual(3);
+
+    await redis.start();
+    for (let tries = 0; tries < 50 && (await call(broker, 'GET', '/readyz')).status !== 200; tries++) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+    expect(venice.requests.filter((request) => request.status === 429)).toEqual([]);
+    expect(broker.audit.filter((line) => line.status === 503)).toHaveLength(3);
+    expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
