@@ -15,7 +15,17 @@ const minted = {
 
 test('the document names every route the broker serves', () => {
   expect(Object.keys(BROKER_OPENAPI.paths).sort()).toEqual(
-    ['/healthz', '/v1/github/webhook', '/v1/keys', '/v1/keys/revoke', '/v1/keys/sweep', '/v1/keys/unwrap', '/v1/keys/{id}'].sort(),
+    [
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/v1/github/webhook',
+      '/v1/keys',
+      '/v1/keys/revoke',
+      '/v1/keys/sweep',
+      '/v1/keys/unwrap',
+      '/v1/keys/{id}',
+    ].sort(),
   );
 });
 
