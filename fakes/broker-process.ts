@@ -72,7 +72,8 @@ export interface TestBroker {
   audit: Record<string, unknown>[];
   auditText: () => string;
   logs: string[];
-  stop: () => Promise<void>;
+  /** Stops it (SIGTERM for a process; in-process, a drain with `graceMs` for what is in flight). */
+  stop: (graceMs?: number) => Promise<void>;
 }
 
 /** broker/dist/server.js as its own process, exactly as the README's command and the Dockerfile run it. */

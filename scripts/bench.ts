@@ -15,7 +15,13 @@
 // 5. A stranger's flood against the broker process (a repository no rule admits, 30,000 requests at
 //    concurrency 50): refusals per second, the broker's CPU per refusal, Venice requests caused per
 //    1,000 (target 0), and its RSS after 10k, 20k and 30k (target: no growth after the first 10k).
-// `npm run bench -- --broker-only` runs the fourth alone (about a minute); `--refusals-only` the fifth.
+// 6. Three broker replicas sharing a real Redis (redis-server from the PATH) behind a loopback load
+//    balancer: 60 jobs (50 of one repository, 10 of another a moment later) at Venice's real limit
+//    without Retry-After: wall time against the 2-minute floor (target ≤ 1.15×), 429s (target 0), when
+//    the smaller repository's last key was created; and one job at a time through a replica against the
+//    direct path, the queue idle (target ≤ 1.2×).
+// `npm run bench -- --broker-only` runs the fourth alone (about a minute); `--refusals-only` the fifth;
+// `--replicas-only` the sixth (about three minutes).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -23,7 +29,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AUDIENCE, spawnBroker } from '../fakes/broker-process.ts';
 import { DelayRelay } from '../fakes/delay-relay.ts';
+import { LoadBalancer } from '../fakes/load-balancer.ts';
 import { jobClaims, OidcIssuer } from '../fakes/oidc-issuer.ts';
+import { RedisServer, redisServerVersion } from '../fakes/redis-server.ts';
 import { NODE24, REPO, runStep, type StepResult } from '../fakes/runner.ts';
 import { makeCertificate } from '../fakes/test-certificate.ts';
 import { VeniceServer } from '../fakes/venice-server.ts';
@@ -349,7 +357,90 @@ function printRefusals(r: Awaited<ReturnType<typeof brokerRefusals>>): void {
   );
 }
 
-const flags = parseArgs({ options: { 'broker-only': { type: 'boolean' }, 'refusals-only': { type: 'boolean' } } }).values;
+/** 60 jobs through three replicas sharing Redis at Venice's real limit; then single jobs, broker against direct. */
+async function replicas() {
+  const redis = await new RedisServer().start();
+  const venice = await new VeniceServer({ createLimit: { count: 20, windowMs: MATRIX_WINDOW_MS }, retryAfterHeader: false }).start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const options = { venice, issuer, store: { 'redis-url-env': 'BROKER_REDIS_URL' }, redisUrl: redis.url, defaults: REPLICA_DEFAULTS };
+  const brokers = await Promise.all([spawnBroker(options), spawnBroker(options), spawnBroker(options)]);
+  const balancer = await new LoadBalancer(brokers.map((broker) => broker.url)).start();
+  const inputs = { 'broker-url': balancer.url, 'broker-audience': AUDIENCE, 'api-url': venice.apiUrl, verify: 'false', timeout: '5m' };
+  const job = (repository: string, runId: string) =>
+    runStep('main', {
+      inputs,
+      env: { ...issuer.jobEnv(jobClaims(repository, runId)), GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId },
+      limitMs: 320_000,
+    });
+  try {
+    const startedAt = performance.now();
+    const shop = Array.from({ length: 50 }, (_, i) => job('octo-org/shop', String(7000 + i)));
+    await new Promise((done) => setTimeout(done, 500));
+    const webArrived = Date.now();
+    const web = Array.from({ length: 10 }, (_, i) => job('octo-org/web', String(8000 + i)));
+    const steps = await Promise.all([...shop, ...web]);
+    const wallMs = performance.now() - startedAt;
+    const created = (repository: string) =>
+      venice.minted.filter((key) => key.description.startsWith(`vek:${repository} `)).map((key) => Date.parse(key.createdAt));
+    const firstCreate = Math.min(...created('octo-org/shop'));
+    const burst = {
+      wallMs,
+      ratio: wallMs / (2 * MATRIX_WINDOW_MS),
+      failures: steps.filter((step) => step.exitCode !== 0).length,
+      tooMany: venice.requests.filter((request) => request.status === 429).length,
+      webLastAfterArrivalS: (Math.max(...created('octo-org/web')) - webArrived) / 1000,
+      webWindow: Math.floor((Math.max(...created('octo-org/web')) - firstCreate) / MATRIX_WINDOW_MS) + 1,
+    };
+    // The queue idle: wait for Venice's window to be empty, then one job at a time, interleaved.
+    await new Promise((done) => setTimeout(done, MATRIX_WINDOW_MS + 2_000));
+    const through: number[] = [];
+    const direct: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      through.push((await job('octo-org/shop', String(9000 + round))).durationMs);
+      direct.push(
+        (await runStep('main', { inputs: { 'admin-key': venice.adminKey, 'api-url': venice.apiUrl, verify: 'false' } })).durationMs,
+      );
+    }
+    return { burst, through: spread(through), direct: spread(direct), idleRatio: median(through) / median(direct) };
+  } finally {
+    await balancer.stop();
+    for (const broker of brokers) await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+    await redis.dispose();
+  }
+}
+const REPLICA_DEFAULTS = {
+  ceilings: { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100 },
+  'rate-limits': { mint: 100 },
+};
+
+function printReplicas(r: Awaited<ReturnType<typeof replicas>>): void {
+  printTable('60 jobs through 3 broker replicas sharing Redis, at 20 creations per minute without Retry-After', [
+    ['wall time', 'against the 120 s floor', 'failed jobs', "Venice's 429s", "the 10 web jobs' last key"],
+    [
+      `${(r.burst.wallMs / 1000).toFixed(1)} s`,
+      `${r.burst.ratio.toFixed(2)}× (≤ 1.15×: ${verdict(r.burst.ratio <= 1.15)})`,
+      String(r.burst.failures),
+      `${r.burst.tooMany} (target 0: ${verdict(r.burst.tooMany === 0)})`,
+      `${r.burst.webLastAfterArrivalS.toFixed(1)} s after they arrived, in window ${r.burst.webWindow} (target ≤ 2: ${verdict(r.burst.webWindow <= 2)})`,
+    ],
+  ]);
+  printTable('One job at a time, the queue idle (median of 7, interleaved)', [
+    ['through a replica', 'direct (admin key)', 'ratio'],
+    [ms(r.through), ms(r.direct), `${r.idleRatio.toFixed(2)}× (≤ 1.2×: ${verdict(r.idleRatio <= 1.2)})`],
+  ]);
+}
+
+const flags = parseArgs({
+  options: { 'broker-only': { type: 'boolean' }, 'refusals-only': { type: 'boolean' }, 'replicas-only': { type: 'boolean' } },
+}).values;
+if (flags['replicas-only']) {
+  if (!redisServerVersion()) {
+    console.log('redis-server is not installed: the replicas benchmark needs it (Debian/Ubuntu: sudo apt-get install -y redis-server).');
+  } else printReplicas(await replicas());
+  process.exit(0);
+}
 if (flags['broker-only']) {
   printBrokerMatrix(await brokerMatrix());
   process.exit(0);
@@ -437,6 +528,10 @@ try {
   const refusals = await brokerRefusals();
   printRefusals(refusals);
 
+  const shared = redisServerVersion() ? await replicas() : undefined;
+  if (shared) printReplicas(shared);
+  else console.log('\n(replicas through Redis: skipped, redis-server is not installed)');
+
   const results = {
     node: readFileSync(join(REPO, '.node-version'), 'utf8').trim(),
     bundle: facts,
@@ -445,6 +540,7 @@ try {
     matrix: matrices,
     brokerMatrix: viaBroker,
     brokerRefusals: refusals,
+    replicas: shared,
     targets: TARGETS,
     machine: machineLoad(),
   };

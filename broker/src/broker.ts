@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Deadline } from '../../core/deadline.js';
@@ -77,6 +78,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const state: SharedState = config.store.redisUrlEnv
     ? await redisState({
         ...queueOptions,
+        // Redis's queue runs on Redis's clock (real time), whatever clock this process is given.
+        sleep: (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal }),
         url: options.env[config.store.redisUrlEnv] ?? '',
         onError: () => metrics.storeErrors.inc(),
       })

@@ -7,6 +7,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
+import { BrokerMetrics } from '../src/metrics.ts';
 
 const NAMED = {
   broker_requests_total: 'counter',
@@ -70,4 +71,30 @@ test('every named metric is there from the start; after a mix of requests the co
     await issuer.stop();
     await venice.stop();
   }
+});
+
+test('with metrics on a listener of its own, /metrics, /readyz and /healthz are there and /metrics is not on the API', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, metrics: { host: '127.0.0.1', port: 0 } });
+  try {
+    const own = { url: broker.metricsUrl as string };
+    expect(own.url).not.toBe(broker.url);
+    expect((await scrape(own.url)).value('broker_jwks_refreshes_total', { result: 'ok' })).toBe(1);
+    expect((await call(own, 'GET', '/readyz')).json).toMatchObject({ ready: true });
+    expect((await call(own, 'GET', '/healthz')).status).toBe(200);
+    expect((await fetch(`${broker.url}/metrics`)).status).toBe(404);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
+
+test('Venice routes are named without ids or queries; anything else is one route, so labels stay few', () => {
+  const route = (method: string, url: string) => BrokerMetrics.veniceRoute(method, new URL(url));
+  expect(route('GET', 'https://api.venice.ai/api/v1/api_keys/0d8fbff0-5ab9-4ba1-94c2-fb2f19656310')).toBe('GET /api_keys/{id}');
+  expect(route('GET', 'https://api.venice.ai/api/v1/api_keys/rate_limits')).toBe('GET /api_keys/rate_limits');
+  expect(route('DELETE', 'https://api.venice.ai/api/v1/api_keys?id=abc')).toBe('DELETE /api_keys');
+  expect(route('GET', 'https://api.venice.ai/api/v1/models')).toBe('GET /other');
 });

@@ -1,6 +1,8 @@
-// The broker's Redis stops mid-run. Mints are answered 503 with Retry-After (never let through on
-// per-process counts), /readyz is 503 naming the store, Venice hears no create; when Redis is back
-// (empty, as after a failover), service resumes without a restart.
+// The broker's Redis stops mid-run, while a create is in flight. That caller still gets its key (the
+// broker says in its log that it could not mark it handed out). Then mints are answered 503 with
+// Retry-After (never let through on per-process counts), a stranger's refusal is answered as always,
+// /readyz is 503 naming the store, reconciliation says it failed, and Venice hears no create; when
+// Redis is back (empty, as after a failover), service resumes without a restart.
 import { afterAll, beforeAll, expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { RedisServer } from '../../fakes/redis-server.ts';
@@ -27,15 +29,21 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     defaults: TEST_DEFAULTS,
     store: { 'redis-url-env': 'BROKER_REDIS_URL' },
     redisUrl: redis.url,
-    limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s' },
+    limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s', 'reconcile-interval': '1s' },
   });
   try {
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
     expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
     expect((await call(broker, 'GET', '/readyz')).status).toBe(200);
 
+    venice.inject('create', { kind: 'delay', ms: 600 });
+    const inFlight = call(broker, 'POST', '/v1/keys', { token, body: {} });
+    await venice.nextRequest('create');
     await redis.stop();
+    expect((await inFlight).status).toBe(201);
+    expect(broker.logs.join('\n')).toMatch(/could not mark \S+ handed out in the mint journal; reconciliation may delete it/);
     const creates = venice.count('create');
+    expect((await call(broker, 'POST', '/v1/keys', { body: {} })).status).toBe(401); // a refusal costs nothing: answered as always
     for (let i = 0; i < 3; i++) {
       const refused = await call(broker, 'POST', '/v1/keys', { token, body: {} });
       expect(refused.status).toBe(503);
@@ -47,6 +55,8 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     expect(notReady.json).toMatchObject({ ready: false, store: false, jwks: true, draining: false });
     expect((await call(broker, 'GET', '/healthz')).status).toBe(200); // alive all the same: no restart wanted
     expect(venice.count('create')).toBe(creates);
+    await new Promise((done) => setTimeout(done, 1_200)); // a reconciliation pass meets the outage
+    expect(broker.logs.join('\n')).toMatch(/"level":"warning".*reconciliation failed \(the broker's store \(Redis\) did not answer/);
     expect((await scrape(broker.url)).value('broker_store_errors_total')).toBeGreaterThanOrEqual(3);
 
     await redis.start();

@@ -32,6 +32,7 @@ export async function startTestBroker(options: HarnessOptions & { now?: () => nu
   });
   return {
     url: broker.url,
+    metricsUrl: broker.metricsUrl,
     get audit() {
       return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     },

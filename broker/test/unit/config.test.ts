@@ -345,3 +345,31 @@ rules:
     'rules[0] ("plain").operations: ["mint","destroy"] must be a list of mint, use, delete, rotate, revoke, sweep; e.g. [mint]',
   ]);
 });
+
+test('store, metrics and the service limits: read with their defaults; a config that mixes stores or reconciles too seldom is refused', () => {
+  const config = parseConfig(`${MINIMAL}store: { redis-url-env: BROKER_REDIS_URL }
+metrics: { port: 9464 }
+limits: { shutdown-timeout: 45s, venice-timeout: 30s, reconcile-interval: 10s }
+`);
+  expect(config.store).toEqual({ redisUrlEnv: 'BROKER_REDIS_URL', stateDir: undefined });
+  expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+  expect([config.limits.shutdownTimeoutMs, config.limits.veniceTimeoutMs, config.limits.reconcileIntervalMs]).toEqual([
+    45_000, 30_000, 10_000,
+  ]);
+  expect(parseConfig(`${MINIMAL}store: { state-dir: /var/lib/venice-key-broker }\n`).store.stateDir).toBe('/var/lib/venice-key-broker');
+  expect(
+    problemsOf(`${MINIMAL}store: { redis-url-env: BROKER_REDIS_URL, state-dir: /var/lib/venice-key-broker }
+metrics: { host: "a b", port: 70000, path: /m }
+limits: { reconcile-interval: 5m }
+`),
+  ).toEqual([
+    'limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"',
+    "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
+    'metrics.path: not a known setting; known here: host, port',
+    'metrics.host: "a b" is not accepted; e.g. 0.0.0.0',
+    'metrics.port: 70000 is not a whole number from 0 to 65535; e.g. 9090',
+  ]);
+  expect(problemsOf(`${MINIMAL}store: { state-dir: relative/dir }\n`)).toEqual([
+    'store.state-dir: "relative/dir" is not accepted; e.g. /var/lib/venice-key-broker',
+  ]);
+});

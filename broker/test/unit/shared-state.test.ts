@@ -78,6 +78,7 @@ describe.each(homes)('the shared state %s', (_, make) => {
       id,
     ]);
     await state.journal.handedOut(id);
+    await state.journal.handedOut(`${id}-never-written`); // harmless
     const lead = `lead-${Math.random()}`;
     expect(await state.lead(lead, 500)).toBe(true);
     expect(await state.lead(lead, 500)).toBe(false);
@@ -167,6 +168,17 @@ test('the journal file of the process before is read at start, every intent over
     expect(overdue.map((intent) => intent.id)).toEqual(['m1']);
     writeFileSync(join(dir, 'mint-journal.json'), '{"intents": [{"id": 1}, ');
     const third = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
-    return third.journal.overdue(Date.now()).then((none) => expect(none).toEqual([]));
+    writeFileSync(join(dir, 'mint-journal.json'), '{"intents": {"m1": {}}}');
+    const fourth = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
+    return Promise.all([third.journal.overdue(Date.now()), fourth.journal.overdue(Date.now())]).then((none) =>
+      expect(none).toEqual([[], []]),
+    );
   });
+});
+
+test('a store error names what Redis said, whatever it threw', () => {
+  expect(new StoreUnavailable(new Error('Connection is closed.')).message).toBe(
+    "the broker's store (Redis) did not answer: Connection is closed.",
+  );
+  expect(new StoreUnavailable('ETIMEDOUT').message).toBe("the broker's store (Redis) did not answer: ETIMEDOUT");
 });

@@ -1,0 +1,45 @@
+// Stopping the broker (what SIGTERM does) while a caller waits in the queue: the caller is answered 503
+// with Retry-After at once, with an audit line, rather than held until the process goes; nothing more
+// is created. In-process, on a virtual minute: the window's one turn is taken, the second caller waits.
+import { expect, test } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { scrape } from '../../test/support/metrics.ts';
+
+test('a queued caller is answered 503 with Retry-After the moment the broker starts draining', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    limits: { 'creates-per-minute': 1, 'queue-timeout': '2m' },
+  });
+  try {
+    const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+    const queued = call(broker, 'POST', '/v1/keys', { token, body: {} });
+    for (let tries = 0; tries < 100 && (await scrape(broker.url)).value('broker_queue_depth') < 1; tries++) {
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    const stopped = broker.stop(5_000);
+    const answer = await queued;
+    await stopped;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('1');
+    expect(answer.headers.get('connection')).toBe('close');
+    expect(answer.json.error).toMatch(/^the broker is shutting down \(a deploy or a restart\); retry, and another replica will answer\./);
+    expect(broker.audit.at(-1)).toMatchObject({
+      action: 'mint',
+      outcome: 'refused',
+      status: 503,
+      reason: 'shutting down: the caller was answered before its turn.',
+    });
+    expect(venice.count('create')).toBe(1);
+    expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await issuer.stop();
+    await venice.stop();
+  }
+});

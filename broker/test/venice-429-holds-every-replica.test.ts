@@ -1,0 +1,56 @@
+// Venice's 429 is a wait for the whole account, so one replica's 429 holds every replica off: two brokers
+// share a real Redis; Venice answers one's listing 429 with Retry-After 3; meanwhile the other answers
+// its callers 503 with Retry-After and sends Venice nothing, and the first replica's caller, whose
+// request met the 429, waits in the queue until the wait is over and gets its key.
+import { afterAll, beforeAll, expect } from 'vitest';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { RedisServer } from '../../fakes/redis-server.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { fastPolicy } from '../../test/support/in-process.ts';
+import { withRedis } from '../../test/support/redis.ts';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = new RedisServer();
+});
+afterAll(async () => {
+  await redis.dispose();
+});
+
+withRedis("one replica's 429 from Venice holds the other off for the wait Venice gave", async () => {
+  await redis.start();
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const options = {
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
+    redisUrl: redis.url,
+    // The retry policy's waits are recorded, not slept: the first replica waits out Venice's 429 at once.
+    policy: fastPolicy(),
+  };
+  const [first, second] = [await startTestBroker(options), await startTestBroker(options)];
+  try {
+    const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    venice.inject('list', { kind: 'status', status: 429, retryAfter: '3' });
+    const waiting = call(first, 'POST', '/v1/keys', { token, body: {} });
+    await venice.nextRequest('list');
+    await new Promise((done) => setTimeout(done, 200));
+    const before = venice.requests.length;
+    const held = await call(second, 'POST', '/v1/keys', { token, body: {} });
+    expect(held.status).toBe(503);
+    expect(Number(held.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(held.json.error).toMatch(/^Venice asked the broker to slow down/);
+    expect(venice.requests.length).toBe(before);
+    expect((await waiting).status).toBe(201);
+    expect(venice.count('create')).toBe(1);
+    for (const broker of [first, second]) expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await first.stop();
+    await second.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
