@@ -179,7 +179,7 @@ class BrokerClient {
         }
         return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description, tag };
     }
-    async send(method, path, doing, body, { retryUnanswered = true } = {}) {
+    async send(method, path, doing, body) {
         const { deadline } = this.options;
         return (0,retry/* withRetries */.LH)(doing, async () => {
             const remaining = deadline.remainingMs();
@@ -202,10 +202,8 @@ class BrokerClient {
                 });
             }
             catch (error) {
-                const what = `the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`;
-                if (retryUnanswered)
-                    throw new BrokerError(what, { retryable: true });
-                throw new BrokerError(`${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`);
+                // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete.
+                throw new BrokerError(`the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`, { retryable: true });
             }
             let json;
             try {

@@ -199,13 +199,7 @@ export class BrokerClient {
     return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description as string, tag };
   }
 
-  private async send(
-    method: 'GET' | 'POST' | 'DELETE',
-    path: string,
-    doing: string,
-    body?: unknown,
-    { retryUnanswered = true } = {},
-  ): Promise<unknown> {
+  private async send(method: 'GET' | 'POST' | 'DELETE', path: string, doing: string, body?: unknown): Promise<unknown> {
     const { deadline } = this.options;
     return withRetries(
       doing,
@@ -228,11 +222,8 @@ export class BrokerClient {
             signal: this.options.signal,
           });
         } catch (error) {
-          const what = `the broker did not answer while ${doing} (${messageOf(error)}).`;
-          if (retryUnanswered) throw new BrokerError(what, { retryable: true });
-          throw new BrokerError(
-            `${what} If it minted a key, the broker deletes it when it notices the step went away; otherwise the key expires at its expiry.`,
-          );
+          // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete.
+          throw new BrokerError(`the broker did not answer while ${doing} (${messageOf(error)}).`, { retryable: true });
         }
         let json: unknown;
         try {
