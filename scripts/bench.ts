@@ -283,6 +283,8 @@ async function brokerRefusals() {
   const venice = await new VeniceServer().start();
   const issuer = await new OidcIssuer(AUDIENCE).start();
   const broker = await spawnBroker({ venice, issuer });
+  // The broker's start-up check of its admin key (one listing) is not the flood's doing.
+  const atStart = venice.requests.length;
   const pid = broker.child.pid as number;
   try {
     const token = await issuer.sign(jobClaims('evil-corp/probe', '700'), { expiresIn: 3_600 });
@@ -324,7 +326,7 @@ async function brokerRefusals() {
     return {
       rows,
       startRssMiB: before.rssMiB,
-      veniceRequestsPer1000: (venice.requests.length / sent) * 1000,
+      veniceRequestsPer1000: ((venice.requests.length - atStart) / sent) * 1000,
       auditLines: broker.audit.length,
     };
   } finally {
