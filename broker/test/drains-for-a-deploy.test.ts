@@ -4,23 +4,16 @@
 // audit line; the create in flight finishes and its caller gets the key; the process exits 0. The job,
 // the action's committed dist/, retries through the load balancer, now pointing at the other replica,
 // which shares the window through Redis, and gets its key within its timeout.
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { LoadBalancer } from '../../fakes/load-balancer.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { RedisServer } from '../../fakes/redis-server.ts';
 import { runStep } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { withRedis } from '../../test/support/redis.ts';
+import { useRedisServer, withRedis } from '../../test/support/redis.ts';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = new RedisServer();
-});
-afterAll(async () => {
-  await redis.dispose();
-});
+const redis = useRedisServer();
 
 withRedis(
   'SIGTERM with 10 callers and a job queued: each 503 with Retry-After and audited, /readyz 503, exit 0; the job gets its key elsewhere',

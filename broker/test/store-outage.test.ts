@@ -3,21 +3,14 @@
 // Retry-After (never let through on per-process counts), a stranger's refusal is answered as always,
 // /readyz is 503 naming the store, reconciliation says it failed, and Venice hears no create; when
 // Redis is back (empty, as after a failover), service resumes without a restart.
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { RedisServer } from '../../fakes/redis-server.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { withRedis } from '../../test/support/redis.ts';
+import { useRedisServer, withRedis } from '../../test/support/redis.ts';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = new RedisServer();
-});
-afterAll(async () => {
-  await redis.dispose();
-});
+const redis = useRedisServer();
 
 withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing created; Redis back: minting again', async () => {
   await redis.start();

@@ -2,21 +2,14 @@
 // share a real Redis; Venice answers one's listing 429 with Retry-After 3; meanwhile the other answers
 // its callers 503 with Retry-After and sends Venice nothing, and the first replica's caller, whose
 // request met the 429, waits in the queue until the wait is over and gets its key.
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { RedisServer } from '../../fakes/redis-server.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
-import { withRedis } from '../../test/support/redis.ts';
+import { useRedisServer, withRedis } from '../../test/support/redis.ts';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = new RedisServer();
-});
-afterAll(async () => {
-  await redis.dispose();
-});
+const redis = useRedisServer();
 
 withRedis("one replica's 429 from Venice holds the other off for the wait Venice gave", async () => {
   await redis.start();

@@ -1,8 +1,8 @@
 // The Redis tests' gate: they need the real redis-server (fakes/redis-server.ts). Outside CI, without it,
 // they are skipped with one line saying how to install it; in CI (CI=true) its absence is a failure,
 // because .ci/run installs it.
-import { test } from 'vitest';
-import { REDIS_MISSING, redisServerVersion } from '../../fakes/redis-server.ts';
+import { afterAll, test } from 'vitest';
+import { REDIS_MISSING, RedisServer, redisServerVersion } from '../../fakes/redis-server.ts';
 
 export const REDIS_VERSION = redisServerVersion();
 if (!REDIS_VERSION) {
@@ -13,3 +13,10 @@ if (!REDIS_VERSION) {
 
 /** `test` when redis-server is here, else `test.skip`. */
 export const withRedis = REDIS_VERSION ? test : test.skip;
+
+/** A real redis-server for this test file, started by the test that needs it (`start()`), disposed after all. */
+export function useRedisServer(): RedisServer {
+  const redis = new RedisServer();
+  afterAll(() => redis.dispose());
+  return redis;
+}
