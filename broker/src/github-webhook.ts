@@ -10,7 +10,8 @@
  *   (node:crypto rather than a library: the check is a few lines, and it must see the exact bytes).
  *   No or a wrong signature: 401, counted with the other refusals before a rule.
  * - A delivery id is acted on once: remembered only after its signature verified (a forged delivery
- *   cannot use up a real id), for a day; a redelivery gets 200 and does nothing.
+ *   cannot use up a real id), for a day, in the store (with Redis, on every replica); a redelivery gets
+ *   200 and does nothing.
  * - `ping`: 200. `workflow_run` `completed`: the run's job and run keys go (not `kept` keys).
  *   `pull_request` `closed`: every key of that PR goes. The payload's repository must be admitted by a
  *   rule, matched by the same ids and names as a token's (its other claims have no meaning here);
@@ -30,7 +31,6 @@ import type { Rule } from './config.js';
 import type { OperationDeps } from './key-operations.js';
 
 const DELIVERY_MEMORY_MS = 86_400_000;
-const MAX_DELIVERIES_REMEMBERED = 50_000;
 const FINISHED_MEMORY_MS = 7 * 86_400_000;
 const MAX_FINISHED_REMEMBERED = 20_000;
 const ATTEMPTS = 5;
@@ -67,7 +67,6 @@ export function admitsRepository(rules: Rule[], repository: Record<string, strin
 }
 
 export class GitHubWebhook {
-  private readonly deliveries = new Map<string, number>();
   private readonly finished = new Map<string, Finished>();
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | undefined;
@@ -103,8 +102,10 @@ export class GitHubWebhook {
       return c.json({ error: 'X-GitHub-Delivery and X-GitHub-Event must be as GitHub writes them.' }, 400);
     }
     const now = this.deps.now();
-    if ((this.deliveries.get(delivery) ?? 0) > now) return c.json({ ok: true, duplicate: true }, 200);
-    this.remember(delivery, now);
+    // Remembered in the store, so a redelivery is a duplicate whichever replica it reaches. A store out of
+    // reach counts it as new: acting twice on a delivery deletes nothing the second time.
+    const first = await this.deps.state.firstTime(`delivery:${delivery}`, DELIVERY_MEMORY_MS).catch(() => true);
+    if (!first) return c.json({ ok: true, duplicate: true }, 200);
     if (event === 'ping') return c.json({ ok: true }, 200);
     let payload: Record<string, unknown>;
     try {
@@ -212,11 +213,6 @@ export class GitHubWebhook {
   private enqueue(work: () => Promise<void>): Promise<void> {
     this.queue = this.queue.then(work, work);
     return this.queue;
-  }
-
-  private remember(delivery: string, now: number): void {
-    this.deliveries.set(delivery, now + DELIVERY_MEMORY_MS);
-    if (this.deliveries.size > MAX_DELIVERIES_REMEMBERED) this.deliveries.delete(this.deliveries.keys().next().value as string);
   }
 
   private rememberFinished(finished: Omit<Finished, 'until'>, now: number): void {

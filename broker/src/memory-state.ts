@@ -23,6 +23,7 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
   };
   let heldUntil = 0;
   const leads = new Map<string, number>();
+  const seen = new Map<string, number>();
   return {
     kind: 'memory',
     queue: new FairQueue(options),
@@ -49,6 +50,13 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
     },
     journal: options.stateDir ? new FileJournal(options.stateDir) : new MemoryJournal(),
     limiter: (points, duration, keyPrefix) => new RateLimiterMemory({ points, duration, keyPrefix }),
+    firstTime: async (key, ttlMs) => {
+      if ((seen.get(key) ?? 0) > now()) return false;
+      seen.delete(key); // re-inserted last: the map stays in expiry order for the cap
+      seen.set(key, now() + ttlMs);
+      if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value as string);
+      return true;
+    },
     lead: async (name, ms) => {
       if ((leads.get(name) ?? 0) > now()) return false;
       leads.set(name, now() + ms);
@@ -58,6 +66,9 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
     close: async () => undefined,
   };
 }
+
+/** Keys `firstTime` holds at most (webhook deliveries: a day of them, at 50,000 a day). */
+const MAX_SEEN = 50_000;
 
 class MemoryJournal implements MintJournal {
   protected readonly intents = new Map<string, MintIntent>();

@@ -285,6 +285,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     },
     limiter: (points, duration, keyPrefix) =>
       new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${P}limit:${keyPrefix}` }),
+    firstTime: async (key, ttlMs) => (await call(() => redis.set(`${P}seen:${key}`, '1', 'PX', ttlMs, 'NX'))) === 'OK',
     lead: async (name, ms) => (await call(() => redis.set(`${P}lead:${name}`, randomUUID(), 'PX', ms, 'NX'))) === 'OK',
     ready: async () => {
       try {

@@ -82,6 +82,11 @@ export interface SharedState {
   journal: MintJournal;
   /** A per-key rate limiter (rate-limiter-flexible) in this store: `points` per `durationS`, keys under `prefix`. */
   limiter: (points: number, durationS: number, prefix: string) => RateLimiterAbstract;
+  /**
+   * Whether `key` is seen for the first time in `ttlMs` (a webhook delivery's id): true once, then false
+   * on every replica until the time is over. In memory, at most 50,000 keys are held (the oldest go).
+   */
+  firstTime: (key: string, ttlMs: number) => Promise<boolean>;
   /** One replica at a time: true when this one holds `name` for `ms` (reconciliation). */
   lead: (name: string, ms: number) => Promise<boolean>;
   /** Whether the store answers now (for /readyz). */

@@ -66,7 +66,7 @@ describe.each(homes)('the shared state %s', (_, make) => {
     await state.close();
   });
 
-  test('the journal gives back what is overdue, and forgets what was handed out; one replica leads', async () => {
+  test('the journal gives back what is overdue, and forgets what was handed out; a key is new once per time; one replica leads', async () => {
     const state = await make();
     const now = Date.now();
     const id = `m-${Math.random()}`;
@@ -79,6 +79,11 @@ describe.each(homes)('the shared state %s', (_, make) => {
     ]);
     await state.journal.handedOut(id);
     await state.journal.handedOut(`${id}-never-written`); // harmless
+    const delivery = `delivery:${Math.random()}`;
+    expect(await state.firstTime(delivery, 500)).toBe(true);
+    expect(await state.firstTime(delivery, 500)).toBe(false);
+    await sleep(600);
+    expect(await state.firstTime(delivery, 500)).toBe(true);
     const lead = `lead-${Math.random()}`;
     expect(await state.lead(lead, 500)).toBe(true);
     expect(await state.lead(lead, 500)).toBe(false);
@@ -181,4 +186,11 @@ test('a store error names what Redis said, whatever it threw', () => {
     "the broker's store (Redis) did not answer: Connection is closed.",
   );
   expect(new StoreUnavailable('ETIMEDOUT').message).toBe("the broker's store (Redis) did not answer: ETIMEDOUT");
+});
+
+test('in memory, at most 50,000 keys are remembered as seen: past that, the oldest is forgotten first', async () => {
+  const state = memoryState({ ...QUEUE, now: Date.now, stateDir: undefined });
+  for (let i = 0; i <= 50_000; i++) await state.firstTime(`delivery:${i}`, 60_000);
+  expect(await state.firstTime('delivery:1', 60_000)).toBe(false);
+  expect(await state.firstTime('delivery:0', 60_000)).toBe(true); // the oldest went to make room
 });
