@@ -1,0 +1,45 @@
+// GitHub redelivers a webhook delivery, and the load balancer sends it to another replica: with the
+// delivery ids in Redis, the second replica knows it, answers 200 as a duplicate and does nothing.
+import { expect } from 'vitest';
+import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
+import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { VeniceServer } from '../../fakes/venice-server.ts';
+import { addOwnedKey } from '../../test/support/bed.ts';
+import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { useRedisServer, withRedis } from '../../test/support/redis.ts';
+
+const SECRET = 'a-webhook-secret-for-tests-only';
+const redis = useRedisServer();
+
+withRedis('a redelivery that reaches another replica is a duplicate there: acted on once', async () => {
+  await redis.start();
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const options = {
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
+    redisUrl: redis.url,
+    githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
+    webhookSecret: SECRET,
+  };
+  const [first, second] = [await startTestBroker(options), await startTestBroker(options)];
+  try {
+    const key = addOwnedKey(venice, { scope: 'job', runId: '970' });
+    const payload = workflowRunCompleted('octo-org/shop', '970');
+    const delivered = await deliver(first.url, 'workflow_run', payload, { signWith: SECRET });
+    expect(delivered.status).toBe(202);
+    const again = await deliver(second.url, 'workflow_run', payload, { signWith: SECRET, delivery: delivered.delivery });
+    expect(again).toMatchObject({ status: 200, json: { duplicate: true } });
+    for (let i = 0; i < 100 && venice.liveKeys().some((live) => live.id === key.id); i++) await new Promise((done) => setTimeout(done, 50));
+    expect(venice.count('delete')).toBe(1);
+    expect(second.audit).toEqual([]);
+    for (const broker of [first, second]) expectCleanAudit(broker, venice, issuer, [SECRET]);
+  } finally {
+    await first.stop();
+    await second.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
