@@ -3,7 +3,7 @@
  * retry policy's sleep, where audit and log lines go). server.ts calls it with the real ones.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -56,6 +56,8 @@ export interface RunningBroker {
 
 /** How long one listing of the account's keys serves every request that needs it. */
 const LISTING_TTL_MS = 2_000;
+/** How long idle keep-alive connections stay open once a drain begins (bounded by keep-alive-timeout). */
+const DRAIN_LINGER_MS = 2_000;
 /** Refusals before a rule matched that get a line of their own each minute; the rest are counted. */
 const REFUSAL_LINES_PER_MINUTE = 20;
 
@@ -192,11 +194,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     metricsUrl: metricsListener?.url,
     close: async (graceMs = 0) => {
       drain.abort(); // readyz 503, queued callers answered 503, no new mints
-      const stopped = new Promise<void>((done) => api.server.close(() => done()));
-      api.server.closeIdleConnections();
+      // Stop accepting (net.Server's close: http.Server's would also close idle keep-alive connections at
+      // once). Open connections linger a moment, so a load balancer's health check on one reads /readyz 503
+      // (every answer now says Connection: close) rather than a reset; then idle ones are closed.
+      const stopped = new Promise<void>((done) => NetServer.prototype.close.call(api.server, () => done()));
+      const linger = setTimeout(
+        () => api.server.closeIdleConnections(),
+        Math.min(graceMs, config.limits.keepAliveTimeoutMs, DRAIN_LINGER_MS),
+      );
       const cutOff = setTimeout(() => api.server.closeAllConnections(), graceMs);
       cutOff.unref();
       await stopped;
+      clearTimeout(linger);
       clearTimeout(cutOff);
       refusals.close();
       await reconciler.stop();
