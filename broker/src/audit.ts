@@ -26,8 +26,9 @@ export interface AuditRecord {
   /** A webhook delivery's GUID, and its event. */
   delivery?: string | undefined;
   event?: string | undefined;
-  /** For a webhook: the repository the payload names (its claims are not a token's). */
+  /** For a webhook or a reconciled key: the repository (and run) it names, there being no token. */
   repository?: string | undefined;
+  run?: string | undefined;
 }
 
 export type Audit = (record: AuditRecord) => void;
@@ -45,7 +46,7 @@ export function auditLine(record: AuditRecord, now: number): string {
     repositoryId: claims?.repository_id,
     owner: claims?.repository_owner,
     ownerId: claims?.repository_owner_id,
-    run: claims?.run_id,
+    run: claims?.run_id ?? record.run,
     attempt: claims?.run_attempt,
     job: claims?.job_workflow_ref,
     actor: claims?.actor,

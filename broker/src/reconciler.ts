@@ -88,6 +88,7 @@ export class Reconciler {
             outcome: result.outcome,
             status: 200,
             repository: intent.repository,
+            run: intent.runId,
             keyId: orphan.id,
             reason: 'minted but never handed out (the broker stopped, or the caller went away, before the answer)',
           });

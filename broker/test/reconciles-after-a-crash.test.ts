@@ -45,7 +45,7 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
         .sort(),
     ).toEqual(survivors.map((key) => key.id).sort());
     expect(broker.audit).toEqual([
-      expect.objectContaining({ action: 'reconcile', outcome: 'deleted', keyId: orphan.id, repository: 'octo-org/shop' }),
+      expect.objectContaining({ action: 'reconcile', outcome: 'deleted', keyId: orphan.id, repository: 'octo-org/shop', run: '500' }),
     ]);
     const metrics = await scrape(broker.url);
     expect(metrics.value('broker_orphans_reconciled_total')).toBe(1);
