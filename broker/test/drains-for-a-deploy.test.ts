@@ -11,7 +11,7 @@ import { runStep } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
 
 const redis = useRedisServer();
 
@@ -25,8 +25,7 @@ withRedis(
       venice,
       issuer,
       defaults: { ...TEST_DEFAULTS, 'rate-limits': { mint: 100 } },
-      store: { 'redis-url-env': 'BROKER_REDIS_URL' },
-      redisUrl: redis.url,
+      ...inRedis(redis),
       metrics: { host: '127.0.0.1', port: 0 },
       limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '60s', 'shutdown-timeout': '10s' },
     };

@@ -17,7 +17,7 @@ import { runStep, type StepResult } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { withRedis } from '../../test/support/redis.ts';
+import { inRedis, withRedis } from '../../test/support/redis.ts';
 
 const WINDOW_MS = 12_000;
 let redis: RedisServer;
@@ -42,8 +42,7 @@ const startReplica = () =>
   spawnBroker({
     venice,
     issuer,
-    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
-    redisUrl: redis.url,
+    ...inRedis(redis),
     limits: {
       'creates-per-minute': 4,
       'create-window': '12s',

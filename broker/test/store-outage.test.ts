@@ -8,7 +8,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
 
 const redis = useRedisServer();
 
@@ -20,8 +20,7 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     venice,
     issuer,
     defaults: TEST_DEFAULTS,
-    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
-    redisUrl: redis.url,
+    ...inRedis(redis),
     limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s', 'reconcile-interval': '1s' },
   });
   try {

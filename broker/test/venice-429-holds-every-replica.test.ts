@@ -7,7 +7,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
-import { useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
 
 const redis = useRedisServer();
 
@@ -19,8 +19,7 @@ withRedis("one replica's 429 from Venice holds the other off for the wait Venice
     venice,
     issuer,
     defaults: TEST_DEFAULTS,
-    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
-    redisUrl: redis.url,
+    ...inRedis(redis),
     // The retry policy's waits are recorded, not slept: the first replica waits out Venice's 429 at once.
     policy: fastPolicy(),
   };

@@ -6,7 +6,7 @@ import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 const redis = useRedisServer();
@@ -19,8 +19,7 @@ withRedis('a redelivery that reaches another replica is a duplicate there: acted
     venice,
     issuer,
     defaults: TEST_DEFAULTS,
-    store: { 'redis-url-env': 'BROKER_REDIS_URL' },
-    redisUrl: redis.url,
+    ...inRedis(redis),
     githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
     webhookSecret: SECRET,
   };

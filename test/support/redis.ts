@@ -20,3 +20,8 @@ export function useRedisServer(): RedisServer {
   afterAll(() => redis.dispose());
   return redis;
 }
+
+/** A broker's settings for the store in `redis` (spawnBroker and startTestBroker pass the URL in BROKER_REDIS_URL). */
+export function inRedis(redis: RedisServer): { store: Record<string, unknown>; redisUrl: string } {
+  return { store: { 'redis-url-env': 'BROKER_REDIS_URL' }, redisUrl: redis.url };
+}
