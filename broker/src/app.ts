@@ -22,13 +22,12 @@ import { bodyLimit } from 'hono/body-limit';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import { keyRequestFields } from '../../core/key-request.js';
 import { safeText } from '../../core/safe-text.js';
-import { VeniceError } from '../../core/venice-client.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
 import type { Rule } from './config.js';
 import type { GitHubWebhook } from './github-webhook.js';
-import { deleteForCaller, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
+import { deleteForCaller, isVeniceRefusal, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
 import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
 import { findRule, NO_RULE } from './policy.js';
 import { StoreUnavailable } from './shared-state.js';
@@ -327,7 +326,7 @@ function refusalOf(error: unknown, c: Context, log: AppDeps['log']): { status: n
   }
   // Venice refused (a 4xx): 502, final. Venice failed or was out of reach after the broker's own retries:
   // 503 with a wait, which the action retries. The admin key is never in these messages (the client blanks it).
-  if (error instanceof VeniceError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429) {
+  if (isVeniceRefusal(error)) {
     return { status: 502, reason: `Venice refused: ${error.message}`, extra: {} };
   }
   if (error instanceof ActionFailure) return { status: 503, reason: `Venice: ${error.message}`, extra: { retryAfterMs: 5_000 } };

@@ -187,7 +187,7 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
     } catch (error) {
       // Nothing was handed out. When Venice refused outright (a 4xx) no key exists and the intent goes;
       // otherwise (a lost answer, a timeout) one may, and the reconciler looks for it after the deadline.
-      if (error instanceof VeniceError && error.status !== undefined && error.status < 500 && error.status !== 429) {
+      if (isVeniceRefusal(error)) {
         await deps.state.journal.handedOut(mintId).catch(() => undefined);
       }
       throw error;
@@ -228,6 +228,11 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
   } finally {
     await deps.state.inFlight.release(repositoryKey, mintId).catch(() => undefined);
   }
+}
+
+/** Venice refused the request outright (a 4xx other than 429): final, and nothing was made. */
+export function isVeniceRefusal(error: unknown): error is VeniceError {
+  return error instanceof VeniceError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429;
 }
 
 /** How long past the create's own deadline (a part of it) an intent waits before its key counts as an orphan: 10 s of 60. */

@@ -81,8 +81,10 @@ export class Reconciler {
           { io: this.deps.log, client, repository: intent.repository },
         );
         if (result.outcome === 'deleted' || result.outcome === 'already-gone') {
-          deleted += result.outcome === 'deleted' ? 1 : 0;
-          this.deps.metrics.orphansReconciled.inc(result.outcome === 'deleted' ? 1 : 0);
+          if (result.outcome === 'deleted') {
+            deleted++;
+            this.deps.metrics.orphansReconciled.inc();
+          }
           this.deps.audit({
             action: 'reconcile',
             outcome: result.outcome,

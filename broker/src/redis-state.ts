@@ -31,11 +31,15 @@ const QUEUE_KEYS = ['turns', 'waiters', 'waiter-repo', 'waiter-seen', 'waiter-ta
 /** How long queue bookkeeping (who was served last, the arrival counter) outlives its last use. */
 const QUEUE_KEY_TTL_MS = 86_400_000;
 
-const COMMON = `
+/** Redis's own clock, in ms: every script that reads the time starts with this. */
+const NOW_MS = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`;
+
+const COMMON = `${NOW_MS}
 local function drop(id)
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
@@ -160,9 +164,8 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. (now_ms() - tonumber(ARGV[1]) - tonu
 `;
 
 /** KEYS: the repository's in-flight set. ARGV: mintId, limit, ttlMs → -1 (counted) or the number in progress. */
-const CLAIM = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const CLAIM = `${NOW_MS}
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 if count >= tonumber(ARGV[2]) then return count end
@@ -172,10 +175,8 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return -1
 `;
 
-const IN_FLIGHT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+const IN_FLIGHT = `${NOW_MS}
+return redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
 `;
 
 /** KEYS: the hold. ARGV: ms. Lengthens the hold, never shortens it. */
