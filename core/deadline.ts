@@ -1,10 +1,30 @@
-// The step's time budget (input `timeout`), with a reserve kept for cleaning up.
+// A time budget for waiting and retrying, with a reserve kept for cleaning up. Each program words what
+// running out of it means for its reader (the action: the `timeout` input; the broker: its own settings).
 import { formatDuration } from './duration.js';
 import { ActionFailure } from './errors.js';
 
+/** What a program tells its reader when the budget runs out: who set it, and what to change. */
+export interface DeadlineWording {
+  /** e.g. "the step's timeout" or "the broker's venice-timeout". */
+  budget: string;
+  /** One sentence of advice, or '' for none. */
+  advice: string;
+}
+
+const NEUTRAL: DeadlineWording = { budget: 'the time budget', advice: '' };
+
+/** The budget ran out: a failure with the wording of the program that set it. */
+export class DeadlineExceeded extends ActionFailure {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeadlineExceeded';
+  }
+}
+
 /**
- * The step's whole budget for waiting and retrying (input `timeout`). Part of it is held back so that,
- * when the work gives up, there is still time to delete what it may have made.
+ * The whole budget for waiting and retrying (the action's `timeout` input; the broker's venice-timeout).
+ * Part of it is held back so that, when the work gives up, there is still time to delete what it may
+ * have made.
  */
 export class Deadline {
   constructor(
@@ -12,11 +32,12 @@ export class Deadline {
     private readonly now: () => number = Date.now,
     private readonly reserveMs = 0,
     private readonly endsAt = now() + totalMs,
+    private readonly wording: DeadlineWording = NEUTRAL,
   ) {}
 
   /** For a step's work: a fifth of the budget (at most 15 s) is kept for cleaning up. */
-  static forStep(totalMs: number, now: () => number = Date.now): Deadline {
-    return new Deadline(totalMs, now, Math.min(15_000, totalMs / 5));
+  static forStep(totalMs: number, now: () => number = Date.now, wording: DeadlineWording = NEUTRAL): Deadline {
+    return new Deadline(totalMs, now, Math.min(15_000, totalMs / 5), now() + totalMs, wording);
   }
 
   remainingMs(): number {
@@ -25,15 +46,15 @@ export class Deadline {
 
   /** The same end, with nothing held back: for the clean-up after the work gave up. */
   forCleanup(): Deadline {
-    return new Deadline(this.totalMs, this.now, 0, this.endsAt);
+    return new Deadline(this.totalMs, this.now, 0, this.endsAt, this.wording);
   }
 
-  /** The failure for a step that ran out of time, naming what it was waiting for. */
-  exceeded(waitingFor: string, lastProblem?: string): ActionFailure {
+  /** The failure for work that ran out of time, naming what it was waiting for and the last problem met. */
+  exceeded(waitingFor: string, lastProblem?: string): DeadlineExceeded {
     const last = lastProblem ? ` The last attempt failed with: ${lastProblem}.` : '';
-    return new ActionFailure(
-      `gave up after the step's timeout of ${formatDuration(this.totalMs)} while waiting for ${waitingFor}.${last} ` +
-        'Raise the `timeout` input if Venice is slow or many jobs mint at once.',
+    const advice = this.wording.advice ? ` ${this.wording.advice}` : '';
+    return new DeadlineExceeded(
+      `gave up after ${this.wording.budget} of ${formatDuration(this.totalMs)} while waiting for ${waitingFor}.${last}${advice}`,
     );
   }
 }

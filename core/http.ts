@@ -37,6 +37,8 @@ export class NoResponseError extends Error {
     detail: string,
     /** The request never left: the connection was refused or the host not found, so nothing was acted on. */
     readonly neverSent = false,
+    /** The network failure in short ("connection refused", "host not found", …), when there was one. */
+    readonly failure?: string,
   ) {
     super(detail);
     this.name = 'NoResponseError';
@@ -104,7 +106,7 @@ export function createTransport(env: Record<string, string | undefined>, maxBody
         if (timeout.aborted) throw new NoResponseError('timeout', `no answer within ${Math.round(request.timeoutMs / 100) / 10}s`);
         const text = networkErrorText(error);
         // Named with the address (never the path, which may carry an id, nor a header).
-        throw new NoResponseError('network', `could not reach ${request.url.origin}: ${text}`, NEVER_SENT.has(text));
+        throw new NoResponseError('network', `could not reach ${request.url.origin}: ${text}`, NEVER_SENT.has(text), text);
       }
     },
   };

@@ -53,6 +53,7 @@ class BrokerError extends errors/* ActionFailure */.dR {
     rateLimited;
     retryAfterMs;
     summary;
+    limitedBy = "the broker's queue";
     constructor(message, details = {}) {
         super(message);
         this.name = 'BrokerError';
@@ -60,7 +61,7 @@ class BrokerError extends errors/* ActionFailure */.dR {
         this.retryable = details.retryable ?? false;
         this.rateLimited = details.rateLimited ?? false;
         this.retryAfterMs = details.retryAfterMs;
-        this.summary = details.status === undefined ? 'no answer' : `HTTP ${details.status}`;
+        this.summary = details.summary ?? (details.status === undefined ? 'no answer' : `HTTP ${details.status}`);
     }
 }
 class BrokerClient {
@@ -202,8 +203,13 @@ class BrokerClient {
                 });
             }
             catch (error) {
-                // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete.
-                throw new BrokerError(`the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`, { retryable: true });
+                // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete. A
+                // refused connection too: a broker mid-deploy refuses for a moment. Should it last, the timeout's
+                // message names broker-url.
+                throw new BrokerError(`the broker did not answer while ${doing} (${(0,errors/* messageOf */.bD)(error)}).`, {
+                    retryable: true,
+                    summary: `no answer from broker-url ${this.options.brokerUrl} (${(0,errors/* messageOf */.bD)(error)}); check that broker-url is the broker's address and that it is running`,
+                });
             }
             let json;
             try {
@@ -229,7 +235,9 @@ function grantedFields(value) {
 }
 function explain(status, json, doing, retryAfter) {
     const error = json?.error;
-    const said = typeof error === 'string' && error !== '' ? ` The broker said: "${(0,safe_text/* safeText */.Hk)(error.slice(0, 300))}".` : '';
+    const reason = typeof error === 'string' && error !== '' ? (0,safe_text/* safeText */.Hk)(error.slice(0, 300)) : '';
+    const said = reason ? ` The broker said: "${reason}".` : '';
+    const summary = reason ? `HTTP ${status}, the broker said: "${reason}"` : `HTTP ${status}`;
     if (status === 401) {
         return new BrokerError(`the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
             "and, on GitHub Enterprise Server, that the broker's oidc.issuer is your server's.", { status });
@@ -239,6 +247,7 @@ function explain(status, json, doing, retryAfter) {
     if (status === 429) {
         return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
             status,
+            summary,
             retryable: true,
             rateLimited: true,
             retryAfterMs: retryAfter,
@@ -251,6 +260,7 @@ function explain(status, json, doing, retryAfter) {
     if (status === 503)
         return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
             status,
+            summary,
             retryable: true,
             retryAfterMs: retryAfter,
         });
@@ -259,6 +269,7 @@ function explain(status, json, doing, retryAfter) {
     const fromBroker = typeof error === 'string';
     return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
         status,
+        summary,
         retryable: status >= 500 && !(status === 502 && fromBroker),
     });
 }

@@ -46,7 +46,7 @@ export interface HarnessOptions {
   store?: Record<string, unknown>;
   /** The Redis URL the broker gets in BROKER_REDIS_URL. */
   redisUrl?: string;
-  /** metrics: { host, port } (a listener of its own). */
+  /** metrics: { listener, host, port }; absent: the internal listener on a free loopback port. */
   metrics?: Record<string, unknown>;
 }
 
@@ -59,14 +59,15 @@ export function configYaml(options: HarnessOptions, port = 0): string {
     venice: { 'api-url': options.venice.apiUrl },
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.store ? { store: options.store } : {}),
-    ...(options.metrics ? { metrics: options.metrics } : {}),
+    // Each test broker's metrics listener on a free port (the default 9090 would collide between tests).
+    metrics: options.metrics ?? { port: 0 },
     rules: options.rules ?? DEFAULT_RULES,
   });
 }
 
 export interface TestBroker {
   url: string;
-  /** The metrics listener, when `metrics` gave it a port of its own. */
+  /** The metrics listener (undefined with metrics.listener: api). */
   metricsUrl?: string | undefined;
   /** Audit lines, parsed, in order. */
   audit: Record<string, unknown>[];

@@ -20,7 +20,7 @@ import { useRunKey } from './modes/use-key.js';
 import type { ActionIO } from './runner/action-io.js';
 import { type Config, readConfig } from './runner/inputs.js';
 import { pullRequestFor, type RunContext, readRunContext } from './runner/run-context.js';
-import { adviceForWorkflow } from './runner/venice-advice.js';
+import { adviceForWorkflow, BROKER_STEP_DEADLINE, VENICE_STEP_DEADLINE } from './runner/venice-advice.js';
 
 export interface StepEnvironment {
   io: ActionIO;
@@ -135,7 +135,7 @@ function brokerClient(path: BrokerPath, config: Config, step: StepEnvironment, c
     audience: config.brokerAudience,
     env: step.env,
     transport: transportOf(step),
-    deadline: Deadline.forStep(config.timeoutMs, step.now),
+    deadline: Deadline.forStep(config.timeoutMs, step.now, BROKER_STEP_DEADLINE),
     policy: step.policy,
     io: step.io,
     context,
@@ -148,7 +148,7 @@ function veniceClient(config: Config, step: StepEnvironment): VeniceClient {
     apiUrl: config.apiUrl,
     adminKey: config.adminKey,
     transport: transportOf(step),
-    deadline: Deadline.forStep(config.timeoutMs, step.now),
+    deadline: Deadline.forStep(config.timeoutMs, step.now, VENICE_STEP_DEADLINE),
     policy: step.policy,
     log: step.io.info,
     signal: step.cancel.signal,

@@ -22,15 +22,17 @@ import { bodyLimit } from 'hono/body-limit';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import { keyRequestFields } from '../../core/key-request.js';
 import { safeText } from '../../core/safe-text.js';
+import { UnusableKeyAnswer } from '../../core/venice-client.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
 import type { Rule } from './config.js';
+import type { ConnectionCap } from './connection-cap.js';
 import type { GitHubWebhook } from './github-webhook.js';
 import { deleteForCaller, isVeniceRefusal, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
 import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
 import { findRule, NO_RULE } from './policy.js';
-import { StoreUnavailable } from './shared-state.js';
+import { type StoreProblem, StoreUnavailable } from './shared-state.js';
 
 export interface AppDeps extends OperationDeps {
   /** GitHub's webhook deliveries, when the config has github-webhook. */
@@ -40,10 +42,19 @@ export interface AppDeps extends OperationDeps {
   refusals: RefusalLog;
   limits: CallerLimits;
   health: AppHealth;
+  /** The API listener's connections: a webhook body being read unverified may be closed to make room. */
+  connections: ConnectionCap;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+  /** Why the store check failed: out of reach, or full (refusing writes). */
+  storeProblem?: StoreProblem;
 }
 
 export interface AppHealth {
-  ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  ready: () => Promise<Readiness>;
   metrics: () => Promise<{ type: string; text: string }>;
   /** Whether /metrics is served on this listener. */
   metricsHere: boolean;
@@ -53,9 +64,9 @@ export interface AppHealth {
 export function addHealthRoutes(app: Hono, health: AppHealth): void {
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
-    const { ready, checks } = await health.ready();
+    const { ready, checks, storeProblem } = await health.ready();
     c.header('cache-control', 'no-store');
-    return c.json({ ready, ...checks }, ready ? 200 : 503);
+    return c.json({ ready, ...checks, ...(storeProblem ? { storeProblem } : {}) }, ready ? 200 : 503);
   });
   if (health.metricsHere) {
     app.get('/metrics', async (c) => {
@@ -88,9 +99,13 @@ export function brokerApp(deps: AppDeps): Hono {
   addHealthRoutes(app, deps.health);
   const { webhook } = deps;
   if (webhook) {
-    // GitHub's payloads are tens of kB: the webhook has its own limit (github-webhook.body-bytes).
-    app.post('/v1/github/webhook', sized(deps.config.githubWebhook?.bodyBytes ?? limit), (c) =>
-      webhook.receive(c, (status, reason, kind) => refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined })),
+    // Judged on its headers before a byte of the body is read; the body has its own size limit, read
+    // deadline and count of concurrent readers (github-webhook.ts).
+    app.post('/v1/github/webhook', (c) =>
+      webhook.receive(c, {
+        refuse: (status, reason, kind) => refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined }),
+        unverified: () => deps.connections.unverified(incomingOf(c)?.socket),
+      }),
     );
   }
 
@@ -282,10 +297,13 @@ function endpointOf(c: Context): Endpoint | 'webhook' {
   return last === 'unwrap' || last === 'revoke' || last === 'sweep' ? last : 'mint';
 }
 
+function incomingOf(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
 /** The client's address as the socket reports it (behind a proxy: the proxy's). */
 function addressOf(c: Context): string {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming?.socket.remoteAddress ?? 'unknown';
+  return incomingOf(c)?.socket.remoteAddress ?? 'unknown';
 }
 
 /** A body that must be a JSON object (the lifecycle endpoints' fields). */
@@ -320,13 +338,17 @@ function refusalOf(error: unknown, c: Context, log: AppDeps['log']): { status: n
     return {
       status: 503,
       reason:
-        "the broker's shared store is out of reach, so it cannot count Venice's limit; nothing was created. Retry after the wait given.",
+        error.problem === 'full'
+          ? "the broker's shared store is full (Redis refuses writes at its memory limit), so it cannot record the mint; nothing was created. Tell the broker's operator; retry after the wait given."
+          : "the broker's shared store is out of reach, so it cannot count Venice's limit; nothing was created. Retry after the wait given.",
       extra: { retryAfterMs: 2_000 },
     };
   }
-  // Venice refused (a 4xx): 502, final. Venice failed or was out of reach after the broker's own retries:
-  // 503 with a wait, which the action retries. The admin key is never in these messages (the client blanks it).
-  if (isVeniceRefusal(error)) {
+  // Venice refused (a 4xx), or answered with a key the broker will not hand out (no expiry, a later one,
+  // a secret that is not a key; it was deleted): 502, final, since asking again gets the same answer.
+  // Venice failed or was out of reach after the broker's own retries: 503 with a wait, which the action
+  // retries. The admin key is never in these messages (the client blanks it).
+  if (isVeniceRefusal(error) || error instanceof UnusableKeyAnswer) {
     return { status: 502, reason: `Venice refused: ${error.message}`, extra: {} };
   }
   if (error instanceof ActionFailure) return { status: 503, reason: `Venice: ${error.message}`, extra: { retryAfterMs: 5_000 } };

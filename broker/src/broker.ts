@@ -8,14 +8,16 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Deadline } from '../../core/deadline.js';
+import { messageOf } from '../../core/errors.js';
 import { createTransport, type HttpRequest, type HttpTransport } from '../../core/http.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.js';
-import { retryAfterMs, VeniceClient } from '../../core/venice-client.js';
-import { type AppHealth, addHealthRoutes, brokerApp } from './app.js';
+import { retryAfterMs, VeniceClient, VeniceError } from '../../core/venice-client.js';
+import { type AppHealth, addHealthRoutes, brokerApp, type Readiness } from './app.js';
 import { type Audit, auditLine, RefusalLog } from './audit.js';
 import { CallerLimits } from './caller-limits.js';
 import { callerVerifier } from './caller-token.js';
 import type { BrokerConfig } from './config.js';
+import { ConnectionCap } from './connection-cap.js';
 import { GitHubWebhook } from './github-webhook.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { KeyListing } from './key-listing.js';
@@ -25,7 +27,7 @@ import { BrokerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
 import { redisState } from './redis-state.js';
 import type { SharedState } from './shared-state.js';
-import { adviceForBrokerCaller } from './venice-advice.js';
+import { adviceForBrokerCaller, BROKER_VENICE_DEADLINE } from './venice-advice.js';
 import { VeniceGuard } from './venice-guard.js';
 
 export interface BrokerOptions {
@@ -41,11 +43,15 @@ export interface BrokerOptions {
   writeLog: (line: string) => void;
   /** The GitHub webhook's secret (from the variable github-webhook.secret-env names). */
   webhookSecret?: string | undefined;
+  /** Check the admin key with Venice before listening (server.ts does; AdminKeyRefused when Venice says no). */
+  checkAdminKey?: boolean;
+  /** Venice could not be asked about the admin key (out of reach): said, and the broker starts anyway. */
+  onAdminKeyUnchecked?: (why: string) => void;
 }
 
 export interface RunningBroker {
   url: string;
-  /** The metrics listener's URL, when metrics has a port of its own. */
+  /** The metrics listener's URL (the internal listener; undefined with metrics.listener: api). */
   metricsUrl: string | undefined;
   /**
    * Drains and stops: /readyz answers 503 at once, no new connections are accepted, queued callers are
@@ -83,10 +89,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         // Redis's queue runs on Redis's clock (real time), whatever clock this process is given.
         sleep: (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal }),
         url: options.env[config.store.redisUrlEnv] ?? '',
+        commandTimeoutMs: config.store.commandTimeoutMs,
         onError: () => metrics.storeErrors.inc(),
+        log,
       })
     : memoryState({ ...queueOptions, now, stateDir: config.store.stateDir });
-  const guard = new VeniceGuard(config.limits.createWindowMs, state.brake, (response) => retryAfterMs(response.headers, now()));
+  const guard = new VeniceGuard(
+    config.limits.createWindowMs,
+    state.brake,
+    (response) => retryAfterMs(response.headers, now()),
+    () => state.queue.windowFreesInMs(),
+  );
   const transport = guard.watch(metered(createTransport(options.env, undefined, 8), metrics));
   const audit: Audit = (record) => {
     metrics.requests.labels(record.action, record.outcome).inc();
@@ -98,13 +111,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       apiUrl: config.venice.apiUrl,
       adminKey,
       transport,
-      deadline: Deadline.forStep(config.limits.veniceTimeoutMs, now),
+      deadline: Deadline.forStep(config.limits.veniceTimeoutMs, now, BROKER_VENICE_DEADLINE),
       policy,
       log: (message) => log.info(message),
       // Waits end when the caller hangs up; a create or delete in flight is always let to finish.
       signal,
       advise: adviceForBrokerCaller,
     });
+  if (options.checkAdminKey) {
+    await checkAdminKey(venice, config).catch(async (error: unknown) => {
+      if (!(error instanceof AdminKeyRefused)) return options.onAdminKeyUnchecked?.(messageOf(error));
+      await state.close();
+      throw error;
+    });
+  }
   const keys = new IssuerKeys({
     url: config.oidc.jwksUrl,
     refreshMs: config.oidc.jwksRefreshMs,
@@ -129,12 +149,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
   });
   const drain = new AbortController();
+  const connections = new ConnectionCap(config.limits.maxConnections);
   const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
   const operations = { config, adminKey, now, log, state, listing, guard, venice, metrics, draining: drain.signal };
   const webhook =
     config.githubWebhook && options.webhookSecret
       ? new GitHubWebhook(
-          { ...operations, secret: options.webhookSecret, audit, sleep: (ms) => policy.sleep(ms) },
+          { ...operations, secret: options.webhookSecret, audit, sleep: (ms) => policy.sleep(ms), webhook: config.githubWebhook },
           config.githubWebhook.reconcileIntervalMs,
         )
       : undefined;
@@ -150,9 +171,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   const health = {
     /** Ready: not draining, the issuer's keys held, the store answering. */
-    ready: async (): Promise<{ ready: boolean; checks: Record<string, boolean> }> => {
-      const checks = { draining: drain.signal.aborted, jwks: keys.held(), store: await state.ready() };
-      return { ready: !checks.draining && checks.jwks && checks.store, checks };
+    ready: async (): Promise<Readiness> => {
+      const store = await state.ready();
+      const checks = { draining: drain.signal.aborted, jwks: keys.held(), store: store === 'ok' };
+      return { ready: !checks.draining && checks.jwks && checks.store, checks, ...(store === 'ok' ? {} : { storeProblem: store }) };
     },
     metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
   };
@@ -163,11 +185,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     audit,
     refusals,
     limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress, state, () => metrics.storeErrors.inc()),
-    health: { ...health, metricsHere: config.metrics === undefined },
+    health: { ...health, metricsHere: config.metrics.listener === 'api' },
+    connections,
   });
-  const metricsListener = config.metrics ? await listen(healthApp(health).fetch, config.metrics, config) : undefined;
-  const api = await listen(app.fetch, config.listen, config);
-  capConnections(api.server, config.limits.maxConnections);
+  const metricsListener =
+    config.metrics.listener === 'internal' ? await listen(healthApp(health).fetch, config.metrics, config, 'metrics') : undefined;
+  const api = await listen(app.fetch, config.listen, config, 'listen').catch(async (error: unknown) => {
+    await new Promise<void>((done) => (metricsListener ? metricsListener.server.close(() => done()) : done()));
+    throw error;
+  });
+  connections.watch(api.server);
   api.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     // Node's own answer to a request that never arrived whole is an empty 408/400: say it in JSON.
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
@@ -223,13 +250,55 @@ function healthApp(health: { ready: AppHealth['ready']; metrics: AppHealth['metr
   return app;
 }
 
+/** A listener that could not start: which setting names its address, and why (one plain line at start). */
+export class ListenError extends Error {
+  constructor(setting: 'listen' | 'metrics', at: { host: string; port: number }, code: string | undefined) {
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is already in use (another broker or program listens there)'
+        : code === 'EADDRNOTAVAIL'
+          ? 'is not an address of this host'
+          : code === 'EACCES'
+            ? 'needs privileges this process lacks (use a port above 1023)'
+            : `cannot be listened on (${code ?? 'error'})`;
+    super(`${at.host}:${at.port} (${setting}.host and ${setting}.port) ${why}; set ${setting}.port to a free port.`);
+    this.name = 'ListenError';
+  }
+}
+
+/**
+ * The start-up check of the admin key: one read that costs no creation (GET /api_keys), through the
+ * broker's own metered transport (so broker_venice_requests_total counts it). Venice saying 401 or 402
+ * is AdminKeyRefused (the broker does not start); Venice out of reach is only a warning.
+ */
+export class AdminKeyRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdminKeyRefused';
+  }
+}
+
+async function checkAdminKey(venice: (signal?: AbortSignal) => VeniceClient, config: BrokerConfig): Promise<void> {
+  try {
+    await venice(AbortSignal.timeout(10_000)).listKeys();
+  } catch (error) {
+    if (error instanceof VeniceError && (error.status === 401 || error.status === 402)) {
+      throw new AdminKeyRefused(
+        `Venice refused the key in ${config.venice.adminKeyEnv} (${error.status}${error.veniceText ? ` "${error.veniceText}"` : ''}): it must be a Venice admin key (Settings → API keys, type Admin).`,
+      );
+    }
+    throw error;
+  }
+}
+
 async function listen(
   fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   at: { host: string; port: number },
   config: BrokerConfig,
+  setting: 'listen' | 'metrics',
 ): Promise<{ server: Server; url: string }> {
   const timeout = config.limits.requestTimeoutMs;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const server = serve(
       {
         fetch,
@@ -248,6 +317,7 @@ async function listen(
         resolve({ server: server as Server, url: `http://${host}:${info.port}` });
       },
     );
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(setting, at, error.code)));
   });
 }
 
@@ -280,36 +350,4 @@ function refusalReason(status: number): string {
     503: 'unavailable',
   };
   return reasons[status] ?? 'other';
-}
-
-/**
- * At most `max` open connections. At the cap, an idle keep-alive connection (no request in progress)
- * is closed to make room, oldest first; when none is idle, the new connection is closed at once.
- */
-function capConnections(server: Server, max: number): void {
-  /** Open connections, oldest first, each with its requests in progress. */
-  const open = new Map<Socket, { busy: number }>();
-  server.on('connection', (socket: Socket) => {
-    if (open.size >= max) {
-      const idle = [...open].find(([, state]) => state.busy === 0)?.[0];
-      if (idle) {
-        open.delete(idle);
-        idle.destroy();
-      } else {
-        socket.destroy();
-        return;
-      }
-    }
-    open.set(socket, { busy: 0 });
-    socket.once('close', () => open.delete(socket));
-  });
-  server.on('request', (request, response) => {
-    // Every request arrives on a connection counted above (one closed at the cap sends none); one that
-    // was closed to make room meanwhile counts nowhere, harmlessly.
-    const state = open.get(request.socket as Socket) ?? { busy: 0 };
-    state.busy++;
-    response.once('close', () => {
-      state.busy--;
-    });
-  });
 }

@@ -12,7 +12,7 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Rule } from './config.js';
 import { Refusal } from './key-operations.js';
-import { type SharedState, StoreUnavailable } from './shared-state.js';
+import type { SharedState } from './shared-state.js';
 
 export type Endpoint = 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep';
 type Limited = keyof Rule['rateLimits'];
@@ -33,7 +33,7 @@ export class CallerLimits {
   constructor(
     rules: Rule[],
     refusalsPerAddress: number,
-    state: Pick<SharedState, 'limiter'>,
+    private readonly state: Pick<SharedState, 'limiter' | 'failure'>,
     private readonly onStoreError: (error: unknown) => void = () => undefined,
   ) {
     for (const rule of rules) {
@@ -53,7 +53,7 @@ export class CallerLimits {
     } catch (result) {
       if (!(result instanceof RateLimiterRes)) {
         this.onStoreError(result);
-        throw new StoreUnavailable(result);
+        throw this.state.failure(result);
       }
       throw new Refusal(
         429,

@@ -119,13 +119,38 @@ export interface BrokerConfig {
    * in `stateDir` when set. With Redis: the creation window, the fair queue, mints in flight, the
    * per-caller limits, Venice's back-off and the journal, for every replica.
    */
-  store: { redisUrlEnv: string | undefined; stateDir: string | undefined };
-  /** /metrics (and /readyz, /healthz) on a listener of their own; absent: on the API listener. */
-  metrics: { host: string; port: number } | undefined;
+  store: {
+    redisUrlEnv: string | undefined;
+    stateDir: string | undefined;
+    /** A Redis on another host without a password is refused at start unless this is true. */
+    allowUnauthenticated: boolean;
+    /** How long one Redis command may take before the call counts as failed. */
+    commandTimeoutMs: number;
+  };
+  /**
+   * Where /metrics is served. `internal` (the default): a listener of its own (127.0.0.1:9090 unless
+   * set), with copies of /readyz and /healthz; the API listener, which runners and GitHub must reach,
+   * keeps only /healthz and /readyz. `api`: on the API listener too (an explicit choice).
+   */
+  metrics: { listener: 'internal'; host: string; port: number } | { listener: 'api' };
   /** GitHub's webhook deliveries (workflow runs completed, pull requests closed): absent, no webhook endpoint. */
-  githubWebhook: { secretEnv: string; reconcileIntervalMs: number; bodyBytes: number } | undefined;
+  githubWebhook: WebhookConfig | undefined;
   rules: Rule[];
 }
+
+export interface WebhookConfig {
+  secretEnv: string;
+  reconcileIntervalMs: number;
+  /** The largest body read (GitHub's workflow_run and pull_request payloads are tens of kB). */
+  bodyBytes: number;
+  /** How long an unverified body may take to arrive whole. */
+  readTimeoutMs: number;
+  /** Unverified bodies read at once; past this a delivery is answered 503 with Retry-After. */
+  maxUnverified: number;
+}
+
+/** Where /metrics listens when the config says nothing: an internal port, never the public one. */
+export const DEFAULT_METRICS = { listener: 'internal', host: '127.0.0.1', port: 9090 } as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -177,7 +202,7 @@ export function parseConfig(text: string): BrokerConfig {
     'venice-timeout',
     'reconcile-interval',
   ]);
-  const store = read.object(top.store, 'store', ['redis-url-env', 'state-dir']);
+  const store = read.object(top.store, 'store', ['redis-url-env', 'state-dir', 'allow-unauthenticated', 'command-timeout']);
   const issuer = read.url(oidc.issuer, 'oidc.issuer', GITHUB_ISSUER);
   const config: BrokerConfig = {
     listen: {
@@ -228,8 +253,10 @@ export function parseConfig(text: string): BrokerConfig {
         store['state-dir'] === undefined
           ? undefined
           : read.string(store['state-dir'], 'store.state-dir', undefined, /^\/[^\0]*$/, '/var/lib/venice-key-broker'),
+      allowUnauthenticated: read.boolean(store['allow-unauthenticated'], 'store.allow-unauthenticated', false),
+      commandTimeoutMs: read.duration(store['command-timeout'], 'store.command-timeout', 2_000, '2s'),
     },
-    metrics: undefined,
+    metrics: { ...DEFAULT_METRICS },
     githubWebhook: undefined,
     rules: [],
   };
@@ -241,15 +268,18 @@ export function parseConfig(text: string): BrokerConfig {
       "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
     );
   }
-  if (top.metrics !== undefined) {
-    const metrics = read.object(top.metrics, 'metrics', ['host', 'port']);
-    config.metrics = {
-      host: read.string(metrics.host, 'metrics.host', '127.0.0.1', /^[0-9A-Za-z.:-]+$/, '0.0.0.0'),
-      port: read.integer(metrics.port, 'metrics.port', 9090, 0, 65_535),
-    };
+  if (config.store.commandTimeoutMs > 60_000) {
+    problems.push('store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"');
   }
+  config.metrics = readMetrics(top.metrics, read);
   if (top['github-webhook'] !== undefined) {
-    const webhook = read.object(top['github-webhook'], 'github-webhook', ['secret-env', 'reconcile-interval', 'body-bytes']);
+    const webhook = read.object(top['github-webhook'], 'github-webhook', [
+      'secret-env',
+      'reconcile-interval',
+      'body-bytes',
+      'read-timeout',
+      'max-unverified',
+    ]);
     config.githubWebhook = {
       secretEnv: read.string(
         webhook['secret-env'],
@@ -259,8 +289,15 @@ export function parseConfig(text: string): BrokerConfig {
         'GITHUB_WEBHOOK_SECRET',
       ),
       reconcileIntervalMs: read.duration(webhook['reconcile-interval'], 'github-webhook.reconcile-interval', 600_000, '10m'),
-      bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 1_048_576, 1_024, 26_214_400),
+      bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 262_144, 1_024, 26_214_400),
+      readTimeoutMs: read.duration(webhook['read-timeout'], 'github-webhook.read-timeout', 2_000, '2s'),
+      maxUnverified: read.integer(webhook['max-unverified'], 'github-webhook.max-unverified', 16, 1, 4_096),
     };
+    if (config.githubWebhook.readTimeoutMs > 10_000) {
+      problems.push(
+        'github-webhook.read-timeout: at most 10s (GitHub sends a delivery whole at once and waits 10 s for the answer); e.g. "2s"',
+      );
+    }
   }
   const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
   const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
@@ -279,6 +316,23 @@ export function parseConfig(text: string): BrokerConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** metrics: absent → internal 127.0.0.1:9090; { listener: api } → on the API listener (nothing else beside it). */
+function readMetrics(value: unknown, read: Reader): BrokerConfig['metrics'] {
+  const metrics = read.object(value, 'metrics', ['listener', 'host', 'port']);
+  const listener = read.choice(metrics.listener, 'metrics.listener', ['internal', 'api'] as const) ?? 'internal';
+  if (listener === 'api') {
+    if (metrics.host !== undefined || metrics.port !== undefined) {
+      read.problem('metrics: host and port are for the internal listener; with listener: api, /metrics is on listen.host and listen.port');
+    }
+    return { listener: 'api' };
+  }
+  return {
+    listener: 'internal',
+    host: read.string(metrics.host, 'metrics.host', DEFAULT_METRICS.host, /^[0-9A-Za-z.:-]+$/, '127.0.0.1'),
+    port: read.integer(metrics.port, 'metrics.port', DEFAULT_METRICS.port, 0, 65_535),
+  };
 }
 
 function readRateLimits(value: unknown, path: string, fallback: RateLimits, read: Reader): RateLimits {

@@ -135,6 +135,13 @@ export class FairQueue implements CreateQueue {
     return this.turns.filter((at) => at > since).length;
   }
 
+  async windowFreesInMs(): Promise<number> {
+    const now = this.options.now();
+    const span = this.options.windowMs + arrivalMarginMs(this.options.windowMs);
+    const oldest = this.turns.find((at) => at > now - span);
+    return oldest === undefined ? 0 : oldest + span - now;
+  }
+
   /**
    * The callers waiting for a turn, in the order they will be served: rank by rank, least recently
    * served repository first. Places admitted but not yet taking (their mint is still checking the

@@ -27,7 +27,7 @@ import { ownedKeys } from '../../core/delete-keys.js';
 import { messageOf } from '../../core/errors.js';
 import { safeText } from '../../core/safe-text.js';
 import type { Audit } from './audit.js';
-import type { Rule } from './config.js';
+import type { Rule, WebhookConfig } from './config.js';
 import type { OperationDeps } from './key-operations.js';
 
 const DELIVERY_MEMORY_MS = 86_400_000;
@@ -48,6 +48,55 @@ export interface WebhookDeps extends OperationDeps {
   secret: string;
   audit: Audit;
   sleep: (ms: number) => Promise<void>;
+  webhook: WebhookConfig;
+}
+
+/** What the HTTP layer lends a delivery: the refusal counted against the address, and the connection's mark. */
+export interface WebhookDoor {
+  refuse: (status: 401, reason: string, kind: string) => Promise<Response>;
+  /** Marks the connection as reading an unverified body (it may be closed to make room); returns the unmark. */
+  unverified: () => () => void;
+}
+
+/** The events the broker acts on; any other is answered 202 without its body being read. */
+const ACTED_ON = new Set(['ping', 'workflow_run', 'pull_request']);
+
+/** An answer that closes its connection: an unread or unverified body is not worth keeping a connection for. */
+function closing(c: Context, status: number, reason?: string, retryAfterMs?: number, body: Record<string, unknown> = {}): Response {
+  c.header('connection', 'close');
+  if (retryAfterMs !== undefined) c.header('retry-after', String(Math.ceil(retryAfterMs / 1_000)));
+  return c.json(reason === undefined ? body : { error: reason, ...body }, status as 400);
+}
+
+/** The body, at most `maxBytes`, within `ms`: 'timeout' when it is too slow, 'cut' when it breaks off or runs over. */
+async function readWithin(stream: ReadableStream<Uint8Array> | null, maxBytes: number, ms: number): Promise<Buffer | 'timeout' | 'cut'> {
+  if (!stream) return Buffer.alloc(0);
+  const reader = stream.getReader();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((done) => {
+    timer = setTimeout(() => done('timeout'), ms);
+  });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === 'timeout' || next.done) {
+        if (next === 'timeout') reader.cancel().catch(() => undefined);
+        return next === 'timeout' ? 'timeout' : Buffer.concat(chunks);
+      }
+      size += next.value.byteLength;
+      if (size > maxBytes) {
+        reader.cancel().catch(() => undefined);
+        return 'cut';
+      }
+      chunks.push(next.value);
+    }
+  } catch {
+    return 'cut';
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function signatureMatches(secret: string, body: Buffer, header: string | undefined): boolean {
@@ -68,6 +117,8 @@ export function admitsRepository(rules: Rule[], repository: Record<string, strin
 
 export class GitHubWebhook {
   private readonly finished = new Map<string, Finished>();
+  /** Unverified bodies being read now. */
+  private reading = 0;
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -86,21 +137,35 @@ export class GitHubWebhook {
     return this.queue;
   }
 
-  /** One delivery: verify, remember, answer; the deletions follow in the background. */
-  async receive(c: Context, refuse: (status: 401, reason: string, kind: string) => Promise<Response>): Promise<Response> {
-    const body = Buffer.from(await c.req.arrayBuffer());
+  /**
+   * One delivery: judged on its headers first (nothing of the body is read for a malformed or missing
+   * signature, an event the broker does not act on, or a size it will not take), then its body is read
+   * within github-webhook.read-timeout, by at most github-webhook.max-unverified deliveries at once, and
+   * verified; the deletions follow in the background.
+   */
+  async receive(c: Context, door: WebhookDoor): Promise<Response> {
+    const early = this.judgeHeaders(c);
+    if (early) return early.status === 401 ? door.refuse(401, early.reason, 'webhook-signature') : early.answer(c);
+    const settings = this.deps.webhook;
+    if (this.reading >= settings.maxUnverified) {
+      return closing(c, 503, 'too many webhook deliveries are being read at once; retry after the wait given.', 1_000);
+    }
+    this.reading++;
+    const settled = door.unverified();
+    let body: Buffer | 'timeout' | 'cut';
+    try {
+      body = await readWithin(c.req.raw.body, settings.bodyBytes, settings.readTimeoutMs);
+    } finally {
+      this.reading--;
+      settled();
+    }
+    if (body === 'timeout') return closing(c, 408, 'the body did not arrive whole within github-webhook.read-timeout.');
+    if (body === 'cut') return closing(c, 400, 'the body did not arrive whole (the connection closed or it was longer than declared).');
     if (!signatureMatches(this.deps.secret, body, c.req.header('x-hub-signature-256'))) {
-      return refuse(
-        401,
-        'the X-Hub-Signature-256 header is missing or does not match the body with the webhook secret.',
-        'webhook-signature',
-      );
+      return door.refuse(401, 'the X-Hub-Signature-256 header does not match the body with the webhook secret.', 'webhook-signature');
     }
-    const delivery = c.req.header('x-github-delivery') ?? '';
-    const event = c.req.header('x-github-event') ?? '';
-    if (!/^[0-9A-Za-z-]{1,64}$/.test(delivery) || !/^[a-z_]{1,64}$/.test(event)) {
-      return c.json({ error: 'X-GitHub-Delivery and X-GitHub-Event must be as GitHub writes them.' }, 400);
-    }
+    const delivery = c.req.header('x-github-delivery') as string;
+    const event = c.req.header('x-github-event') as string;
     const now = this.deps.now();
     // Remembered in the store, so a redelivery is a duplicate whichever replica it reaches. A store out of
     // reach counts it as new: acting twice on a delivery deletes nothing the second time.
@@ -128,6 +193,39 @@ export class GitHubWebhook {
     this.rememberFinished(job.finished, now);
     void this.enqueue(() => this.clean(job.finished, { delivery, event, rule: rule.name }));
     return c.json({ ok: true, accepted: true }, 202);
+  }
+
+  /**
+   * The answer a delivery gets from its headers alone, or undefined when its body is worth reading:
+   * a signature that is missing or not `sha256=<64 hex>` is 401; delivery and event not as GitHub
+   * writes them, 400; an event the broker does not act on, 202 (nothing is read); no Content-Length,
+   * 411; one above github-webhook.body-bytes, 413.
+   */
+  private judgeHeaders(c: Context): { status: number; reason: string; answer: (c: Context) => Response } | undefined {
+    const refuse = (status: number, reason: string, extra: Record<string, unknown> = {}) => ({
+      status,
+      reason,
+      answer: (ctx: Context) => closing(ctx, status, reason, undefined, extra),
+    });
+    if (!/^sha256=[0-9a-f]{64}$/.test(c.req.header('x-hub-signature-256') ?? '')) {
+      return refuse(401, 'the X-Hub-Signature-256 header is missing or not sha256=<64 hex digits>; nothing was read.');
+    }
+    const delivery = c.req.header('x-github-delivery') ?? '';
+    const event = c.req.header('x-github-event') ?? '';
+    if (!/^[0-9A-Za-z-]{1,64}$/.test(delivery) || !/^[a-z_]{1,64}$/.test(event)) {
+      return refuse(400, 'X-GitHub-Delivery and X-GitHub-Event must be as GitHub writes them.');
+    }
+    if (!ACTED_ON.has(event)) {
+      return { status: 202, reason: '', answer: (ctx) => closing(ctx, 202, undefined, undefined, { ok: true, ignored: true }) };
+    }
+    const length = c.req.header('content-length');
+    if (length === undefined || !/^\d{1,12}$/.test(length)) {
+      return refuse(411, 'a webhook delivery needs a Content-Length (GitHub always sends one).');
+    }
+    if (Number(length) > this.deps.webhook.bodyBytes) {
+      return refuse(413, `the body is larger than github-webhook.body-bytes (${this.deps.webhook.bodyBytes} bytes).`);
+    }
+    return undefined;
   }
 
   /** What a delivery asks for: the run or PR it says is over, and the repository's identity. */

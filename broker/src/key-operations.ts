@@ -171,13 +171,10 @@ export async function mint(claims: CallerClaims, rule: Rule, body: unknown, deps
     const cleanup = { io: deps.log, client: deps.venice().forCleanup(), repository };
     // Written down before the create is sent: if this process dies before the caller has its answer,
     // whichever replica reconciles next finds the key by its tag and deletes it (reconciler.ts).
-    await deps.state.journal.intend({
-      id: mintId,
-      tag: formatTag(tag),
-      repository,
-      runId: claims.run_id,
-      deadline: deps.now() + deps.config.limits.veniceTimeoutMs * (1 + JOURNAL_SLACK),
-    });
+    await deps.state.journal.intend(
+      { id: mintId, tag: formatTag(tag), repository, runId: claims.run_id },
+      deps.config.limits.veniceTimeoutMs * (1 + JOURNAL_SLACK),
+    );
     let key: Awaited<ReturnType<VeniceClient['createKey']>>;
     deps.metrics.createsInFlight.inc();
     try {

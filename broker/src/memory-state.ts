@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { FairQueue, type FairQueueOptions } from './fair-queue.js';
-import type { MintIntent, MintJournal, SharedState } from './shared-state.js';
+import { MAX_HOLD_MS, type MintIntent, type MintJournal, type SharedState, StoreUnavailable } from './shared-state.js';
 
 export function memoryState(options: FairQueueOptions & { stateDir: string | undefined }): SharedState {
   const { now } = options;
@@ -44,11 +44,14 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
     },
     brake: {
       holdFor: async (ms) => {
-        heldUntil = Math.max(heldUntil, now() + ms);
+        heldUntil = Math.max(heldUntil, now() + Math.min(ms, MAX_HOLD_MS));
       },
-      heldForMs: async () => Math.max(0, heldUntil - now()),
+      holdUnlessHeld: async (ms) => {
+        if (heldUntil <= now()) heldUntil = now() + Math.min(ms, MAX_HOLD_MS);
+      },
+      heldForMs: async () => Math.max(0, Math.min(MAX_HOLD_MS, heldUntil - now())),
     },
-    journal: options.stateDir ? new FileJournal(options.stateDir) : new MemoryJournal(),
+    journal: options.stateDir ? new FileJournal(options.stateDir, now) : new MemoryJournal(now),
     limiter: (points, duration, keyPrefix) => new RateLimiterMemory({ points, duration, keyPrefix }),
     firstTime: async (key, ttlMs) => {
       if ((seen.get(key) ?? 0) > now()) return false;
@@ -62,7 +65,9 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
       leads.set(name, now() + ms);
       return true;
     },
-    ready: async () => true,
+    failure: (error) =>
+      new StoreUnavailable('unreachable', `the broker's store failed: ${error instanceof Error ? error.message : String(error)}`),
+    ready: async () => 'ok',
     close: async () => undefined,
   };
 }
@@ -72,14 +77,16 @@ const MAX_SEEN = 50_000;
 
 class MemoryJournal implements MintJournal {
   protected readonly intents = new Map<string, MintIntent>();
-  async intend(intent: MintIntent): Promise<void> {
-    this.intents.set(intent.id, intent);
+  constructor(private readonly now: () => number) {}
+  async intend(intent: Omit<MintIntent, 'deadline'>, withinMs: number): Promise<void> {
+    this.intents.set(intent.id, { ...intent, deadline: this.now() + withinMs });
     this.saved();
   }
   async handedOut(id: string): Promise<void> {
     if (this.intents.delete(id)) this.saved();
   }
-  async overdue(now: number): Promise<MintIntent[]> {
+  async overdue(): Promise<MintIntent[]> {
+    const now = this.now();
     return [...this.intents.values()].filter((intent) => intent.deadline < now);
   }
   protected saved(): void {}
@@ -88,8 +95,8 @@ class MemoryJournal implements MintJournal {
 /** The journal as `mint-journal.json` in the state directory; what a previous process left is read at start. */
 class FileJournal extends MemoryJournal {
   private readonly path: string;
-  constructor(dir: string) {
-    super();
+  constructor(dir: string, now: () => number) {
+    super(now);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, 'mint-journal.json');
     let text = '';

@@ -66,8 +66,8 @@ export class Reconciler {
   }
 
   private async pass(): Promise<number> {
-    const { state, now, intervalMs } = this.deps;
-    const overdue = await state.journal.overdue(now());
+    const { state, intervalMs } = this.deps;
+    const overdue = await state.journal.overdue();
     if (overdue.length === 0) return 0;
     if (!(await state.lead('reconcile', Math.max(1_000, intervalMs - 500)))) return 0;
     const client = this.deps.venice();

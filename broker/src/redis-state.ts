@@ -20,9 +20,18 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { safeText } from '../../core/safe-text.js';
 import { arrivalMarginMs, LeftQueue, QueueFull } from './fair-queue.js';
 import { isIntent } from './memory-state.js';
-import { type CreateQueue, type MintIntent, type SharedState, StoreUnavailable, type Ticket } from './shared-state.js';
+import {
+  type CreateQueue,
+  MAX_HOLD_MS,
+  type MintIntent,
+  type SharedState,
+  type StoreProblem,
+  StoreUnavailable,
+  type Ticket,
+} from './shared-state.js';
 
 const P = '{vkb}:';
 const QUEUE_KEYS = ['turns', 'waiters', 'waiter-repo', 'waiter-seen', 'waiter-taking', 'held', 'seq', 'served', 'served-count'].map(
@@ -96,7 +105,10 @@ touch(tonumber(ARGV[8]))
 return {1, seq}
 `;
 
-/** ARGV: id, repository, seq, perWindow, windowMs, marginMs, staleMs, turnId, keyTtlMs → {1, 0} (taken) or {0, ms until its turn}. */
+/**
+ * ARGV: id, repository, seq, perWindow, windowMs, marginMs, staleMs, turnId, keyTtlMs, maxHoldMs →
+ * {1, 0} (taken) or {0, ms until its turn}. The hold is read cut to maxHoldMs (see MAX_HOLD_MS).
+ */
 const TAKE = `${COMMON}
 local id, repo, seq = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local per, window, margin, stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -140,7 +152,7 @@ while index < 0 do
   rank = rank + 1
 end
 local at = turn_time(now, math.max(index, 0), per, window, margin)
-local held = redis.call('PTTL', KEYS[6])
+local held = math.min(redis.call('PTTL', KEYS[6]), tonumber(ARGV[10]))
 if held > 0 then at = math.max(at, now + held) end
 if index == 0 and at <= now then
   redis.call('ZADD', KEYS[1], now, ARGV[8])
@@ -163,6 +175,26 @@ const WINDOW_CREATES = `${COMMON}
 return redis.call('ZCOUNT', KEYS[1], '(' .. (now_ms() - tonumber(ARGV[1]) - tonumber(ARGV[2])), '+inf')
 `;
 
+/** ARGV: windowMs, marginMs → ms until the oldest turn of the current window ages out (0: none). */
+const WINDOW_FREES = `${COMMON}
+local now = now_ms()
+local span = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if #oldest == 0 then return 0 end
+return tonumber(oldest[2]) + span - now
+`;
+
+/**
+ * KEYS: the journal hash. ARGV: intent id, the intent as JSON (no deadline), withinMs. The deadline is
+ * Redis's now + withinMs, so every replica judges it on one clock.
+ */
+const INTEND = `${NOW_MS}
+local intent = cjson.decode(ARGV[2])
+intent['deadline'] = now_ms() + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(intent))
+return 1
+`;
+
 /** KEYS: the repository's in-flight set. ARGV: mintId, limit, ttlMs → -1 (counted) or the number in progress. */
 const CLAIM = `${NOW_MS}
 local now = now_ms()
@@ -179,7 +211,7 @@ const IN_FLIGHT = `${NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
 `;
 
-/** KEYS: the hold. ARGV: ms. Lengthens the hold, never shortens it. */
+/** KEYS: the hold. ARGV: ms (already cut to MAX_HOLD_MS). Lengthens the hold, never shortens it. */
 const HOLD = `
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
 return 1
@@ -190,6 +222,8 @@ type Scripted = Redis & {
   vkbTake: (...args: (string | number)[]) => Promise<[number, number]>;
   vkbLeave: (...args: (string | number)[]) => Promise<number>;
   vkbWindowCreates: (...args: (string | number)[]) => Promise<number>;
+  vkbWindowFrees: (...args: (string | number)[]) => Promise<number>;
+  vkbIntend: (...args: (string | number)[]) => Promise<number>;
   vkbClaim: (...args: (string | number)[]) => Promise<number>;
   vkbInFlight: (...args: (string | number)[]) => Promise<number>;
   vkbHold: (...args: (string | number)[]) => Promise<number>;
@@ -200,9 +234,36 @@ export interface RedisStateOptions {
   perWindow: number;
   windowMs: number;
   timeoutMs: number;
+  /** How long one command may take (store.command-timeout). */
+  commandTimeoutMs?: number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Each failed store call (for broker_store_errors_total and the log). */
+  /** Each failed store call (for broker_store_errors_total). */
   onError: (error: unknown) => void;
+  /** Where "out of reach" and "reachable again" are said, naming the address (never the password). */
+  log?: { info: (message: string) => void; warning: (message: string) => void };
+}
+
+/** host:port of a Redis URL: what the broker's lines name (never the user or password). */
+export function redisAddress(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return 'the configured address';
+  }
+}
+
+/** What went wrong with a call, in the operator's words rather than the client library's. */
+export function describeRedisError(error: unknown): { problem: StoreProblem; text: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (/^OOM\b/.test(message)) return { problem: 'full', text: 'is full: it refuses writes (maxmemory reached with noeviction)' };
+  if (/timed out/i.test(message)) return { problem: 'unreachable', text: 'did not answer within store.command-timeout' };
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { problem: 'unreachable', text: `is out of reach (${code})` };
+  if (/offline queue|writeable|Connection is closed|connection.*(closed|lost)/i.test(message)) {
+    return { problem: 'unreachable', text: 'is not connected (the broker reconnects by itself)' };
+  }
+  return { problem: 'unreachable', text: `refused the call (${safeText(message.slice(0, 80))})` };
 }
 
 /**
@@ -211,18 +272,18 @@ export interface RedisStateOptions {
  * not ready, mints are answered 503, and the client keeps reconnecting.
  */
 export async function redisState(options: RedisStateOptions): Promise<SharedState> {
+  const address = redisAddress(options.url);
   const redis = new Redis(options.url, {
     // Fail at once while disconnected (a 503 now beats a caller held behind a queue of commands), and
     // never wait long for an answer; reconnect in the background, so service resumes by itself.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: 2_000,
+    commandTimeout: options.commandTimeoutMs ?? 2_000,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(100 * times, 1_000),
     lazyConnect: false,
   }) as Scripted;
-  // Connection errors are reported through calls that fail (and /readyz); the event itself is expected.
-  redis.on('error', () => undefined);
+  watchConnection(redis, address, options.log);
   await new Promise<void>((done) => {
     const timer = setTimeout(done, 3_000);
     redis.once('ready', () => {
@@ -235,22 +296,29 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     vkbTake: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE },
     vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
     vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
+    vkbWindowFrees: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_FREES },
+    vkbIntend: { numberOfKeys: 1, lua: INTEND },
     vkbClaim: { numberOfKeys: 1, lua: CLAIM },
     vkbInFlight: { numberOfKeys: 1, lua: IN_FLIGHT },
     vkbHold: { numberOfKeys: 1, lua: HOLD },
   };
   for (const [name, definition] of Object.entries(scripts)) redis.defineCommand(name, definition);
 
+  const unavailable = (error: unknown): StoreUnavailable => {
+    const { problem, text } = describeRedisError(error);
+    return new StoreUnavailable(problem, `the broker's store (Redis at ${address}) ${text}`);
+  };
   const call = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
     } catch (error) {
       options.onError(error);
-      throw new StoreUnavailable(error);
+      throw unavailable(error);
     }
   };
   const journalKey = `${P}journal`;
   const inFlightKey = (repository: string) => `${P}in-flight:${repository}`;
+  const held = `${P}held`;
 
   return {
     kind: 'redis',
@@ -265,14 +333,18 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       count: (repository) => call(() => redis.vkbInFlight(inFlightKey(repository))),
     },
     brake: {
-      holdFor: async (ms) => void (await call(() => redis.vkbHold(`${P}held`, Math.max(1, Math.ceil(ms))))),
-      heldForMs: async () => Math.max(0, await call(() => redis.pttl(`${P}held`))),
+      holdFor: async (ms) => void (await call(() => redis.vkbHold(held, holdMs(ms)))),
+      holdUnlessHeld: async (ms) => void (await call(() => redis.set(held, '1', 'PX', holdMs(ms), 'NX'))),
+      // Cut to the longest hold Venice asks for: anyone who can write to Redis could set a day.
+      heldForMs: async () => Math.max(0, Math.min(MAX_HOLD_MS, await call(() => redis.pttl(held)))),
     },
     journal: {
-      intend: async (intent) => void (await call(() => redis.hset(journalKey, intent.id, JSON.stringify(intent)))),
+      intend: async ({ id, tag, repository, runId }, withinMs) =>
+        void (await call(() => redis.vkbIntend(journalKey, id, JSON.stringify({ id, tag, repository, runId }), Math.round(withinMs)))),
       handedOut: async (id) => void (await call(() => redis.hdel(journalKey, id))),
-      overdue: async (now) => {
-        const all = await call(() => redis.hgetall(journalKey));
+      overdue: async () => {
+        const [[seconds, micros], all] = await call(() => Promise.all([redis.time(), redis.hgetall(journalKey)]));
+        const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
         const intents: MintIntent[] = [];
         for (const text of Object.values(all)) {
           let intent: unknown;
@@ -286,19 +358,42 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     },
     limiter: (points, duration, keyPrefix) =>
       new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${P}limit:${keyPrefix}` }),
+    failure: unavailable,
     firstTime: async (key, ttlMs) => (await call(() => redis.set(`${P}seen:${key}`, '1', 'PX', ttlMs, 'NX'))) === 'OK',
     lead: async (name, ms) => (await call(() => redis.set(`${P}lead:${name}`, randomUUID(), 'PX', ms, 'NX'))) === 'OK',
+    // A write, not a PING: a Redis at maxmemory with noeviction answers PING and refuses every write.
     ready: async () => {
       try {
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
+        await redis.set(`${P}ready-probe`, '1', 'PX', 10_000);
+        return 'ok';
+      } catch (error) {
+        return describeRedisError(error).problem;
       }
     },
     close: async () => {
       redis.disconnect();
     },
   };
+}
+
+function holdMs(ms: number): number {
+  return Math.max(1, Math.min(MAX_HOLD_MS, Math.ceil(ms)));
+}
+
+/** One line when Redis goes out of reach (naming its address and why), one when it is back. */
+function watchConnection(redis: Redis, address: string, log: RedisStateOptions['log']): void {
+  let lost = false;
+  let connected = false;
+  redis.on('error', (error: unknown) => {
+    if (lost) return;
+    lost = true;
+    log?.warning(`Redis at ${address} ${describeRedisError(error).text}; mints are answered 503 until it is back.`);
+  });
+  redis.on('ready', () => {
+    if (lost || !connected) log?.info(`Redis at ${address} is ${connected ? 'reachable again' : 'connected'}.`);
+    lost = false;
+    connected = true;
+  });
 }
 
 interface RedisTicket extends Ticket {
@@ -366,6 +461,7 @@ class RedisQueue implements CreateQueue {
             this.staleMs,
             randomUUID(),
             QUEUE_KEY_TTL_MS,
+            MAX_HOLD_MS,
           ),
         );
         if (taken === 1) {
@@ -388,5 +484,9 @@ class RedisQueue implements CreateQueue {
 
   windowCreates(): Promise<number> {
     return this.call(() => this.redis.vkbWindowCreates(...QUEUE_KEYS, this.options.windowMs, this.marginMs));
+  }
+
+  windowFreesInMs(): Promise<number> {
+    return this.call(() => this.redis.vkbWindowFrees(...QUEUE_KEYS, this.options.windowMs, this.marginMs));
   }
 }

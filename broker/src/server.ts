@@ -11,13 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Deadline } from '../../core/deadline.js';
-import { messageOf } from '../../core/errors.js';
-import { createTransport } from '../../core/http.js';
-import { defaultRetryPolicy } from '../../core/retry.js';
-import { VeniceClient, VeniceError } from '../../core/venice-client.js';
-import { type RunningBroker, startBroker } from './broker.js';
-import { ConfigError, parseConfig } from './config.js';
+import { isLoopbackHost } from '../../core/http.js';
+import { AdminKeyRefused, ListenError, type RunningBroker, startBroker } from './broker.js';
+import { type BrokerConfig, ConfigError, parseConfig } from './config.js';
 import { type Level, logLine } from './log.js';
 
 const NAME = 'venice-key-broker';
@@ -32,29 +28,31 @@ function say(level: Level, message: string, fields?: Record<string, unknown>): v
 }
 
 /**
- * One read that costs no creation (GET /api_keys): if Venice says the key is not an admin key (401), the
- * broker does not start, rather than failing every caller's first mint. Venice out of reach is only a
- * warning: the broker starts and each request says what it meets.
+ * Redis as its own security guidance says: across hosts, never without a password (or an ACL user's),
+ * unless the operator says so in the config; plain redis:// to another host is warned about (rediss://
+ * is TLS). The password is never printed. Returns the warning to say, if any.
  */
-async function checkAdminKey(config: ReturnType<typeof parseConfig>, adminKey: string): Promise<void> {
-  const venice = new VeniceClient({
-    apiUrl: config.venice.apiUrl,
-    adminKey,
-    transport: createTransport(process.env, undefined, 1),
-    deadline: new Deadline(10_000),
-    policy: { ...defaultRetryPolicy, maxAttempts: 2 },
-    log: () => undefined,
-  });
+function checkRedisUrl(url: string, config: BrokerConfig): string | undefined {
+  const variable = config.store.redisUrlEnv as string;
+  let parsed: URL | undefined;
   try {
-    await venice.listKeys();
-  } catch (error) {
-    if (error instanceof VeniceError && (error.status === 401 || error.status === 402)) {
-      fail(
-        `Venice refused the key in ${config.venice.adminKeyEnv} (${error.status}${error.veniceText ? ` "${error.veniceText}"` : ''}): it must be a Venice admin key (Settings → API keys, type Admin).`,
-      );
-    }
-    say('warning', `could not check the admin key with Venice (${messageOf(error)}); starting anyway.`);
+    parsed = new URL(url);
+  } catch {}
+  if (!parsed || !/^rediss?:$/.test(parsed.protocol) || parsed.hostname === '') {
+    fail(
+      `the environment variable ${variable} must hold the Redis URL, as store.redis-url-env in the config asks, e.g. rediss://broker:password@redis.internal:6379/0 (redis:// without TLS); it is empty or not a redis:// URL.`,
+    );
   }
+  if (isLoopbackHost(parsed.hostname)) return undefined;
+  const address = `${parsed.hostname}:${parsed.port || '6379'}`;
+  if (parsed.password === '' && !config.store.allowUnauthenticated) {
+    fail(
+      `the Redis URL in ${variable} names another host (${address}) without a password: anyone who can reach it could stop or steer every mint. Give the broker an ACL user and password (rediss://broker:password@${address}, see docs/broker.md), or set store.allow-unauthenticated: true if the network alone protects it.`,
+    );
+  }
+  return parsed.protocol === 'redis:'
+    ? `the Redis URL in ${variable} is redis:// to another host (${address}): its password and the broker's state cross the network in clear text. Use rediss:// (TLS).`
+    : undefined;
 }
 
 async function main(): Promise<void> {
@@ -89,23 +87,12 @@ async function main(): Promise<void> {
       `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
     );
   }
-  const redisUrlEnv = config.store.redisUrlEnv;
-  if (redisUrlEnv && !/^rediss?:\/\/\S+$/.test(process.env[redisUrlEnv] ?? '')) {
-    fail(
-      `the environment variable ${redisUrlEnv} must hold the Redis URL, as store.redis-url-env in the config asks, e.g. redis://:password@redis.internal:6379/0 (rediss:// for TLS); it is empty or not a redis:// URL.`,
-    );
-  }
-  await checkAdminKey(config, adminKey);
+  const redisWarning = config.store.redisUrlEnv ? checkRedisUrl(process.env[config.store.redisUrlEnv] ?? '', config) : undefined;
+  if (redisWarning) say('warning', redisWarning);
   const webhookSecret = config.githubWebhook ? (process.env[config.githubWebhook.secretEnv] ?? '') : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     fail(
       `the environment variable ${config.githubWebhook?.secretEnv} must hold the GitHub webhook's secret (at least 16 characters), as github-webhook in the config asks; set it from your platform's secret store.`,
-    );
-  }
-  if (!config.store.redisUrlEnv && !config.store.stateDir) {
-    say(
-      'warning',
-      'no store.state-dir: the mint journal is kept in memory, so keys minted when this process is killed (not stopped) are not found again and expire on their own. Set store.state-dir to a persistent directory.',
     );
   }
   // A platform's stop: creates in flight get shutdown-timeout (20 s) to finish; most platforms wait 30 s
@@ -129,14 +116,27 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  broker = await startBroker({
-    config,
-    adminKey,
-    env: process.env,
-    writeAudit: (line) => process.stdout.write(`${line}\n`),
-    writeLog: (line) => process.stderr.write(`${line}\n`),
-    webhookSecret,
-  });
+  try {
+    broker = await startBroker({
+      config,
+      adminKey,
+      env: process.env,
+      writeAudit: (line) => process.stdout.write(`${line}\n`),
+      writeLog: (line) => process.stderr.write(`${line}\n`),
+      webhookSecret,
+      checkAdminKey: true,
+      onAdminKeyUnchecked: (why) => say('warning', `could not check the admin key with Venice (${why}); starting anyway.`),
+    });
+  } catch (error) {
+    if (error instanceof AdminKeyRefused || error instanceof ListenError) fail(error.message);
+    throw error;
+  }
+  if (!config.store.redisUrlEnv && !config.store.stateDir) {
+    say(
+      'warning',
+      'no store.state-dir: the mint journal is kept in memory, so keys minted when this process is killed (not stopped) are not found again and expire on their own. Set store.state-dir to a persistent directory.',
+    );
+  }
   if (stopping) return stop('SIGTERM');
   say('info', `listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)`, {
     store: config.store.redisUrlEnv ? 'redis' : config.store.stateDir ? 'state-dir' : 'memory',

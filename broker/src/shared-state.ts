@@ -30,6 +30,8 @@ export interface CreateQueue {
   depth: () => number;
   /** Turns taken in the current window (all replicas). */
   windowCreates: () => Promise<number>;
+  /** Milliseconds until the oldest turn of the current window ages out (0: none is in it). */
+  windowFreesInMs: () => Promise<number>;
 }
 
 /** Mints in progress per repository (queued or creating), so concurrent mints cannot all slip under live-keys. */
@@ -45,10 +47,20 @@ export interface MintsInFlight {
   count: (repository: string) => Promise<number>;
 }
 
+/**
+ * The longest hold the broker honours (Venice's window is a minute; its Retry-After has never been
+ * longer): a hold read from the store is cut to this, so a value written there by hand, or a bad
+ * Retry-After, cannot stop every mint for longer.
+ */
+export const MAX_HOLD_MS = 120_000;
+
 /** "Venice is throttling us": one replica's 429 stops every replica until the wait is over. */
 export interface VeniceBrake {
+  /** Holds for `ms` (at most MAX_HOLD_MS), or longer if a longer hold is in place: it only lengthens. */
   holdFor: (ms: number) => Promise<void>;
-  /** Milliseconds until the broker may call Venice again; 0 when it may now. */
+  /** Holds for `ms` unless a hold is in place (a 429 without Retry-After never re-arms one). */
+  holdUnlessHeld: (ms: number) => Promise<void>;
+  /** Milliseconds until the broker may call Venice again (at most MAX_HOLD_MS); 0 when it may now. */
   heldForMs: () => Promise<number>;
 }
 
@@ -59,7 +71,10 @@ export interface MintIntent {
   tag: string;
   repository: string;
   runId: string;
-  /** After this (epoch ms) a key with this tag that was never handed out is an orphan. */
+  /**
+   * After this (epoch ms, on the store's clock: Redis's own with Redis) a key with this tag that was
+   * never handed out is an orphan. Set by the store from `intend`'s `withinMs`.
+   */
   deadline: number;
 }
 
@@ -68,11 +83,16 @@ export interface MintIntent {
  * still there past its deadline means the key (if Venice made one) reached nobody.
  */
 export interface MintJournal {
-  intend: (intent: MintIntent) => Promise<void>;
+  /** Writes the intent with its deadline `withinMs` from now on the store's clock (one clock for every replica). */
+  intend: (intent: Omit<MintIntent, 'deadline'>, withinMs: number) => Promise<void>;
   handedOut: (id: string) => Promise<void>;
-  /** Intents past their deadline at `now`. */
-  overdue: (now: number) => Promise<MintIntent[]>;
+  /** Intents past their deadline now, on the store's clock. */
+  overdue: () => Promise<MintIntent[]>;
 }
+
+/** Whether the store takes writes now: `unreachable` (no answer) or `full` (Redis at maxmemory refusing writes). */
+export type StoreHealth = 'ok' | StoreProblem;
+export type StoreProblem = 'unreachable' | 'full';
 
 export interface SharedState {
   kind: 'memory' | 'redis';
@@ -89,14 +109,20 @@ export interface SharedState {
   firstTime: (key: string, ttlMs: number) => Promise<boolean>;
   /** One replica at a time: true when this one holds `name` for `ms` (reconciliation). */
   lead: (name: string, ms: number) => Promise<boolean>;
-  /** Whether the store answers now (for /readyz). */
-  ready: () => Promise<boolean>;
+  /** A failed call to this store (a rate limiter's, say) as the StoreUnavailable it means. */
+  failure: (error: unknown) => StoreUnavailable;
+  /** Whether the store takes a write now (for /readyz: a write probe, not a PING). */
+  ready: () => Promise<StoreHealth>;
   close: () => Promise<void>;
 }
 
+/** A store call that failed: out of reach, or refusing writes because it is full. `detail` names the address, never a password. */
 export class StoreUnavailable extends Error {
-  constructor(cause: unknown) {
-    super(`the broker's store (Redis) did not answer: ${cause instanceof Error ? cause.message : String(cause)}`);
+  constructor(
+    readonly problem: StoreProblem,
+    detail: string,
+  ) {
+    super(detail);
     this.name = 'StoreUnavailable';
   }
 }

@@ -22,7 +22,7 @@ test('a queued caller is answered 503 with Retry-After the moment the broker sta
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
     expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
     const queued = call(broker, 'POST', '/v1/keys', { token, body: {} });
-    for (let tries = 0; tries < 100 && (await scrape(broker.url)).value('broker_queue_depth') < 1; tries++) {
+    for (let tries = 0; tries < 100 && (await scrape(broker)).value('broker_queue_depth') < 1; tries++) {
       await new Promise((done) => setTimeout(done, 20));
     }
     // The load balancer's connection: kept alive, one socket, opened before the stop.

@@ -77,7 +77,9 @@ withRedis(
 
       const main = await job;
       expect(main.errors).toEqual([]);
-      expect(main.stdout).toMatch(/minting the key: attempt failed \(HTTP 503\); retrying in/);
+      expect(main.stdout).toMatch(
+        /minting the key: attempt failed \(HTTP 503, the broker said: "the broker is shutting down \(a deploy or a restart\); retry, and another replica will answer\."\); retrying in/,
+      );
       expect(staying.audit).toEqual([expect.objectContaining({ action: 'mint', outcome: 'granted', keyId: main.outputs['key-id'] })]);
       expect(venice.requests.filter((request) => request.status === 429)).toEqual([]);
       for (const broker of [leaving, staying]) expectCleanAudit(broker, venice, issuer);

@@ -26,7 +26,7 @@ test('every named metric is there from the start; after a mix of requests the co
   const issuer = await new OidcIssuer(AUDIENCE).start();
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS });
   try {
-    const before = await scrape(broker.url);
+    const before = await scrape(broker);
     for (const [name, type] of Object.entries(NAMED)) {
       expect(before.families.find((family) => family.name === name)?.type, name).toBe(type.toUpperCase());
     }
@@ -45,7 +45,7 @@ test('every named metric is there from the start; after a mix of requests the co
     expect((await call(broker, 'DELETE', `/v1/keys/${randomUUID()}`, { token: shop })).status).toBe(200);
     expect((await call(broker, 'DELETE', `/v1/keys/${minted.json.id}`, { token: shop })).status).toBe(200);
 
-    const after = await scrape(broker.url);
+    const after = await scrape(broker);
     const lines = broker.audit;
     const counted = new Map<string, number>();
     for (const line of lines) counted.set(`${line.action} ${line.outcome}`, (counted.get(`${line.action} ${line.outcome}`) ?? 0) + 1);

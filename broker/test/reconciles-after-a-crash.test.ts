@@ -47,7 +47,7 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
     expect(broker.audit).toEqual([
       expect.objectContaining({ action: 'reconcile', outcome: 'deleted', keyId: orphan.id, repository: 'octo-org/shop', run: '500' }),
     ]);
-    const metrics = await scrape(broker.url);
+    const metrics = await scrape(broker);
     expect(metrics.value('broker_orphans_reconciled_total')).toBe(1);
     expect(metrics.value('broker_requests_total', { route: 'reconcile', outcome: 'deleted' })).toBe(1);
     expectCleanAudit(broker, venice, issuer);

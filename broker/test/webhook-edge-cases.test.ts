@@ -79,7 +79,7 @@ test('deliveries that ask nothing of the broker are answered and change nothing'
   expect(bad.status).toBe(400);
   const notJson = await fetch(`${broker.url}/v1/github/webhook`, {
     method: 'POST',
-    headers: { 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign('{"oops') },
+    headers: { 'x-github-event': 'workflow_run', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sign('{"oops') },
     body: '{"oops',
   });
   expect(notJson.status).toBe(400);

@@ -61,10 +61,18 @@ export class BrokerError extends ActionFailure implements RetryableFailure {
   readonly rateLimited: boolean;
   readonly retryAfterMs: number | undefined;
   readonly summary: string;
+  readonly limitedBy = "the broker's queue";
 
   constructor(
     message: string,
-    details: { status?: number | undefined; retryable?: boolean; rateLimited?: boolean; retryAfterMs?: number | undefined } = {},
+    details: {
+      status?: number | undefined;
+      retryable?: boolean;
+      rateLimited?: boolean;
+      retryAfterMs?: number | undefined;
+      /** For the log and a final timeout: the broker's own reason, or why nothing answered. */
+      summary?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'BrokerError';
@@ -72,7 +80,7 @@ export class BrokerError extends ActionFailure implements RetryableFailure {
     this.retryable = details.retryable ?? false;
     this.rateLimited = details.rateLimited ?? false;
     this.retryAfterMs = details.retryAfterMs;
-    this.summary = details.status === undefined ? 'no answer' : `HTTP ${details.status}`;
+    this.summary = details.summary ?? (details.status === undefined ? 'no answer' : `HTTP ${details.status}`);
   }
 }
 
@@ -222,8 +230,13 @@ export class BrokerClient {
             signal: this.options.signal,
           });
         } catch (error) {
-          // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete.
-          throw new BrokerError(`the broker did not answer while ${doing} (${messageOf(error)}).`, { retryable: true });
+          // Every request is tried again, a mint too: a key a lost attempt made is the broker's to delete. A
+          // refused connection too: a broker mid-deploy refuses for a moment. Should it last, the timeout's
+          // message names broker-url.
+          throw new BrokerError(`the broker did not answer while ${doing} (${messageOf(error)}).`, {
+            retryable: true,
+            summary: `no answer from broker-url ${this.options.brokerUrl} (${messageOf(error)}); check that broker-url is the broker's address and that it is running`,
+          });
         }
         let json: unknown;
         try {
@@ -249,7 +262,9 @@ function grantedFields(value: unknown): BrokerMinted['granted'] {
 
 function explain(status: number, json: unknown, doing: string, retryAfter: number | undefined): BrokerError {
   const error = (json as { error?: unknown } | undefined)?.error;
-  const said = typeof error === 'string' && error !== '' ? ` The broker said: "${safeText(error.slice(0, 300))}".` : '';
+  const reason = typeof error === 'string' && error !== '' ? safeText(error.slice(0, 300)) : '';
+  const said = reason ? ` The broker said: "${reason}".` : '';
+  const summary = reason ? `HTTP ${status}, the broker said: "${reason}"` : `HTTP ${status}`;
   if (status === 401) {
     return new BrokerError(
       `the broker refused this job's OIDC token (401) while ${doing}.${said} Check that broker-audience equals the broker's oidc.audience, ` +
@@ -261,6 +276,7 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
   if (status === 429) {
     return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
       status,
+      summary,
       retryable: true,
       rateLimited: true,
       retryAfterMs: retryAfter,
@@ -273,6 +289,7 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
   if (status === 503)
     return new BrokerError(`the broker is not able to serve ${doing} right now (503).${said}`, {
       status,
+      summary,
       retryable: true,
       retryAfterMs: retryAfter,
     });
@@ -281,6 +298,7 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
   const fromBroker = typeof error === 'string';
   return new BrokerError(`${doing} through the broker failed with HTTP ${status}.${said}`, {
     status,
+    summary,
     retryable: status >= 500 && !(status === 502 && fromBroker),
   });
 }

@@ -17,7 +17,9 @@ export interface Scrape {
   sum: (name: string, labels?: Record<string, string>) => number;
 }
 
-export async function scrape(url: string): Promise<Scrape> {
+/** Scrapes a broker's metrics listener (its own port by default), or the URL given. */
+export async function scrape(at: string | { url: string; metricsUrl?: string | undefined }): Promise<Scrape> {
+  const url = typeof at === 'string' ? at : (at.metricsUrl ?? at.url);
   const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
   if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
   if (!/^text\/plain; version=0\.0\.4/.test(response.headers.get('content-type') ?? '')) throw new Error('not Prometheus text');

@@ -53,8 +53,8 @@ test('a minimal config takes the documented defaults', () => {
       veniceTimeoutMs: 60_000,
       reconcileIntervalMs: 30_000,
     },
-    store: { redisUrlEnv: undefined, stateDir: undefined },
-    metrics: undefined,
+    store: { redisUrlEnv: undefined, stateDir: undefined, allowUnauthenticated: false, commandTimeoutMs: 2_000 },
+    metrics: { listener: 'internal', host: '127.0.0.1', port: 9090 },
     rules: [
       {
         name: 'ci',
@@ -323,7 +323,16 @@ rules:
   - { name: plain, match: { repository_owner_id: 1, event_name: push } }
   - { name: previews, match: { repository_owner_id: 1, event_name: pull_request }, operations: [mint, rotate, revoke] }
 `);
-  expect(config.githubWebhook).toEqual({ secretEnv: 'GITHUB_WEBHOOK_SECRET', reconcileIntervalMs: 600_000, bodyBytes: 1_048_576 });
+  expect(config.githubWebhook).toEqual({
+    secretEnv: 'GITHUB_WEBHOOK_SECRET',
+    reconcileIntervalMs: 600_000,
+    bodyBytes: 262_144,
+    readTimeoutMs: 2_000,
+    maxUnverified: 16,
+  });
+  expect(problemsOf(`${MINIMAL}github-webhook: { read-timeout: 30s }\n`)).toEqual([
+    'github-webhook.read-timeout: at most 10s (GitHub sends a delivery whole at once and waits 10 s for the answer); e.g. "2s"',
+  ]);
   expect(config.rules.map((rule) => rule.operations)).toEqual([
     ['mint', 'use', 'delete'],
     ['mint', 'rotate', 'revoke'],
@@ -338,10 +347,10 @@ rules:
   - { name: plain, match: { repository_owner_id: 1 }, operations: [mint, destroy] }
 `),
   ).toEqual([
-    'github-webhook.events: not a known setting; known here: secret-env, reconcile-interval, body-bytes',
+    'github-webhook.events: not a known setting; known here: secret-env, reconcile-interval, body-bytes, read-timeout, max-unverified',
     'github-webhook.secret-env: "1X" is not accepted; e.g. GITHUB_WEBHOOK_SECRET',
     'github-webhook.reconcile-interval: "often" is not a duration; use d, h, m, s in that order, e.g. "10m"',
-    'github-webhook.body-bytes: 10 is not a whole number from 1024 to 26214400; e.g. 1048576',
+    'github-webhook.body-bytes: 10 is not a whole number from 1024 to 26214400; e.g. 262144',
     'rules[0] ("plain").operations: ["mint","destroy"] must be a list of mint, use, delete, rotate, revoke, sweep; e.g. [mint]',
   ]);
 });
@@ -351,8 +360,26 @@ test('store, metrics and the service limits: read with their defaults; a config 
 metrics: { port: 9464 }
 limits: { shutdown-timeout: 45s, venice-timeout: 30s, reconcile-interval: 10s }
 `);
-  expect(config.store).toEqual({ redisUrlEnv: 'BROKER_REDIS_URL', stateDir: undefined });
-  expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+  expect(config.store).toEqual({
+    redisUrlEnv: 'BROKER_REDIS_URL',
+    stateDir: undefined,
+    allowUnauthenticated: false,
+    commandTimeoutMs: 2_000,
+  });
+  expect(config.metrics).toEqual({ listener: 'internal', host: '127.0.0.1', port: 9464 });
+  // Without a metrics block, /metrics is on an internal listener, never the public one.
+  expect(parseConfig(MINIMAL).metrics).toEqual({ listener: 'internal', host: '127.0.0.1', port: 9090 });
+  expect(parseConfig(`${MINIMAL}metrics: { listener: api }\n`).metrics).toEqual({ listener: 'api' });
+  expect(problemsOf(`${MINIMAL}metrics: { listener: api, port: 9464 }\n`)).toEqual([
+    'metrics: host and port are for the internal listener; with listener: api, /metrics is on listen.host and listen.port',
+  ]);
+  expect(parseConfig(`${MINIMAL}store: { redis-url-env: R, allow-unauthenticated: true, command-timeout: 1s }\n`).store).toMatchObject({
+    allowUnauthenticated: true,
+    commandTimeoutMs: 1_000,
+  });
+  expect(problemsOf(`${MINIMAL}store: { redis-url-env: R, command-timeout: 5m }\n`)).toEqual([
+    'store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"',
+  ]);
   expect([config.limits.shutdownTimeoutMs, config.limits.veniceTimeoutMs, config.limits.reconcileIntervalMs]).toEqual([
     45_000, 30_000, 10_000,
   ]);
@@ -365,8 +392,8 @@ limits: { reconcile-interval: 5m }
   ).toEqual([
     'limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"',
     "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
-    'metrics.path: not a known setting; known here: host, port',
-    'metrics.host: "a b" is not accepted; e.g. 0.0.0.0',
+    'metrics.path: not a known setting; known here: listener, host, port',
+    'metrics.host: "a b" is not accepted; e.g. 127.0.0.1',
     'metrics.port: 70000 is not a whole number from 0 to 65535; e.g. 9090',
   ]);
   expect(problemsOf(`${MINIMAL}store: { state-dir: relative/dir }\n`)).toEqual([
