@@ -48,6 +48,10 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** metrics: { listener, host, port }; absent: the internal listener on a free loopback port. */
   metrics?: Record<string, unknown>;
+  /** The whole config file, as written (e.g. the shipped example, adapted): the settings above are then unused. */
+  configText?: string;
+  /** listen.port (default 0: a free port). */
+  port?: number;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
@@ -81,7 +85,7 @@ export interface TestBroker {
 export async function spawnBroker(options: HarnessOptions): Promise<TestBroker & { child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'vek-broker-'));
   const configPath = join(dir, 'broker.yaml');
-  writeFileSync(configPath, configYaml(options));
+  writeFileSync(configPath, options.configText ?? configYaml(options, options.port));
   const child = spawn(NODE24, [join(REPO, 'broker/dist/server.js'), '--config', configPath], {
     env: {
       PATH: process.env.PATH ?? '',

@@ -45,6 +45,8 @@ export interface StepOptions {
   nodeArgs?: string[];
   /** Kill the step after this long (default 60 s): a hung step fails its test instead of hanging it. */
   limitMs?: number;
+  /** A command the step runs under, e.g. ['unshare', '--net', '--'] for a network namespace of its own. */
+  wrapper?: string[];
 }
 
 /** What `${{ github.token }}` evaluates to in the harness. */
@@ -115,7 +117,8 @@ export function startStep(entry: 'main' | 'post', options: StepOptions = {}): Ru
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
 
   const startedAt = performance.now();
-  const child = spawn(NODE24, [...(options.nodeArgs ?? []), join(REPO, 'dist', `${entry}.js`)], {
+  const [command = NODE24, ...prefix] = options.wrapper ? [...options.wrapper, NODE24] : [NODE24];
+  const child = spawn(command, [...prefix, ...(options.nodeArgs ?? []), join(REPO, 'dist', `${entry}.js`)], {
     env,
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -105,6 +105,7 @@ export function brokerApp(deps: AppDeps): Hono {
       webhook.receive(c, {
         refuse: (status, reason, kind) => refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined }),
         unverified: () => deps.connections.unverified(incomingOf(c)?.socket),
+        incoming: incomingOf(c),
       }),
     );
   }

@@ -70,7 +70,9 @@ const REFUSAL_LINES_PER_MINUTE = 20;
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const { config, adminKey } = options;
   const now = options.now ?? Date.now;
-  const policy = { ...(options.policy ?? defaultRetryPolicy), rateLimitWindowMs: config.limits.createWindowMs };
+  // A create that meets a 429 without Retry-After looks again every 2–6 s (a sixteenth of the window and
+  // more), so it is through within seconds of Venice's window opening (429s are not failures to Venice).
+  const policy = { ...(options.policy ?? defaultRetryPolicy), rateLimitWindowMs: config.limits.createWindowMs / 2 };
   const { writeAudit } = options;
   const log = jsonLog(options.writeLog, now);
   const metrics = new BrokerMetrics({

@@ -22,6 +22,7 @@
  *   reconcile deletes any of their keys a failed or missed deletion left.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { ownedKeys } from '../../core/delete-keys.js';
 import { messageOf } from '../../core/errors.js';
@@ -56,6 +57,8 @@ export interface WebhookDoor {
   refuse: (status: 401, reason: string, kind: string) => Promise<Response>;
   /** Marks the connection as reading an unverified body (it may be closed to make room); returns the unmark. */
   unverified: () => () => void;
+  /** Node's request, whose body is read directly (undefined outside Node: nothing can be read). */
+  incoming: IncomingMessage | undefined;
 }
 
 /** The events the broker acts on; any other is answered 202 without its body being read. */
@@ -68,35 +71,40 @@ function closing(c: Context, status: number, reason?: string, retryAfterMs?: num
   return c.json(reason === undefined ? body : { error: reason, ...body }, status as 400);
 }
 
-/** The body, at most `maxBytes`, within `ms`: 'timeout' when it is too slow, 'cut' when it breaks off or runs over. */
-async function readWithin(stream: ReadableStream<Uint8Array> | null, maxBytes: number, ms: number): Promise<Buffer | 'timeout' | 'cut'> {
-  if (!stream) return Buffer.alloc(0);
-  const reader = stream.getReader();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'timeout'>((done) => {
-    timer = setTimeout(() => done('timeout'), ms);
+/**
+ * The body, at most `maxBytes`, within `ms`: 'timeout' when it is too slow, 'cut' when it breaks off or
+ * runs over, 'gave-way' when `signal` aborts (a newer delivery took its place). Read from Node's own
+ * request stream (no web stream is made for a body that may never be verified: a flood costs less).
+ */
+function readWithin(
+  incoming: IncomingMessage | undefined,
+  maxBytes: number,
+  ms: number,
+  signal: AbortSignal,
+): Promise<Buffer | 'timeout' | 'cut' | 'gave-way'> {
+  if (!incoming) return Promise.resolve('cut');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (result: Buffer | 'timeout' | 'cut' | 'gave-way'): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', gaveWay);
+      incoming.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
+      if (typeof result === 'string') incoming.pause();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) finish('cut');
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(Buffer.concat(chunks));
+    const onCut = (): void => finish('cut');
+    const gaveWay = (): void => finish('gave-way');
+    const timer = setTimeout(() => finish('timeout'), ms);
+    signal.addEventListener('abort', gaveWay, { once: true });
+    incoming.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut);
   });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const next = await Promise.race([reader.read(), expired]);
-      if (next === 'timeout' || next.done) {
-        if (next === 'timeout') reader.cancel().catch(() => undefined);
-        return next === 'timeout' ? 'timeout' : Buffer.concat(chunks);
-      }
-      size += next.value.byteLength;
-      if (size > maxBytes) {
-        reader.cancel().catch(() => undefined);
-        return 'cut';
-      }
-      chunks.push(next.value);
-    }
-  } catch {
-    return 'cut';
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function signatureMatches(secret: string, body: Buffer, header: string | undefined): boolean {
@@ -117,8 +125,8 @@ export function admitsRepository(rules: Rule[], repository: Record<string, strin
 
 export class GitHubWebhook {
   private readonly finished = new Map<string, Finished>();
-  /** Unverified bodies being read now. */
-  private reading = 0;
+  /** Unverified bodies being read now, the oldest first; each can be told to give way. */
+  private readonly readers: AbortController[] = [];
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -147,17 +155,27 @@ export class GitHubWebhook {
     const early = this.judgeHeaders(c);
     if (early) return early.status === 401 ? door.refuse(401, early.reason, 'webhook-signature') : early.answer(c);
     const settings = this.deps.webhook;
-    if (this.reading >= settings.maxUnverified) {
-      return closing(c, 503, 'too many webhook deliveries are being read at once; retry after the wait given.', 1_000);
-    }
-    this.reading++;
+    // At most max-unverified bodies are read at once. A newcomer takes the place of the read that began
+    // first (it gives way, 503): GitHub sends a delivery whole at once, so a slow body flood cannot keep
+    // a real delivery out, only bump itself.
+    if (this.readers.length >= settings.maxUnverified) this.readers.shift()?.abort();
+    const reader = new AbortController();
+    this.readers.push(reader);
     const settled = door.unverified();
-    let body: Buffer | 'timeout' | 'cut';
+    let body: Buffer | 'timeout' | 'cut' | 'gave-way';
     try {
-      body = await readWithin(c.req.raw.body, settings.bodyBytes, settings.readTimeoutMs);
+      body = await readWithin(door.incoming, settings.bodyBytes, settings.readTimeoutMs, reader.signal);
     } finally {
-      this.reading--;
+      this.readers.splice(this.readers.indexOf(reader) >>> 0, 1);
       settled();
+    }
+    if (body === 'gave-way') {
+      return closing(
+        c,
+        503,
+        'too many webhook deliveries were being read at once, and this one was the slowest; retry after the wait given.',
+        1_000,
+      );
     }
     if (body === 'timeout') return closing(c, 408, 'the body did not arrive whole within github-webhook.read-timeout.');
     if (body === 'cut') return closing(c, 400, 'the body did not arrive whole (the connection closed or it was longer than declared).');

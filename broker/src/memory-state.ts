@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { FairQueue, type FairQueueOptions } from './fair-queue.js';
-import { MAX_HOLD_MS, type MintIntent, type MintJournal, type SharedState, StoreUnavailable } from './shared-state.js';
+import { type MintIntent, type MintJournal, maxHoldMs, type SharedState, StoreUnavailable } from './shared-state.js';
 
 export function memoryState(options: FairQueueOptions & { stateDir: string | undefined }): SharedState {
   const { now } = options;
@@ -22,6 +22,7 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
     return mints;
   };
   let heldUntil = 0;
+  const maxHold = maxHoldMs(options.windowMs);
   const leads = new Map<string, number>();
   const seen = new Map<string, number>();
   return {
@@ -44,12 +45,12 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
     },
     brake: {
       holdFor: async (ms) => {
-        heldUntil = Math.max(heldUntil, now() + Math.min(ms, MAX_HOLD_MS));
+        heldUntil = Math.max(heldUntil, now() + Math.min(ms, maxHold));
       },
       holdUnlessHeld: async (ms) => {
-        if (heldUntil <= now()) heldUntil = now() + Math.min(ms, MAX_HOLD_MS);
+        if (heldUntil <= now()) heldUntil = now() + Math.min(ms, maxHold);
       },
-      heldForMs: async () => Math.max(0, Math.min(MAX_HOLD_MS, heldUntil - now())),
+      heldForMs: async () => Math.max(0, Math.min(maxHold, heldUntil - now())),
     },
     journal: options.stateDir ? new FileJournal(options.stateDir, now) : new MemoryJournal(now),
     limiter: (points, duration, keyPrefix) => new RateLimiterMemory({ points, duration, keyPrefix }),

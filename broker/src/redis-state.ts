@@ -25,8 +25,8 @@ import { arrivalMarginMs, LeftQueue, QueueFull } from './fair-queue.js';
 import { isIntent } from './memory-state.js';
 import {
   type CreateQueue,
-  MAX_HOLD_MS,
   type MintIntent,
+  maxHoldMs,
   type SharedState,
   type StoreProblem,
   StoreUnavailable,
@@ -107,7 +107,7 @@ return {1, seq}
 
 /**
  * ARGV: id, repository, seq, perWindow, windowMs, marginMs, staleMs, turnId, keyTtlMs, maxHoldMs →
- * {1, 0} (taken) or {0, ms until its turn}. The hold is read cut to maxHoldMs (see MAX_HOLD_MS).
+ * {1, 0} (taken) or {0, ms until its turn}. A hold longer than maxHoldMs is cut to it (see maxHoldMs).
  */
 const TAKE = `${COMMON}
 local id, repo, seq = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -152,7 +152,11 @@ while index < 0 do
   rank = rank + 1
 end
 local at = turn_time(now, math.max(index, 0), per, window, margin)
-local held = math.min(redis.call('PTTL', KEYS[6]), tonumber(ARGV[10]))
+local held = redis.call('PTTL', KEYS[6])
+if held > tonumber(ARGV[10]) then
+  held = tonumber(ARGV[10])
+  redis.call('PEXPIRE', KEYS[6], held) -- a hold longer than any Venice asks for is cut where it is read
+end
 if held > 0 then at = math.max(at, now + held) end
 if index == 0 and at <= now then
   redis.call('ZADD', KEYS[1], now, ARGV[8])
@@ -211,7 +215,17 @@ const IN_FLIGHT = `${NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
 `;
 
-/** KEYS: the hold. ARGV: ms (already cut to MAX_HOLD_MS). Lengthens the hold, never shortens it. */
+/** KEYS: the hold. ARGV: maxHoldMs → ms held (0: none); a longer hold is cut to maxHoldMs. */
+const HELD = `
+local held = redis.call('PTTL', KEYS[1])
+if held > tonumber(ARGV[1]) then
+  held = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], held)
+end
+return math.max(held, 0)
+`;
+
+/** KEYS: the hold. ARGV: ms (already cut to maxHoldMs). Lengthens the hold, never shortens it. */
 const HOLD = `
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
 return 1
@@ -227,6 +241,7 @@ type Scripted = Redis & {
   vkbClaim: (...args: (string | number)[]) => Promise<number>;
   vkbInFlight: (...args: (string | number)[]) => Promise<number>;
   vkbHold: (...args: (string | number)[]) => Promise<number>;
+  vkbHeld: (...args: (string | number)[]) => Promise<number>;
 };
 
 export interface RedisStateOptions {
@@ -257,7 +272,7 @@ export function redisAddress(url: string): string {
 export function describeRedisError(error: unknown): { problem: StoreProblem; text: string } {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (/^OOM\b/.test(message)) return { problem: 'full', text: 'is full: it refuses writes (maxmemory reached with noeviction)' };
+  if (/\bOOM\b/.test(message)) return { problem: 'full', text: 'is full: it refuses writes (maxmemory reached with noeviction)' };
   if (/timed out/i.test(message)) return { problem: 'unreachable', text: 'did not answer within store.command-timeout' };
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { problem: 'unreachable', text: `is out of reach (${code})` };
   if (/offline queue|writeable|Connection is closed|connection.*(closed|lost)/i.test(message)) {
@@ -301,6 +316,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     vkbClaim: { numberOfKeys: 1, lua: CLAIM },
     vkbInFlight: { numberOfKeys: 1, lua: IN_FLIGHT },
     vkbHold: { numberOfKeys: 1, lua: HOLD },
+    vkbHeld: { numberOfKeys: 1, lua: HELD },
   };
   for (const [name, definition] of Object.entries(scripts)) redis.defineCommand(name, definition);
 
@@ -319,6 +335,8 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
   const journalKey = `${P}journal`;
   const inFlightKey = (repository: string) => `${P}in-flight:${repository}`;
   const held = `${P}held`;
+  const maxHold = maxHoldMs(options.windowMs);
+  const holdMs = (ms: number): number => Math.max(1, Math.min(maxHold, Math.ceil(ms)));
 
   return {
     kind: 'redis',
@@ -336,7 +354,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       holdFor: async (ms) => void (await call(() => redis.vkbHold(held, holdMs(ms)))),
       holdUnlessHeld: async (ms) => void (await call(() => redis.set(held, '1', 'PX', holdMs(ms), 'NX'))),
       // Cut to the longest hold Venice asks for: anyone who can write to Redis could set a day.
-      heldForMs: async () => Math.max(0, Math.min(MAX_HOLD_MS, await call(() => redis.pttl(held)))),
+      heldForMs: () => call(() => redis.vkbHeld(held, maxHold)),
     },
     journal: {
       intend: async ({ id, tag, repository, runId }, withinMs) =>
@@ -374,10 +392,6 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       redis.disconnect();
     },
   };
-}
-
-function holdMs(ms: number): number {
-  return Math.max(1, Math.min(MAX_HOLD_MS, Math.ceil(ms)));
 }
 
 /** One line when Redis goes out of reach (naming its address and why), one when it is back. */
@@ -461,7 +475,7 @@ class RedisQueue implements CreateQueue {
             this.staleMs,
             randomUUID(),
             QUEUE_KEY_TTL_MS,
-            MAX_HOLD_MS,
+            maxHoldMs(windowMs),
           ),
         );
         if (taken === 1) {

@@ -11,10 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isLoopbackHost } from '../../core/http.js';
 import { AdminKeyRefused, ListenError, type RunningBroker, startBroker } from './broker.js';
-import { type BrokerConfig, ConfigError, parseConfig } from './config.js';
+import { ConfigError, parseConfig } from './config.js';
 import { type Level, logLine } from './log.js';
+import { judgeRedisUrl } from './redis-url.js';
 
 const NAME = 'venice-key-broker';
 
@@ -25,34 +25,6 @@ function fail(message: string): never {
 
 function say(level: Level, message: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${logLine(level, message, Date.now(), fields)}\n`);
-}
-
-/**
- * Redis as its own security guidance says: across hosts, never without a password (or an ACL user's),
- * unless the operator says so in the config; plain redis:// to another host is warned about (rediss://
- * is TLS). The password is never printed. Returns the warning to say, if any.
- */
-function checkRedisUrl(url: string, config: BrokerConfig): string | undefined {
-  const variable = config.store.redisUrlEnv as string;
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {}
-  if (!parsed || !/^rediss?:$/.test(parsed.protocol) || parsed.hostname === '') {
-    fail(
-      `the environment variable ${variable} must hold the Redis URL, as store.redis-url-env in the config asks, e.g. rediss://broker:password@redis.internal:6379/0 (redis:// without TLS); it is empty or not a redis:// URL.`,
-    );
-  }
-  if (isLoopbackHost(parsed.hostname)) return undefined;
-  const address = `${parsed.hostname}:${parsed.port || '6379'}`;
-  if (parsed.password === '' && !config.store.allowUnauthenticated) {
-    fail(
-      `the Redis URL in ${variable} names another host (${address}) without a password: anyone who can reach it could stop or steer every mint. Give the broker an ACL user and password (rediss://broker:password@${address}, see docs/broker.md), or set store.allow-unauthenticated: true if the network alone protects it.`,
-    );
-  }
-  return parsed.protocol === 'redis:'
-    ? `the Redis URL in ${variable} is redis:// to another host (${address}): its password and the broker's state cross the network in clear text. Use rediss:// (TLS).`
-    : undefined;
 }
 
 async function main(): Promise<void> {
@@ -87,8 +59,12 @@ async function main(): Promise<void> {
       `the environment variable ${config.venice.adminKeyEnv} must hold the Venice admin key (it is empty or has spaces); set it from your platform's secret store.`,
     );
   }
-  const redisWarning = config.store.redisUrlEnv ? checkRedisUrl(process.env[config.store.redisUrlEnv] ?? '', config) : undefined;
-  if (redisWarning) say('warning', redisWarning);
+  const { redisUrlEnv } = config.store;
+  if (redisUrlEnv) {
+    const verdict = judgeRedisUrl(process.env[redisUrlEnv] ?? '', redisUrlEnv, config.store.allowUnauthenticated);
+    if ('refuse' in verdict) fail(verdict.refuse);
+    if (verdict.warn) say('warning', verdict.warn);
+  }
   const webhookSecret = config.githubWebhook ? (process.env[config.githubWebhook.secretEnv] ?? '') : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     fail(

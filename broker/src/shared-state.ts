@@ -48,19 +48,21 @@ export interface MintsInFlight {
 }
 
 /**
- * The longest hold the broker honours (Venice's window is a minute; its Retry-After has never been
- * longer): a hold read from the store is cut to this, so a value written there by hand, or a bad
- * Retry-After, cannot stop every mint for longer.
+ * The longest hold the broker honours: two creation windows (2 minutes; Venice never asks for longer).
+ * A hold found longer in the store is cut to this where it is read, so a value written there by hand,
+ * or a bad Retry-After, cannot stop every mint for longer.
  */
-export const MAX_HOLD_MS = 120_000;
+export function maxHoldMs(windowMs: number): number {
+  return 2 * windowMs;
+}
 
 /** "Venice is throttling us": one replica's 429 stops every replica until the wait is over. */
 export interface VeniceBrake {
-  /** Holds for `ms` (at most MAX_HOLD_MS), or longer if a longer hold is in place: it only lengthens. */
+  /** Holds for `ms` (at most maxHoldMs), or longer if a longer hold is in place: it only lengthens. */
   holdFor: (ms: number) => Promise<void>;
   /** Holds for `ms` unless a hold is in place (a 429 without Retry-After never re-arms one). */
   holdUnlessHeld: (ms: number) => Promise<void>;
-  /** Milliseconds until the broker may call Venice again (at most MAX_HOLD_MS); 0 when it may now. */
+  /** Milliseconds until the broker may call Venice again (at most maxHoldMs, and cut to it); 0 when it may now. */
   heldForMs: () => Promise<number>;
 }
 

@@ -50,8 +50,12 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     await new Promise((done) => setTimeout(done, 1_200)); // a reconciliation pass meets the outage
     // Said in the operator's words, naming the address (never the client library's internals).
     const address = redis.url.replace(/^redis:\/\//, '').replace(/\/.*$/, '');
-    expect(broker.logs.join('\n')).toContain(`"Redis at ${address} is out of reach (ECONNREFUSED); mints are answered 503 until it is back."`);
-    expect(broker.logs.join('\n')).toMatch(/"level":"warning".*reconciliation failed \(the broker's store \(Redis at 127\.0\.0\.1:\d+\) is not connected/);
+    expect(broker.logs.join('\n')).toContain(
+      `"Redis at ${address} is out of reach (ECONNREFUSED); mints are answered 503 until it is back."`,
+    );
+    expect(broker.logs.join('\n')).toMatch(
+      /"level":"warning".*reconciliation failed \(the broker's store \(Redis at 127\.0\.0\.1:\d+\) is not connected/,
+    );
     expect(broker.logs.join('\n')).not.toMatch(/enableOfflineQueue|Stream isn't writeable/);
     expect((await scrape(broker)).value('broker_store_errors_total')).toBeGreaterThanOrEqual(3);
 

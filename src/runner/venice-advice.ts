@@ -14,7 +14,7 @@ export const VENICE_STEP_DEADLINE: DeadlineWording = {
 /** The step ran out of its `timeout` talking to the broker (its queue, a deploy, its store). */
 export const BROKER_STEP_DEADLINE: DeadlineWording = {
   budget: "the step's timeout",
-  advice: "Raise the `timeout` input only if many jobs mint at once (the broker's queue); the broker's own reason is quoted above.",
+  advice: "Raise the `timeout` input only if many jobs mint at once (the broker's queue).",
 };
 
 const ADVICE: Record<VeniceProblem, string> = {

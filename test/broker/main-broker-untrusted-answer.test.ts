@@ -111,7 +111,9 @@ test('a mint that got no answer is sent again, and the second answer is used', a
   const main = await mint({ 'export-env': 'VENICE_API_KEY' });
   expect(main.errors).toEqual([]);
   expect(main.env.VENICE_API_KEY).toBe(SECRET);
-  expect(main.stdout).toMatch(/minting the key: attempt failed \(no answer\); retrying in/);
+  expect(main.stdout).toMatch(
+    /minting the key: attempt failed \(no answer from broker-url http:\S+ \(.*\); check that broker-url is the broker's address and that it is running\); retrying in/,
+  );
   expect(seen).toEqual(['POST /v1/keys', 'POST /v1/keys']);
 });
 
@@ -159,7 +161,7 @@ test('a job cancelled as the key arrives publishes nothing; when the delete cann
   ];
   const post = await postInProcess({ inputs: inputs(), env: env(), state: main.state });
   expect(post.errors).toEqual([]);
-  expect(post.stdout).toContain('deleting the key: attempt failed (HTTP 503); retrying in');
+  expect(post.stdout).toContain('deleting the key: attempt failed (HTTP 503, the broker said: "busy"); retrying in');
   expect(post.stdout).toContain('Key key-1 was already gone.');
 });
 
@@ -186,7 +188,7 @@ test("post's delete that got no answer is sent again (a delete is safe to repeat
   const main = await mint();
   answers['DELETE /v1/keys/key-1'] = ['drop', { status: 200, body: { outcome: 'deleted', spent: { usd: 0.5, diem: 0 } } }];
   const post = await postInProcess({ inputs: inputs(), env: env(), state: main.state });
-  expect(post.stdout).toMatch(/deleting the key: attempt failed \(no answer\); retrying in/);
+  expect(post.stdout).toMatch(/deleting the key: attempt failed \(no answer from broker-url http:\S+ \(/);
   expect(post.stdout).toContain('Deleted key key-1 through the broker. It spent 0.5 USD and 0 DIEM (trailing seven days).');
   expect(seen.filter((route) => route.startsWith('DELETE'))).toHaveLength(2);
 });

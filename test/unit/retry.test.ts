@@ -1,11 +1,13 @@
 import { expect, test } from 'vitest';
+import { BROKER_VENICE_DEADLINE } from '../../broker/src/venice-advice.ts';
 import { Deadline } from '../../core/deadline.ts';
 import { ActionFailure } from '../../core/errors.ts';
 import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, rateLimitDelayMs, withRetries } from '../../core/retry.ts';
+import { VENICE_STEP_DEADLINE } from '../../src/runner/venice-advice.ts';
 
 const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
 
-function retryable(summary: string, extra: { rateLimited?: boolean; retryAfterMs?: number } = {}): Error {
+function retryable(summary: string, extra: { rateLimited?: boolean; retryAfterMs?: number; limitedBy?: string } = {}): Error {
   return Object.assign(new Error(summary), { retryable: true, summary, ...extra });
 }
 
@@ -54,9 +56,9 @@ test('429s never use up the attempt cap: they are waited out until only the clea
     'creating the key',
     async () => {
       calls++;
-      throw retryable('HTTP 429 Rate limit exceeded', { rateLimited: true });
+      throw retryable('HTTP 429 Rate limit exceeded', { rateLimited: true, limitedBy: 'Venice' });
     },
-    { policy: clock, deadline: Deadline.forStep(60_000, () => now), log: (m) => log.push(m) },
+    { policy: clock, deadline: Deadline.forStep(60_000, () => now, VENICE_STEP_DEADLINE), log: (m) => log.push(m) },
   ).catch((e: unknown) => e);
   expect((gaveUp as Error).message).toMatch(/gave up after the step's timeout of 1m while waiting for creating the key\. .*HTTP 429/);
   expect(now).toBeLessThanOrEqual(48_000); // a fifth (12 s) was kept for clean-up
@@ -123,13 +125,23 @@ test('the production sleep really waits, and stops when aborted', async () => {
   await expect(sleeping).rejects.toThrow(/abort/i);
 });
 
-test('deadline: remaining time and the message when exceeded', () => {
+test('deadline: remaining time, and the message when exceeded worded by the program that set it', () => {
   let now = 1_000;
   const deadline = new Deadline(90_000, () => now);
   expect(deadline.remainingMs()).toBe(90_000);
   now += 100_000;
   expect(deadline.remainingMs()).toBe(0);
-  expect(deadline.exceeded('create').message).toBe(
-    "gave up after the step's timeout of 1m 30s while waiting for create. Raise the `timeout` input if Venice is slow or many jobs mint at once.",
+  // core/ speaks to no one in particular; each program says whose budget it was and what to change.
+  expect(deadline.exceeded('create').message).toBe('gave up after the time budget of 1m 30s while waiting for create.');
+  expect(Deadline.forStep(90_000, () => now, VENICE_STEP_DEADLINE).exceeded('create', 'HTTP 503').message).toBe(
+    "gave up after the step's timeout of 1m 30s while waiting for create. The last attempt failed with: HTTP 503. Raise the `timeout` input if Venice is slow or many jobs mint at once.",
   );
+  expect(
+    Deadline.forStep(60_000, () => now, BROKER_VENICE_DEADLINE)
+      .forCleanup()
+      .exceeded('create').message,
+  ).toBe(
+    "gave up after the broker's venice-timeout of 1m while waiting for create. Venice was slow or failing; retry later, and tell the broker's operator if it lasts (limits.venice-timeout).",
+  );
+  expect(Deadline.forStep(60_000, () => now, BROKER_VENICE_DEADLINE).exceeded('create').message).not.toMatch(/`timeout`/);
 });

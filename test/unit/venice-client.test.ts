@@ -194,14 +194,14 @@ test('a wait longer than the deadline fails at once, saying what it was waiting 
   bed.venice.inject('list', { kind: 'status', status: 429, retryAfter: '60' });
   const thrown = await failure(client({ timeoutMs: 5_000 }).listKeys());
   expect(thrown.message).toMatch(
-    /gave up after the step's timeout of 5s while waiting for listing keys\. The last attempt failed with: HTTP 429 Rate limit exceeded\./,
+    /gave up after the time budget of 5s while waiting for listing keys\. The last attempt failed with: HTTP 429 Rate limit exceeded\./,
   );
   expect(bed.venice.count('list')).toBe(1);
 });
 
 test('a request after the deadline is not sent', async () => {
   const thrown = await failure(client({ timeoutMs: 0 }).listKeys());
-  expect(thrown.message).toMatch(/while waiting for listing keys\. Raise the `timeout` input/);
+  expect(thrown.message).toBe('gave up after the time budget of 0s while waiting for listing keys.');
   expect(bed.venice.requests).toEqual([]);
 });
 
@@ -216,11 +216,17 @@ test('a cancelled request stops at once and is not retried', async () => {
   expect(bed.venice.count('list')).toBe(1);
 });
 
-test('connection refused is retried, then reported', async () => {
-  const thrown = await failure(client({ apiUrl: 'http://127.0.0.1:9/api/v1', adminKey: 'k', maxAttempts: 2 }).listKeys());
-  expect(thrown.message).toBe(
-    'listing keys failed 2 times in a row; the last attempt failed with: could not reach http://127.0.0.1:9: connection refused.',
-  );
+test("connection refused is tried once more, then reported as final, with the program's advice", async () => {
+  const log: string[] = [];
+  const refused = client({ apiUrl: 'http://127.0.0.1:9/api/v1', adminKey: 'k', log });
+  const thrown = await failure(refused.listKeys());
+  expect(thrown.message).toBe('listing keys failed: could not reach http://127.0.0.1:9: connection refused.');
+  expect(log).toEqual([
+    expect.stringMatching(/^listing keys: attempt failed \(could not reach http:\/\/127\.0\.0\.1:9: connection refused\)/),
+  ]);
+  expect((thrown as VeniceError).retryable).toBe(false);
+  // A host that does not resolve is final at once (test/scenarios/unreachable-api-url.test.ts, in a
+  // network namespace of its own: a lookup here would leave loopback).
 });
 
 test('when create gives up after an ambiguous attempt, it still looks for the key it may have made', async () => {
