@@ -7,6 +7,7 @@
  */
 import { hasTag, isTagOfRepository, type KeyTag, parseTag } from './description-tag.js';
 import { ActionFailure, messageOf } from './errors.js';
+import { factsOfTag, type KeyFacts } from './ownership.js';
 import { quoted } from './safe-text.js';
 import { roundAmount } from './spend.js';
 import type { ListedKey, VeniceClient } from './venice-client.js';
@@ -37,6 +38,15 @@ export function ownerTag(key: Pick<ListedKey, 'description' | 'apiKeyType' | 'ex
   if (key.apiKeyType !== 'INFERENCE' || key.expiresAt === null) return undefined;
   const tag = parseTag(key.description);
   return tag && isTagOfRepository(tag, repository) ? tag : undefined;
+}
+
+/**
+ * A listed key's facts on the direct path: its tag, and Venice's createdAt as when it was handed out (the
+ * direct path hands a key out the moment Venice creates it). The broker's facts come from its leases.
+ */
+export function listedFacts(key: OwnedKey): KeyFacts {
+  const created = key.createdAt ? Date.parse(key.createdAt) : Number.NaN;
+  return factsOfTag(key.tag, Number.isNaN(created) ? undefined : created);
 }
 
 export function ownedKeys(keys: ListedKey[], repository: string): OwnedKey[] {

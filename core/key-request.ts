@@ -4,8 +4,10 @@
  * names, so the two cannot disagree about a request. Every mistake is an InputError naming the field,
  * repeating the value and showing an accepted one.
  */
+
 import { parseDuration } from './duration.js';
 import { InputError, InputErrors } from './errors.js';
+import { prNumberOf } from './ownership.js';
 
 export const LIMIT_PERIODS = ['EPOCH', 'MONTH', 'LIFETIME'] as const;
 export const MODEL_PRIVACIES = ['ALL', 'PRIVATE_TEXT', 'PRIVATE_ONLY'] as const;
@@ -177,8 +179,8 @@ function parseSlot(raw: string): string {
 
 function parsePrNumber(raw: string): number | undefined {
   if (raw === '') return undefined;
-  const value = /^#?\d{1,9}$/.test(raw) ? Number(raw.replace('#', '')) : 0;
-  if (!Number.isSafeInteger(value) || value < 1) {
+  const value = prNumberOf(raw);
+  if (value === undefined) {
     throw new InputError('pr-number', `"${raw}" is not a pull request number; e.g. "7" or \`\${{ github.event.pull_request.number }}\`.`);
   }
   return value;

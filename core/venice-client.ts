@@ -9,6 +9,7 @@ import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
 import { type HttpResponse, type HttpTransport, NoResponseError } from './http.js';
 import type { KeyRequest, LimitPeriod, ModelPrivacy } from './key-request.js';
+import { isKeyId } from './ownership.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 import { safeText } from './safe-text.js';
 
@@ -79,6 +80,8 @@ export interface ListedKey {
   expiresAt: string | null;
   createdAt: string | null;
   apiKeyType: string;
+  /** What it spent over the trailing seven days, when the listing says (usage figures as strings). */
+  spent?: { usd: number; diem: number } | undefined;
 }
 
 /** GET /api_keys/{id}: the key as Venice has it now, with what it spent. */
@@ -164,17 +167,12 @@ const EXPIRY_SLACK_MS = 1_000;
 const MAX_REQUEST_TIMEOUT_MS = 30_000;
 const MIN_REQUEST_TIMEOUT_MS = 1_000;
 /** Venice's key ids are UUIDs; anything with room for other text is not trusted. */
-const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Venice's secrets are `VENICE_INFERENCE_KEY_` and base64url-like characters: long, no spaces. */
 const API_KEY = /^[A-Za-z0-9_-]{32,512}$/;
 
 /** Whether a value looks like a Venice secret (so it is safe to mask: never a short or spaced string). */
 export function isApiKey(value: unknown): value is string {
   return typeof value === 'string' && API_KEY.test(value);
-}
-
-export function isKeyId(value: unknown): value is string {
-  return typeof value === 'string' && KEY_ID.test(value);
 }
 
 /** An ISO 8601 date as Venice writes them, normalised to UTC with milliseconds; undefined otherwise. */
@@ -510,7 +508,13 @@ function listedKey(entry: unknown): ListedKey | undefined {
     expiresAt,
     createdAt: isoDate(key.createdAt) ?? null,
     apiKeyType: typeof key.apiKeyType === 'string' ? key.apiKeyType : '',
+    ...spentOf(key.usage),
   };
+}
+
+function spentOf(usage: unknown): { spent?: { usd: number; diem: number } } {
+  const week = (usage as { trailingSevenDays?: Record<string, unknown> } | undefined)?.trailingSevenDays;
+  return week ? { spent: { usd: amount(week.usd), diem: amount(week.diem) } } : {};
 }
 
 /** Venice writes usage as strings ("0.4200"); anything else counts as nothing spent. */

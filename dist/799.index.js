@@ -32,13 +32,33 @@ var action_io = __webpack_require__(7363);
 var run_context = __webpack_require__(2825);
 // EXTERNAL MODULE: ./src/runner/summary.ts
 var summary = __webpack_require__(1070);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: ./core/key-handle.ts
 var key_handle = __webpack_require__(4698);
+// EXTERNAL MODULE: ./core/ownership.ts
+var ownership = __webpack_require__(3389);
 // EXTERNAL MODULE: ./core/retry.ts + 1 modules
 var retry = __webpack_require__(3053);
 // EXTERNAL MODULE: ./core/venice-client.ts
 var venice_client = __webpack_require__(6900);
 ;// CONCATENATED MODULE: ./src/broker-path/broker-client.ts
+/**
+ * The action's side of the key broker (broker/): mint, delete and unwrap, each sent with a fresh OIDC
+ * token from the runner. Answers are validated like Venice's: a key is masked the moment it arrives,
+ * before anything else is read, and only trusted once its id, secret, date and tag look right. The
+ * broker's refusals are explained for the person reading the log: 401 (the token: audience, issuer,
+ * permissions), 403 (policy or ownership), 429 (the broker's queue is full: waited out like Venice's).
+ *
+ * Within the step's `timeout`, a request that got no answer (a replica killed mid-request, a dropped
+ * connection), a 429, a 503 (a broker draining for a deploy, its store out of reach, Venice failing) and
+ * a load balancer's 502/503/504 are tried again, after the Retry-After given. A mint too, with the same
+ * Idempotency-Key: a retry after a lost answer gets the same key back, and a 409 (the first attempt is
+ * still in progress) is waited out like a 429.
+ * The broker's own 502 (Venice refused the request) is final: trying again cannot change Venice's mind.
+ */
+
+
 
 
 
@@ -73,21 +93,23 @@ class BrokerClient {
     async mint(fields, { rotate = false } = {}) {
         // Retried after a request that got no answer too: a key the lost attempt made was never handed out,
         // and the broker deletes it (its caller hung up, or its mint journal finds it after a crash).
-        const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields);
+        // One Idempotency-Key for this step's mint, the same on every retry: a retry after a lost answer
+        // gets the same key back (the broker keeps it 10 minutes), never a second one.
+        const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, (0,external_node_crypto_.randomUUID)());
         const data = json;
         if ((0,venice_client/* isApiKey */.A)(data.apiKey))
             this.options.mask(data.apiKey); // before anything else is read or printed
         const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
         const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
         const handle = data.handle;
-        if (!(0,venice_client/* isKeyId */.rZ)(data.id) ||
+        if (!(0,ownership/* isKeyId */.rZ)(data.id) ||
             !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
             !tag ||
             !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
             tag.runId !== this.options.runId ||
             expiresAt === undefined ||
             (handle !== undefined && !(0,key_handle/* isKeyHandle */.SN)(handle))) {
-            if ((0,venice_client/* isKeyId */.rZ)(data.id))
+            if ((0,ownership/* isKeyId */.rZ)(data.id))
                 await this.deleteKey(data.id).catch(() => undefined);
             throw new errors/* ActionFailure */.dR("the broker's answer to the mint is not a key for this repository and run (id, secret, tag or expiry); nothing from it is used. Check that broker-url points at a venice-key-broker.");
         }
@@ -140,7 +162,7 @@ class BrokerClient {
             const key = entry;
             const tag = (0,description_tag/* parseTag */.ED)(typeof key.description === 'string' ? key.description : '');
             const expiresAt = key.expiresAt === null ? null : (0,venice_client/* isoDate */._$)(key.expiresAt);
-            if (!(0,venice_client/* isKeyId */.rZ)(key.id) || !tag || !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) || expiresAt === undefined)
+            if (!(0,ownership/* isKeyId */.rZ)(key.id) || !tag || !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) || expiresAt === undefined)
                 return [];
             return [
                 {
@@ -170,7 +192,7 @@ class BrokerClient {
             this.options.mask(data.apiKey);
         const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
         const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
-        if (!(0,venice_client/* isKeyId */.rZ)(data.id) ||
+        if (!(0,ownership/* isKeyId */.rZ)(data.id) ||
             !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
             tag?.scope !== 'run' ||
             tag.runId !== this.options.runId ||
@@ -180,7 +202,7 @@ class BrokerClient {
         }
         return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description, tag };
     }
-    async send(method, path, doing, body) {
+    async send(method, path, doing, body, idempotencyKey) {
         const { deadline } = this.options;
         return (0,retry/* withRetries */.LH)(doing, async () => {
             const remaining = deadline.remainingMs();
@@ -196,6 +218,7 @@ class BrokerClient {
                         authorization: `Bearer ${token}`,
                         accept: 'application/json',
                         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+                        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
                     },
                     body: body === undefined ? undefined : JSON.stringify(body),
                     timeoutMs: remaining,
@@ -244,6 +267,15 @@ function explain(status, json, doing, retryAfter) {
     }
     if (status === 403)
         return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, { status });
+    if (status === 409) {
+        // The same mint (its Idempotency-Key) is still in progress at the broker: wait, and ask again.
+        return new BrokerError(`the broker is still working on this mint (409) while ${doing}.${said}`, {
+            status,
+            summary,
+            retryable: true,
+            retryAfterMs: retryAfter,
+        });
+    }
     if (status === 429) {
         return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
             status,
@@ -275,7 +307,7 @@ function explain(status, json, doing, retryAfter) {
 }
 /** Key ids from an answer: only those that look like Venice's. */
 function idsOf(value) {
-    return Array.isArray(value) ? value.filter((id) => (0,venice_client/* isKeyId */.rZ)(id)).slice(0, 500) : [];
+    return Array.isArray(value) ? value.filter((id) => (0,ownership/* isKeyId */.rZ)(id)).slice(0, 500) : [];
 }
 function amountOf(value) {
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;

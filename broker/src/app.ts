@@ -29,8 +29,9 @@ import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-to
 import type { Rule } from './config.js';
 import type { ConnectionCap } from './connection-cap.js';
 import type { GitHubWebhook } from './github-webhook.js';
-import { deleteForCaller, isVeniceRefusal, mint, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
+import { deleteForCaller, isVeniceRefusal, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
 import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
+import { idempotencyKeyOf, mint } from './mint.js';
 import { findRule, NO_RULE } from './policy.js';
 import { type StoreProblem, StoreUnavailable } from './shared-state.js';
 
@@ -122,14 +123,18 @@ export function brokerApp(deps: AppDeps): Hono {
           throw new Refusal(400, 'rotate is only for preview keys: send "scope": "pr" with it.', { rule: rule.name });
         }
       }
-      const key = await mint(claims, rule, body, deps, signal);
-      const rotated = rotating
-        ? await rotateAfterMint(claims, key, deps).catch((error: unknown) => {
-            deps.log.warning(`could not rotate out the older keys of ${key.id}'s slot: ${safeText(messageOf(error))}`);
-            return undefined;
-          })
-        : [];
+      const idempotencyKey = idempotencyKeyOf(c.req.header('idempotency-key'), rule);
+      const key = await mint(claims, rule, body, deps, { signal, idempotencyKey });
+      // A replayed answer's mint rotated already.
+      const rotated =
+        rotating && !key.replayed
+          ? await rotateAfterMint(claims, key, deps).catch((error: unknown) => {
+              deps.log.warning(`could not rotate out the older keys of ${key.id}'s slot: ${safeText(messageOf(error))}`);
+              return undefined;
+            })
+          : [];
       const clamped = key.clamped.length > 0;
+      if (key.replayed) c.header('idempotent-replayed', 'true');
       return {
         status: 201,
         body: {
@@ -143,7 +148,14 @@ export function brokerApp(deps: AppDeps): Hono {
           clamped: key.clamped,
           ...(rotating ? { rotated: rotated ?? [], rotateFailed: rotated === undefined } : {}),
         },
-        audit: { outcome: clamped ? 'clamped' : 'granted', rule: rule.name, keyId: key.id, granted: key.granted, clamped: key.clamped },
+        audit: {
+          outcome: clamped ? 'clamped' : 'granted',
+          rule: rule.name,
+          keyId: key.id,
+          granted: key.granted,
+          clamped: key.clamped,
+          reason: key.replayed ? 'the same key again: a retry with its Idempotency-Key' : undefined,
+        },
       };
     }),
   );
@@ -163,8 +175,13 @@ export function brokerApp(deps: AppDeps): Hono {
   app.delete('/v1/keys/:id', (c) =>
     decide(c, 'delete', async (claims, rule) => {
       requireOperation(rule, 'delete');
-      const deleted = await deleteForCaller(claims, rule, c.req.param('id'), deps);
-      return { status: 200, body: { ...deleted }, audit: { outcome: deleted.outcome, rule: rule.name, keyId: deleted.keyId } };
+      const { rule: leaseRule, ...deleted } = await deleteForCaller(claims, rule, c.req.param('id'), deps);
+      // The line of the lease's end (post): it names the rule that granted the key.
+      return {
+        status: 200,
+        body: { ...deleted },
+        audit: { outcome: deleted.outcome, rule: leaseRule, keyId: deleted.keyId, reason: 'post' },
+      };
     }),
   );
 
@@ -349,9 +366,8 @@ function refusalOf(error: unknown, c: Context, log: AppDeps['log']): { status: n
   // a secret that is not a key; it was deleted): 502, final, since asking again gets the same answer.
   // Venice failed or was out of reach after the broker's own retries: 503 with a wait, which the action
   // retries. The admin key is never in these messages (the client blanks it).
-  if (isVeniceRefusal(error) || error instanceof UnusableKeyAnswer) {
-    return { status: 502, reason: `Venice refused: ${error.message}`, extra: {} };
-  }
+  if (isVeniceRefusal(error)) return { status: 502, reason: `Venice refused: ${error.message}`, extra: {} };
+  if (error instanceof UnusableKeyAnswer) return { status: 502, reason: `Venice's answer was not usable: ${error.message}`, extra: {} };
   if (error instanceof ActionFailure) return { status: 503, reason: `Venice: ${error.message}`, extra: { retryAfterMs: 5_000 } };
   if (isAborted(error, c)) {
     return { status: 408, reason: 'the request was not received whole (the client was too slow or went away).', extra: {} };

@@ -10,9 +10,10 @@
  */
 import type { KeyRequest } from '../../core/key-request.js';
 import type { CallerClaims } from './caller-token.js';
+import type { LeaseEnd } from './metrics.js';
 
 export interface AuditRecord {
-  action: 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep' | 'webhook' | 'reconcile' | 'request';
+  action: 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep' | 'webhook' | 'reconcile' | 'request' | 'rotate' | 'expire';
   outcome: 'granted' | 'clamped' | 'refused' | 'deleted' | 'already-gone' | 'failed';
   status: number;
   claims?: CallerClaims | undefined;
@@ -29,6 +30,10 @@ export interface AuditRecord {
   /** For a webhook or a reconciled key: the repository (and run) it names, there being no token. */
   repository?: string | undefined;
   run?: string | undefined;
+  /** The line of a lease's end: why it ended (not a request: counted in broker_leases_ended_total). */
+  leaseEnded?: LeaseEnd | undefined;
+  /** Who asked, when not a workflow's token: an operator's command. */
+  by?: 'operator' | undefined;
 }
 
 export type Audit = (record: AuditRecord) => void;
@@ -65,6 +70,8 @@ export function auditLine(record: AuditRecord, now: number): string {
     },
     clamped: record.clamped?.length ? record.clamped : undefined,
     deleted: record.deleted,
+    leaseEnded: record.leaseEnded,
+    by: record.by,
     // Reasons are the broker's own words; kept short so one line stays one line.
     reason: record.reason && record.reason.length > 500 ? `${record.reason.slice(0, 500)}…` : record.reason,
   });

@@ -21,11 +21,13 @@ import { ConnectionCap } from './connection-cap.js';
 import { GitHubWebhook } from './github-webhook.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { KeyListing } from './key-listing.js';
+import { LeaseBook } from './lease-book.js';
 import { jsonLog } from './log.js';
 import { memoryState } from './memory-state.js';
 import { BrokerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
 import { redisState } from './redis-state.js';
+import { recordKeys } from './sealed-records.js';
 import type { SharedState } from './shared-state.js';
 import { adviceForBrokerCaller, BROKER_VENICE_DEADLINE } from './venice-advice.js';
 import { VeniceGuard } from './venice-guard.js';
@@ -104,7 +106,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   );
   const transport = guard.watch(metered(createTransport(options.env, undefined, 8), metrics));
   const audit: Audit = (record) => {
-    metrics.requests.labels(record.action, record.outcome).inc();
+    if (record.leaseEnded) metrics.leasesEnded.labels(record.leaseEnded).inc();
+    else metrics.requests.labels(record.action, record.outcome).inc();
     if (record.outcome === 'refused') metrics.refusals.labels(refusalReason(record.status)).inc();
     writeAudit(auditLine(record, now()));
   };
@@ -153,16 +156,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const drain = new AbortController();
   const connections = new ConnectionCap(config.limits.maxConnections);
   const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
-  const operations = { config, adminKey, now, log, state, listing, guard, venice, metrics, draining: drain.signal };
+  const records = recordKeys(adminKey);
+  // A failed deletion is tried again with backoff; github-webhook.reconcile-interval is the longest wait.
+  const leases = new LeaseBook(state.leases, records, log, config.githubWebhook?.reconcileIntervalMs);
+  const operations = { config, adminKey, now, log, state, leases, records, audit, listing, guard, venice, metrics, draining: drain.signal };
   const webhook =
     config.githubWebhook && options.webhookSecret
-      ? new GitHubWebhook(
-          { ...operations, secret: options.webhookSecret, audit, sleep: (ms) => policy.sleep(ms), webhook: config.githubWebhook },
-          config.githubWebhook.reconcileIntervalMs,
-        )
+      ? new GitHubWebhook({ ...operations, secret: options.webhookSecret, sleep: (ms) => policy.sleep(ms), webhook: config.githubWebhook })
       : undefined;
   const reconciler = new Reconciler({
     state,
+    leases,
+    records,
     venice: () => venice().forCleanup(),
     listing,
     audit,

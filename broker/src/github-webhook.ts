@@ -6,44 +6,38 @@
  *   POST /v1/github/webhook   X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the secret),
  *                             X-GitHub-Event, X-GitHub-Delivery
  *
- * - The signature is checked on the raw bytes, in constant time, before anything else is read
- *   (node:crypto rather than a library: the check is a few lines, and it must see the exact bytes).
- *   No or a wrong signature: 401, counted with the other refusals before a rule.
+ * - A delivery is judged on its headers before any of its body is read (a stranger's bytes cost
+ *   nothing); the body is read within github-webhook.read-timeout by at most max-unverified deliveries
+ *   at once, then the signature is checked on the raw bytes, in constant time (node:crypto rather than a
+ *   library: the check is a few lines, and it must see the exact bytes). No or a wrong signature: 401,
+ *   counted with the other refusals before a rule.
  * - A delivery id is acted on once: remembered only after its signature verified (a forged delivery
  *   cannot use up a real id), for a day, in the store (with Redis, on every replica); a redelivery gets
  *   200 and does nothing.
- * - `ping`: 200. `workflow_run` `completed`: the run's job and run keys go (not `kept` keys).
- *   `pull_request` `closed`: every key of that PR goes. The payload's repository must be admitted by a
- *   rule, matched by the same ids and names as a token's (its other claims have no meaning here);
- *   anything else is ignored with an audit line.
- * - The answer is 202 at once; the work is done in the background, one delivery at a time (deliveries
- *   touching the same keys never delete a key twice), from the shared listing, retried, each deletion
- *   audited with its delivery. Runs and PRs heard finished are remembered for a week, and a periodic
- *   reconcile deletes any of their keys a failed or missed deletion left.
+ * - `ping`: 200. `workflow_run` `completed` (run R, attempt N): the job and run keys leased to run R
+ *   with attempt at most N go (never a re-run's, never `kept` keys). `pull_request` `closed` at T: the
+ *   PR's keys handed out before T go (a reopened PR's new keys stay). The selection is core's
+ *   (core/ownership.ts), over the leases of the payload's repository. That repository must be admitted
+ *   by a rule, matched by the same ids and names as a token's; anything else is ignored with an audit line.
+ * - The answer is 202 at once; the work is done in the background, one delivery at a time, each deletion
+ *   through the one delete (lease-ends.ts) and audited with its delivery. A deletion that fails marks its
+ *   lease ending; the reconciler tries again with backoff until the key expires. A late or repeated
+ *   delivery still touches only what it owns.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
-import { ownedKeys } from '../../core/delete-keys.js';
 import { messageOf } from '../../core/errors.js';
+import { endsWithPullRequest, endsWithRun, prNumberOf } from '../../core/ownership.js';
 import { safeText } from '../../core/safe-text.js';
 import type { Audit } from './audit.js';
 import type { Rule, WebhookConfig } from './config.js';
 import type { OperationDeps } from './key-operations.js';
+import { endLeasedKey } from './lease-ends.js';
+import { leaseFacts } from './leases.js';
 
 const DELIVERY_MEMORY_MS = 86_400_000;
-const FINISHED_MEMORY_MS = 7 * 86_400_000;
-const MAX_FINISHED_REMEMBERED = 20_000;
-const ATTEMPTS = 5;
 const IDENTITY_CLAIMS = new Set(['repository_owner_id', 'repository_id', 'repository_owner', 'repository']);
-
-interface Finished {
-  repository: string;
-  kind: 'run' | 'pr';
-  /** The run id or the PR number, as the tag writes it. */
-  value: string;
-  until: number;
-}
 
 export interface WebhookDeps extends OperationDeps {
   secret: string;
@@ -124,24 +118,13 @@ export function admitsRepository(rules: Rule[], repository: Record<string, strin
 }
 
 export class GitHubWebhook {
-  private readonly finished = new Map<string, Finished>();
   /** Unverified bodies being read now, the oldest first; each can be told to give way. */
   private readonly readers: AbortController[] = [];
   private queue: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly deps: WebhookDeps,
-    reconcileIntervalMs: number,
-  ) {
-    if (reconcileIntervalMs > 0) {
-      this.timer = setInterval(() => void this.enqueue(() => this.reconcile()), reconcileIntervalMs);
-      this.timer.unref();
-    }
-  }
+  constructor(private readonly deps: WebhookDeps) {}
 
   close(): Promise<void> {
-    clearInterval(this.timer);
     return this.queue;
   }
 
@@ -182,9 +165,13 @@ export class GitHubWebhook {
     if (!signatureMatches(this.deps.secret, body, c.req.header('x-hub-signature-256'))) {
       return door.refuse(401, 'the X-Hub-Signature-256 header does not match the body with the webhook secret.', 'webhook-signature');
     }
+    return this.act(c, body);
+  }
+
+  /** A verified delivery: acted on once (whichever replica it reaches), its clean-up in the background. */
+  private async act(c: Context, body: Buffer): Promise<Response> {
     const delivery = c.req.header('x-github-delivery') as string;
     const event = c.req.header('x-github-event') as string;
-    const now = this.deps.now();
     // Remembered in the store, so a redelivery is a duplicate whichever replica it reaches. A store out of
     // reach counts it as new: acting twice on a delivery deletes nothing the second time.
     const first = await this.deps.state.firstTime(`delivery:${delivery}`, DELIVERY_MEMORY_MS).catch(() => true);
@@ -196,20 +183,21 @@ export class GitHubWebhook {
     } catch {
       return c.json({ error: 'the body is not JSON.' }, 400);
     }
-    const job = this.jobOf(event, payload);
+    const job = jobOf(event, payload, this.deps.now());
     if (!job) return c.json({ ok: true, ignored: true }, 202);
-    const rule = admitsRepository(this.deps.config.rules, job.identity);
-    const audited = { action: 'webhook' as const, status: 202, delivery, event, repository: job.identity.repository };
-    if (!rule) {
+    if (!admitsRepository(this.deps.config.rules, job.identity)) {
       this.deps.audit({
-        ...audited,
+        action: 'webhook',
+        status: 202,
+        delivery,
+        event,
+        repository: job.identity.repository,
         outcome: 'refused',
         reason: "no rule of the policy admits the payload's repository; nothing deleted.",
       });
       return c.json({ ok: true, ignored: true }, 202);
     }
-    this.rememberFinished(job.finished, now);
-    void this.enqueue(() => this.clean(job.finished, { delivery, event, rule: rule.name }));
+    void this.enqueue(() => this.clean(job, { delivery, event }));
     return c.json({ ok: true, accepted: true }, 202);
   }
 
@@ -246,96 +234,76 @@ export class GitHubWebhook {
     return undefined;
   }
 
-  /** What a delivery asks for: the run or PR it says is over, and the repository's identity. */
-  private jobOf(
-    event: string,
-    payload: Record<string, unknown>,
-  ): { finished: Omit<Finished, 'until'>; identity: Record<string, string> } | undefined {
-    const repository = payload.repository as { id?: unknown; full_name?: unknown; owner?: { id?: unknown; login?: unknown } } | undefined;
-    const identity = {
-      repository_id: String(repository?.id ?? ''),
-      repository_owner_id: String(repository?.owner?.id ?? ''),
-      repository: typeof repository?.full_name === 'string' ? repository.full_name : '',
-      repository_owner: typeof repository?.owner?.login === 'string' ? repository.owner.login : '',
+  /**
+   * The keys a delivery ends, from the leases of its repository: a run attempt's job and run keys (attempt
+   * N ends attempts up to N, never a re-run's), or a PR's keys handed out before it closed. Each is deleted
+   * through the one delete (lease-ends.ts); a deletion that fails marks its lease ending, and the
+   * reconciler tries again with backoff until the key expires.
+   */
+  private async clean(job: Job, context: { delivery: string; event: string }): Promise<void> {
+    const leases = await this.deps.leases.list(job.identity.repository_id).catch((error: unknown) => {
+      this.deps.log.warning(
+        `could not read the leases of ${job.identity.repository} for delivery ${context.delivery} (${safeText(messageOf(error))}).`,
+      );
+      return [];
+    });
+    const ending = leases.filter((lease) =>
+      job.kind === 'run' ? endsWithRun(leaseFacts(lease), job.run) : endsWithPullRequest(leaseFacts(lease), job.pr),
+    );
+    const reason = job.kind === 'run' ? `run ${job.run.runId} attempt ${job.run.attempt} completed` : `PR #${job.pr.number} closed`;
+    const end = { why: 'webhook' as const, action: 'webhook' as const, reason, ...context };
+    for (const lease of ending) {
+      await endLeasedKey(lease, end, this.endDeps).catch(async (error: unknown) => {
+        this.deps.log.warning(`could not delete ${lease.keyId} (${reason}: ${safeText(messageOf(error))}); the reconciler tries again.`);
+        await this.deps.leases.failedToEnd(lease, reason, context.delivery, this.deps.now()).catch(() => undefined);
+      });
+    }
+  }
+
+  private get endDeps() {
+    return {
+      cleanup: () => this.deps.venice().forCleanup(),
+      leases: this.deps.leases,
+      audit: this.deps.audit,
+      log: this.deps.log,
+      changed: () => this.deps.listing.changed(),
     };
-    if (!/^[1-9]\d{0,15}$/.test(identity.repository_id) || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(identity.repository))
-      return undefined;
-    if (event === 'workflow_run' && payload.action === 'completed') {
-      const runId = String((payload.workflow_run as { id?: unknown } | undefined)?.id ?? '');
-      if (!/^[1-9]\d{0,12}$/.test(runId)) return undefined;
-      return { finished: { repository: identity.repository, kind: 'run', value: runId }, identity };
-    }
-    if (event === 'pull_request' && payload.action === 'closed') {
-      const pr = String(payload.number ?? '');
-      if (!/^[1-9]\d{0,8}$/.test(pr)) return undefined;
-      return { finished: { repository: identity.repository, kind: 'pr', value: pr }, identity };
-    }
-    return undefined;
-  }
-
-  /** Deletes the keys of a finished run (job and run keys) or PR (all), retrying; each deletion audited. */
-  private async clean(
-    finished: Omit<Finished, 'until'>,
-    context: { delivery: string; event: string; rule: string } | undefined,
-  ): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const blocked = await this.deps.guard.blockedForMs();
-        if (blocked > 0) await this.deps.sleep(blocked);
-        const keys = ownedKeys(await this.deps.listing.keys(), finished.repository).filter((key) =>
-          finished.kind === 'run'
-            ? key.tag.runId === finished.value && (key.tag.scope === 'job' || key.tag.scope === 'run')
-            : String(key.tag.pr) === finished.value,
-        );
-        if (keys.length === 0) return;
-        const client = this.deps.venice().forCleanup();
-        for (const key of keys) {
-          const outcome = await client.deleteKey(key.id).finally(() => this.deps.listing.changed());
-          this.deps.log.info(`deleted ${key.id} (${finished.kind} ${finished.value} of ${finished.repository} is over)`);
-          this.deps.audit({
-            action: 'webhook',
-            outcome: outcome === 'deleted' ? 'deleted' : 'already-gone',
-            status: 200,
-            repository: finished.repository,
-            keyId: key.id,
-            rule: context?.rule,
-            delivery: context?.delivery,
-            event: context?.event,
-            reason: context ? undefined : `reconciled: ${finished.kind} ${finished.value} is over`,
-          });
-        }
-        return;
-      } catch (error) {
-        if (attempt >= ATTEMPTS) {
-          this.deps.log.warning(
-            `could not delete the keys of ${finished.kind} ${finished.value} of ${finished.repository} (${safeText(messageOf(error))}); the reconcile tries again.`,
-          );
-          return;
-        }
-        await this.deps.sleep(Math.min(30_000, 1_000 * 2 ** attempt));
-      }
-    }
-  }
-
-  /** The safety net: keys of every run and PR heard finished (within a week) are looked for again. */
-  async reconcile(): Promise<void> {
-    const now = this.deps.now();
-    for (const [key, finished] of this.finished) {
-      if (finished.until <= now) this.finished.delete(key);
-      else await this.clean(finished, undefined);
-    }
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
     this.queue = this.queue.then(work, work);
     return this.queue;
   }
+}
 
-  private rememberFinished(finished: Omit<Finished, 'until'>, now: number): void {
-    this.finished.set(`${finished.repository.toLowerCase()} ${finished.kind} ${finished.value}`, {
-      ...finished,
-      until: now + FINISHED_MEMORY_MS,
-    });
-    if (this.finished.size > MAX_FINISHED_REMEMBERED) this.finished.delete(this.finished.keys().next().value as string);
+/** What a delivery says is over, and the repository's identity; undefined when it says nothing the broker acts on. */
+type Job = { identity: Record<string, string> } & (
+  | { kind: 'run'; run: { runId: string; attempt: number } }
+  | { kind: 'pr'; pr: { number: number; closedAt: number } }
+);
+
+function jobOf(event: string, payload: Record<string, unknown>, now: number): Job | undefined {
+  const repository = payload.repository as { id?: unknown; full_name?: unknown; owner?: { id?: unknown; login?: unknown } } | undefined;
+  const identity = {
+    repository_id: String(repository?.id ?? ''),
+    repository_owner_id: String(repository?.owner?.id ?? ''),
+    repository: typeof repository?.full_name === 'string' ? repository.full_name : '',
+    repository_owner: typeof repository?.owner?.login === 'string' ? repository.owner.login : '',
+  };
+  if (!/^[1-9]\d{0,15}$/.test(identity.repository_id) || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(identity.repository)) return undefined;
+  if (event === 'workflow_run' && payload.action === 'completed') {
+    const run = payload.workflow_run as { id?: unknown; run_attempt?: unknown } | undefined;
+    const runId = String(run?.id ?? '');
+    const attempt =
+      typeof run?.run_attempt === 'number' && Number.isSafeInteger(run.run_attempt) && run.run_attempt > 0 ? run.run_attempt : 1;
+    return /^[1-9]\d{0,12}$/.test(runId) ? { identity, kind: 'run', run: { runId, attempt } } : undefined;
   }
+  if (event === 'pull_request' && payload.action === 'closed') {
+    const number = prNumberOf(payload.number);
+    // When it closed (GitHub's closed_at); a delivery without one is taken as closed now.
+    const closedText = (payload.pull_request as { closed_at?: unknown } | undefined)?.closed_at;
+    const closedAt = typeof closedText === 'string' && !Number.isNaN(Date.parse(closedText)) ? Date.parse(closedText) : now;
+    return number === undefined ? undefined : { identity, kind: 'pr', pr: { number, closedAt } };
+  }
+  return undefined;
 }

@@ -1,20 +1,23 @@
 /**
  * The preview lifecycle through the broker, for callers whose rule allows it (rotate, revoke, sweep):
- * the same semantics as the direct path, decided from the shared listing and the keys' tags, only ever
- * for the caller's own repository.
+ * the same semantics as the direct path (core/ownership.ts decides for both), read from the broker's
+ * leases, only ever for the caller's own repository.
  * - rotate: after a preview key is minted, the older preview keys of the same PR (from the token) and
- *   slot are deleted;
+ *   slot are deleted, older by hand-out time;
  * - revoke: every key of one PR (all slots, and job and run keys still alive for it);
  * - sweep: the caller lists its repository's keys (never a secret), asks GitHub which PRs are closed and
  *   which runs have completed, and names the keys to delete; the broker deletes those that are its
  *   repository's and not `kept`.
- * A dry run lists what would go and deletes nothing.
+ * A dry run lists what would go and deletes nothing. Each key's end is one audit line (lease-ends.ts).
  */
-import { type DeletedKeys, deleteKeys, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
+import type { DeletedKeys } from '../../core/delete-keys.js';
 import type { KeyTag } from '../../core/description-tag.js';
+import { endsWithPullRequest, isKeyId, isOlderInSlot, isSweepable, prFromRef, prNumberOf } from '../../core/ownership.js';
 import type { CallerClaims } from './caller-token.js';
 import type { Operation, Rule } from './config.js';
-import { isVeniceKeyId, type OperationDeps, prFromRef, Refusal } from './key-operations.js';
+import { type OperationDeps, Refusal } from './key-operations.js';
+import { endLeasedKeys, type LeaseEndDeps, type WhyItEnds } from './lease-ends.js';
+import { type Lease, leaseFacts } from './leases.js';
 
 export function requireOperation(rule: Rule, operation: Operation): void {
   if (!rule.operations.includes(operation)) {
@@ -24,7 +27,7 @@ export function requireOperation(rule: Rule, operation: Operation): void {
   }
 }
 
-/** A key as the broker shows it to its repository: never the secret. */
+/** A key as the broker shows it to its repository: never the secret. `createdAt` is when it was handed out. */
 export interface ListedOwnedKey {
   id: string;
   description: string;
@@ -33,49 +36,42 @@ export interface ListedOwnedKey {
   tag: { pr: number | undefined; scope: KeyTag['scope']; slot: string | undefined; runId: string; runAttempt: string };
 }
 
-function shown(key: OwnedKey): ListedOwnedKey {
-  const { pr, scope, slot, runId, runAttempt } = key.tag;
+function shown(lease: Lease): ListedOwnedKey {
+  const { pr, scope, slot, runId, runAttempt } = lease;
   return {
-    id: key.id,
-    description: key.description,
-    createdAt: key.createdAt,
-    expiresAt: key.expiresAt,
+    id: lease.keyId,
+    description: lease.description,
+    createdAt: new Date(lease.handedOutAt).toISOString(),
+    expiresAt: new Date(lease.expiresAt).toISOString(),
     tag: { pr, scope, slot, runId, runAttempt },
   };
 }
 
-async function ownedByCaller(claims: CallerClaims, deps: OperationDeps): Promise<OwnedKey[]> {
-  return ownedKeys(await deps.listing.keys(), claims.repository);
+export function leaseEndDeps(deps: OperationDeps): LeaseEndDeps {
+  return {
+    cleanup: () => deps.venice().forCleanup(),
+    leases: deps.leases,
+    audit: deps.audit,
+    log: deps.log,
+    changed: () => deps.listing.changed(),
+  };
 }
 
-async function remove(
-  keys: OwnedKey[],
-  claims: CallerClaims,
-  deps: OperationDeps,
-  options: { dryRun: boolean; why: string; readFirst?: boolean },
-) {
-  const client = deps.venice().forCleanup();
-  try {
-    return await deleteKeys(keys, { io: deps.log, client, repository: claims.repository }, options);
-  } finally {
-    if (!options.dryRun) deps.listing.changed();
-  }
+const NOTHING: DeletedKeys = { ids: [], spent: { usd: 0, diem: 0 }, unread: 0 };
+
+function end(leases: Lease[], why: WhyItEnds, deps: OperationDeps, dryRun = false): Promise<DeletedKeys> {
+  return dryRun ? Promise.resolve(NOTHING) : endLeasedKeys(leases, why, leaseEndDeps(deps));
 }
 
-/** After a preview key is minted with rotate: the older keys of its PR and slot go. */
-export async function rotateAfterMint(claims: CallerClaims, newKey: { id: string; tag: KeyTag }, deps: OperationDeps): Promise<string[]> {
-  const keys = (await ownedByCaller(claims, deps)).filter(
-    (key) => key.tag.scope === 'pr' && key.tag.pr === newKey.tag.pr && key.tag.slot === newKey.tag.slot && key.id !== newKey.id,
-  );
-  const created = (await deps.listing.keys()).find((key) => key.id === newKey.id)?.createdAt;
-  // Only older keys: a run for a later push may already have minted a newer one, which must stay.
-  const older = keys.filter((key) =>
-    key.createdAt && created
-      ? Date.parse(key.createdAt) < Date.parse(created)
-      : Number(key.tag.runId) < Number(newKey.tag.runId) ||
-        (key.tag.runId === newKey.tag.runId && Number(key.tag.runAttempt) < Number(newKey.tag.runAttempt)),
-  );
-  return (await remove(older, claims, deps, { dryRun: false, why: 'rotated out' })).ids;
+/** After a preview key is minted with rotate: the keys of its PR and slot handed out before it go. */
+export async function rotateAfterMint(claims: CallerClaims, newKey: { id: string }, deps: OperationDeps): Promise<string[]> {
+  const leases = await deps.leases.list(claims.repository_id);
+  const newest = leases.find((lease) => lease.keyId === newKey.id);
+  if (!newest) return [];
+  // Only older keys: a run for a later push may already have handed out a newer one, which must stay.
+  const older = leases.filter((lease) => lease.keyId !== newKey.id && isOlderInSlot(leaseFacts(lease), leaseFacts(newest)));
+  const reason = `rotated out by ${newKey.id} (PR #${newest.pr}, slot ${newest.slot})`;
+  return (await end(older, { why: 'rotate', action: 'rotate', reason }, deps)).ids;
 }
 
 /**
@@ -85,8 +81,8 @@ export async function rotateAfterMint(claims: CallerClaims, newKey: { id: string
 export function prToRevoke(claims: CallerClaims, body: Record<string, unknown>, rule: Rule): number {
   const fromToken = prFromRef(claims.ref);
   const asked = body['pr-number'];
-  const requested = typeof asked === 'number' || (typeof asked === 'string' && asked !== '') ? Number(asked) : undefined;
-  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1 || requested > 999_999_999)) {
+  const requested = asked === undefined || asked === '' ? undefined : prNumberOf(asked);
+  if (requested === undefined && asked !== undefined && asked !== '') {
     throw new Refusal(400, 'field pr-number must be a pull request number, e.g. 7.', { rule: rule.name });
   }
   if (fromToken !== undefined) {
@@ -108,10 +104,10 @@ export function prToRevoke(claims: CallerClaims, body: Record<string, unknown>, 
 
 export async function revokeForCaller(claims: CallerClaims, rule: Rule, body: Record<string, unknown>, deps: OperationDeps) {
   const pr = prToRevoke(claims, body, rule);
-  const keys = (await ownedByCaller(claims, deps)).filter((key) => key.tag.pr === pr);
+  const leases = (await deps.leases.list(claims.repository_id)).filter((lease) => endsWithPullRequest(leaseFacts(lease), { number: pr }));
   const dryRun = dryRunOf(body);
-  const deleted: DeletedKeys = await remove(keys, claims, deps, { dryRun, why: `PR #${pr} revoked`, readFirst: true });
-  return { pr, dryRun, keys: keys.map(shown), deleted };
+  const deleted = await end(leases, { why: 'revoke', action: 'revoke', reason: `PR #${pr} revoked` }, deps, dryRun);
+  return { pr, dryRun, keys: leases.map(shown), deleted };
 }
 
 /** `dry-run` as JSON or as the input writes it. */
@@ -120,17 +116,19 @@ function dryRunOf(body: Record<string, unknown>): boolean {
 }
 
 export async function listForCaller(claims: CallerClaims, deps: OperationDeps): Promise<ListedOwnedKey[]> {
-  return (await ownedByCaller(claims, deps)).map(shown);
+  return (await deps.leases.list(claims.repository_id)).map(shown);
 }
 
 export async function sweepForCaller(claims: CallerClaims, rule: Rule, body: Record<string, unknown>, deps: OperationDeps) {
   const ids = body.ids;
-  if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => typeof id === 'string' && isVeniceKeyId(id))) {
+  if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => isKeyId(id))) {
     throw new Refusal(400, 'the body must be {"ids": [...]}: up to 500 key ids from GET /v1/keys.', { rule: rule.name });
   }
   const dryRun = dryRunOf(body);
   // Only keys of the caller's repository, and never a job key its owner chose to keep (skip-delete).
-  const keys = (await ownedByCaller(claims, deps)).filter((key) => ids.includes(key.id) && key.tag.scope !== 'kept');
-  const deleted = await remove(keys, claims, deps, { dryRun, why: 'swept' });
-  return { dryRun, keys: keys.map(shown), deleted, refused: ids.length - keys.length };
+  const leases = (await deps.leases.list(claims.repository_id)).filter(
+    (lease) => ids.includes(lease.keyId) && isSweepable(leaseFacts(lease)),
+  );
+  const deleted = await end(leases, { why: 'sweep', action: 'sweep', reason: 'swept: its PR closed or its run completed' }, deps, dryRun);
+  return { dryRun, keys: leases.map(shown), deleted, refused: ids.length - leases.length };
 }

@@ -6,6 +6,10 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Why a lease ends: one audit line each, and broker_leases_ended_total{why}. */
+export const LEASE_ENDS = ['post', 'rotate', 'revoke', 'sweep', 'webhook', 'expiry', 'operator', 'failed-hand-out'] as const;
+export type LeaseEnd = (typeof LEASE_ENDS)[number];
+
 export type MetricsSources = {
   /** Callers of this replica waiting for a turn. */
   queueDepth: () => number;
@@ -55,6 +59,12 @@ export class BrokerMetrics {
     help: 'Calls to the shared store (Redis) that failed.',
     registers: [this.registry],
   });
+  readonly leasesEnded = new Counter({
+    name: 'broker_leases_ended_total',
+    help: 'Leases ended, by why (post, rotate, revoke, sweep, webhook, expiry, operator, failed-hand-out).',
+    labelNames: ['why'] as const,
+    registers: [this.registry],
+  });
   readonly orphansReconciled = new Counter({
     name: 'broker_orphans_reconciled_total',
     help: 'Keys minted but never handed out, found in the mint journal and deleted.',
@@ -85,6 +95,7 @@ export class BrokerMetrics {
       }
     }
     for (const result of ['ok', 'failed']) this.jwksRefreshes.labels(result);
+    for (const why of LEASE_ENDS) this.leasesEnded.labels(why);
   }
 
   /** A Venice request's route without ids or query: "GET /api_keys/{id}", "POST /api_keys". */

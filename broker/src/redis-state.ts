@@ -21,11 +21,27 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { safeText } from '../../core/safe-text.js';
-import { arrivalMarginMs, LeftQueue, QueueFull } from './fair-queue.js';
-import { isIntent } from './memory-state.js';
+import { arrivalMarginMs, LeftQueue } from './fair-queue.js';
 import {
+  ABANDON,
+  END_LEASE,
+  EXPIRED_LEASES,
+  HAND_OUT,
+  HELD,
+  HOLD,
+  JOURNAL,
+  LEAVE,
+  LIST_LEASES,
+  MINT_ADMIT,
+  TAKE,
+  WINDOW_CREATES,
+  WINDOW_FREES,
+} from './redis-scripts.js';
+import {
+  type Admission,
   type CreateQueue,
-  type MintIntent,
+  type LeaseStore,
+  type Mints,
   maxHoldMs,
   type SharedState,
   type StoreProblem,
@@ -34,214 +50,60 @@ import {
 } from './shared-state.js';
 
 const P = '{vkb}:';
+/** The queue's keys, KEYS[1..9] of every queue script (see redis-scripts.ts). */
 const QUEUE_KEYS = ['turns', 'waiters', 'waiter-repo', 'waiter-seen', 'waiter-taking', 'held', 'seq', 'served', 'served-count'].map(
   (name) => P + name,
 );
+/** Every other key, by name. */
+const KEY = {
+  held: `${P}held`,
+  journal: `${P}journal`,
+  leases: `${P}leases`,
+  leasePrefix: `${P}lease:`,
+  lease: (keyId: string) => `${P}lease:${keyId}`,
+  repositoryLeases: (repositoryId: string) => `${P}leases:${repositoryId}`,
+  inFlight: (repositoryId: string) => `${P}in-flight:${repositoryId}`,
+  idempotency: (repositoryId: string, key: string | undefined) => (key ? `${P}idem:${repositoryId}:${key}` : `${P}idem:none`),
+  readyProbe: `${P}ready-probe`,
+};
 /** How long queue bookkeeping (who was served last, the arrival counter) outlives its last use. */
 const QUEUE_KEY_TTL_MS = 86_400_000;
+/** How long a lease is kept past its key's expiry: for the reconciler's "expired" audit line. */
+const LEASE_GRACE_MS = 3_600_000;
 
-/** Redis's own clock, in ms: every script that reads the time starts with this. */
-const NOW_MS = `
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`;
+type Run = (...args: (string | number)[]) => Promise<unknown>;
+type Scripted = Redis &
+  Record<
+    | 'vkbMintAdmit'
+    | 'vkbTake'
+    | 'vkbLeave'
+    | 'vkbWindowCreates'
+    | 'vkbWindowFrees'
+    | 'vkbHandOut'
+    | 'vkbAbandon'
+    | 'vkbListLeases'
+    | 'vkbExpiredLeases'
+    | 'vkbEndLease'
+    | 'vkbHeld'
+    | 'vkbHold'
+    | 'vkbJournal',
+    Run
+  >;
 
-const COMMON = `${NOW_MS}
-local function drop(id)
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('HDEL', KEYS[5], id)
-end
-local function prune(now, stale)
-  local seen = redis.call('HGETALL', KEYS[4])
-  for i = 1, #seen, 2 do
-    if tonumber(seen[i + 1]) < now - stale then drop(seen[i]) end
-  end
-end
-local function turn_time(now, n, per, window, margin)
-  local recent = redis.call('ZRANGE', KEYS[1], -per, -1, 'WITHSCORES')
-  local times = {}
-  for i = 2, #recent, 2 do times[#times + 1] = tonumber(recent[i]) end
-  local at = now
-  for i = 0, n do
-    if #times < per then at = now else at = math.max(now, times[#times - per + 1] + window + margin) end
-    times[#times + 1] = at
-  end
-  return at
-end
-local function touch(ttl)
-  for i = 1, #KEYS do
-    if i ~= 6 then redis.call('PEXPIRE', KEYS[i], ttl) end -- not the hold: it ends when Venice said
-  end
-end
-`;
-
-/** ARGV: id, repository, perWindow, windowMs, marginMs, timeoutMs, staleMs, keyTtlMs → {1, seq} or {0, ms past the timeout}. */
-const ADMIT = `${COMMON}
-local id, repo = ARGV[1], ARGV[2]
-local per, window, margin, timeout, stale = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local now = now_ms()
-prune(now, stale)
-local counts = {}
-for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local r = redis.call('HGET', KEYS[3], w)
-  if r then counts[r] = (counts[r] or 0) + 1 end
-end
-local own = counts[repo] or 0
-local ahead = own
-for r, c in pairs(counts) do
-  if r ~= repo then ahead = ahead + math.min(c, own + 1) end
-end
-local wait = turn_time(now, ahead, per, window, margin) - now
-if wait > timeout then return {0, wait - timeout} end
-local seq = redis.call('INCR', KEYS[7])
-redis.call('ZADD', KEYS[2], seq, id)
-redis.call('HSET', KEYS[3], id, repo)
-redis.call('HSET', KEYS[4], id, now)
-touch(tonumber(ARGV[8]))
-return {1, seq}
-`;
-
-/**
- * ARGV: id, repository, seq, perWindow, windowMs, marginMs, staleMs, turnId, keyTtlMs, maxHoldMs →
- * {1, 0} (taken) or {0, ms until its turn}. A hold longer than maxHoldMs is cut to it (see maxHoldMs).
- */
-const TAKE = `${COMMON}
-local id, repo, seq = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local per, window, margin, stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local now = now_ms()
-prune(now, stale)
-if not redis.call('ZSCORE', KEYS[2], id) then
-  redis.call('ZADD', KEYS[2], seq, id)
-  redis.call('HSET', KEYS[3], id, repo)
-end
-redis.call('HSET', KEYS[4], id, now)
-redis.call('HSET', KEYS[5], id, 1)
-local lists, repos, pos, served = {}, {}, {}, {}
-for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if redis.call('HEXISTS', KEYS[5], w) == 1 then
-    local r = redis.call('HGET', KEYS[3], w)
-    if not lists[r] then
-      lists[r] = {}
-      repos[#repos + 1] = r
-      pos[r] = #repos
-      served[r] = tonumber(redis.call('HGET', KEYS[8], r) or '-1')
-    end
-    table.insert(lists[r], w)
-  end
-end
-table.sort(repos, function(a, b)
-  if served[a] ~= served[b] then return served[a] < served[b] end
-  return pos[a] < pos[b]
-end)
-local index, n, rank = -1, 0, 1
-while index < 0 do
-  local any = false
-  for _, r in ipairs(repos) do
-    local w = lists[r][rank]
-    if w then
-      any = true
-      if w == id then index = n end
-      n = n + 1
-    end
-  end
-  if not any then break end
-  rank = rank + 1
-end
-local at = turn_time(now, math.max(index, 0), per, window, margin)
-local held = redis.call('PTTL', KEYS[6])
-if held > tonumber(ARGV[10]) then
-  held = tonumber(ARGV[10])
-  redis.call('PEXPIRE', KEYS[6], held) -- a hold longer than any Venice asks for is cut where it is read
-end
-if held > 0 then at = math.max(at, now + held) end
-if index == 0 and at <= now then
-  redis.call('ZADD', KEYS[1], now, ARGV[8])
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(per + 1))
-  drop(id)
-  redis.call('HSET', KEYS[8], repo, redis.call('INCR', KEYS[9]))
-  touch(tonumber(ARGV[9]))
-  return {1, 0}
-end
-return {0, at - now}
-`;
-
-const LEAVE = `${COMMON}
-drop(ARGV[1])
-return 1
-`;
-
-/** ARGV: windowMs, marginMs → turns taken in the current window. */
-const WINDOW_CREATES = `${COMMON}
-return redis.call('ZCOUNT', KEYS[1], '(' .. (now_ms() - tonumber(ARGV[1]) - tonumber(ARGV[2])), '+inf')
-`;
-
-/** ARGV: windowMs, marginMs → ms until the oldest turn of the current window ages out (0: none). */
-const WINDOW_FREES = `${COMMON}
-local now = now_ms()
-local span = tonumber(ARGV[1]) + tonumber(ARGV[2])
-local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-if #oldest == 0 then return 0 end
-return tonumber(oldest[2]) + span - now
-`;
-
-/**
- * KEYS: the journal hash. ARGV: intent id, the intent as JSON (no deadline), withinMs. The deadline is
- * Redis's now + withinMs, so every replica judges it on one clock.
- */
-const INTEND = `${NOW_MS}
-local intent = cjson.decode(ARGV[2])
-intent['deadline'] = now_ms() + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(intent))
-return 1
-`;
-
-/** KEYS: the repository's in-flight set. ARGV: mintId, limit, ttlMs → -1 (counted) or the number in progress. */
-const CLAIM = `${NOW_MS}
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= tonumber(ARGV[2]) then return count end
-local ttl = tonumber(ARGV[3])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return -1
-`;
-
-const IN_FLIGHT = `${NOW_MS}
-return redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
-`;
-
-/** KEYS: the hold. ARGV: maxHoldMs → ms held (0: none); a longer hold is cut to maxHoldMs. */
-const HELD = `
-local held = redis.call('PTTL', KEYS[1])
-if held > tonumber(ARGV[1]) then
-  held = tonumber(ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], held)
-end
-return math.max(held, 0)
-`;
-
-/** KEYS: the hold. ARGV: ms (already cut to maxHoldMs). Lengthens the hold, never shortens it. */
-const HOLD = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
-return 1
-`;
-
-type Scripted = Redis & {
-  vkbAdmit: (...args: (string | number)[]) => Promise<[number, number]>;
-  vkbTake: (...args: (string | number)[]) => Promise<[number, number]>;
-  vkbLeave: (...args: (string | number)[]) => Promise<number>;
-  vkbWindowCreates: (...args: (string | number)[]) => Promise<number>;
-  vkbWindowFrees: (...args: (string | number)[]) => Promise<number>;
-  vkbIntend: (...args: (string | number)[]) => Promise<number>;
-  vkbClaim: (...args: (string | number)[]) => Promise<number>;
-  vkbInFlight: (...args: (string | number)[]) => Promise<number>;
-  vkbHold: (...args: (string | number)[]) => Promise<number>;
-  vkbHeld: (...args: (string | number)[]) => Promise<number>;
+const SCRIPTS: Record<string, { numberOfKeys: number; lua: string }> = {
+  vkbMintAdmit: { numberOfKeys: QUEUE_KEYS.length + 4, lua: MINT_ADMIT },
+  vkbTake: { numberOfKeys: QUEUE_KEYS.length + 1, lua: TAKE },
+  vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
+  vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
+  vkbWindowFrees: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_FREES },
+  vkbHandOut: { numberOfKeys: 6, lua: HAND_OUT },
+  vkbAbandon: { numberOfKeys: 3, lua: ABANDON },
+  vkbListLeases: { numberOfKeys: 1, lua: LIST_LEASES },
+  vkbExpiredLeases: { numberOfKeys: 1, lua: EXPIRED_LEASES },
+  vkbEndLease: { numberOfKeys: 4, lua: END_LEASE },
+  vkbHeld: { numberOfKeys: 1, lua: HELD },
+  vkbHold: { numberOfKeys: 1, lua: HOLD },
+  vkbJournal: { numberOfKeys: 1, lua: JOURNAL },
 };
 
 export interface RedisStateOptions {
@@ -256,6 +118,8 @@ export interface RedisStateOptions {
   onError: (error: unknown) => void;
   /** Where "out of reach" and "reachable again" are said, naming the address (never the password). */
   log?: { info: (message: string) => void; warning: (message: string) => void };
+  /** Each command sent (a test counts a mint's round trips). */
+  onCommand?: () => void;
 }
 
 /** host:port of a Redis URL: what the broker's lines name (never the user or password). */
@@ -306,25 +170,14 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       done();
     });
   });
-  const scripts = {
-    vkbAdmit: { numberOfKeys: QUEUE_KEYS.length, lua: ADMIT },
-    vkbTake: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE },
-    vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
-    vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
-    vkbWindowFrees: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_FREES },
-    vkbIntend: { numberOfKeys: 1, lua: INTEND },
-    vkbClaim: { numberOfKeys: 1, lua: CLAIM },
-    vkbInFlight: { numberOfKeys: 1, lua: IN_FLIGHT },
-    vkbHold: { numberOfKeys: 1, lua: HOLD },
-    vkbHeld: { numberOfKeys: 1, lua: HELD },
-  };
-  for (const [name, definition] of Object.entries(scripts)) redis.defineCommand(name, definition);
+  for (const [name, definition] of Object.entries(SCRIPTS)) redis.defineCommand(name, definition);
 
   const unavailable = (error: unknown): StoreUnavailable => {
     const { problem, text } = describeRedisError(error);
     return new StoreUnavailable(problem, `the broker's store (Redis at ${address}) ${text}`);
   };
   const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    options.onCommand?.();
     try {
       return await run();
     } catch (error) {
@@ -332,48 +185,34 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       throw unavailable(error);
     }
   };
-  const journalKey = `${P}journal`;
-  const inFlightKey = (repository: string) => `${P}in-flight:${repository}`;
-  const held = `${P}held`;
   const maxHold = maxHoldMs(options.windowMs);
   const holdMs = (ms: number): number => Math.max(1, Math.min(maxHold, Math.ceil(ms)));
+  const queue = new RedisQueue(redis, options, call);
 
   return {
     kind: 'redis',
-    queue: new RedisQueue(redis, options, call),
-    inFlight: {
-      claim: async (repository, mintId, limit, untilMs) => {
-        const ttl = Math.max(1_000, Math.round(untilMs - Date.now()));
-        const result = await call(() => redis.vkbClaim(inFlightKey(repository), mintId, limit, ttl));
-        return result < 0 ? undefined : result;
-      },
-      release: async (repository, mintId) => void (await call(() => redis.zrem(inFlightKey(repository), mintId))),
-      count: (repository) => call(() => redis.vkbInFlight(inFlightKey(repository))),
-    },
+    queue,
+    mints: redisMints(redis, queue, call),
     brake: {
-      holdFor: async (ms) => void (await call(() => redis.vkbHold(held, holdMs(ms)))),
-      holdUnlessHeld: async (ms) => void (await call(() => redis.set(held, '1', 'PX', holdMs(ms), 'NX'))),
+      holdFor: async (ms) => void (await call(() => redis.vkbHold(KEY.held, holdMs(ms)))),
+      holdUnlessHeld: async (ms) => void (await call(() => redis.set(KEY.held, '1', 'PX', holdMs(ms), 'NX'))),
       // Cut to the longest hold Venice asks for: anyone who can write to Redis could set a day.
-      heldForMs: () => call(() => redis.vkbHeld(held, maxHold)),
+      heldForMs: async () => Number(await call(() => redis.vkbHeld(KEY.held, maxHold))),
     },
     journal: {
-      intend: async ({ id, tag, repository, runId }, withinMs) =>
-        void (await call(() => redis.vkbIntend(journalKey, id, JSON.stringify({ id, tag, repository, runId }), Math.round(withinMs)))),
-      handedOut: async (id) => void (await call(() => redis.hdel(journalKey, id))),
       overdue: async () => {
-        const [[seconds, micros], all] = await call(() => Promise.all([redis.time(), redis.hgetall(journalKey)]));
-        const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-        const intents: MintIntent[] = [];
-        for (const text of Object.values(all)) {
-          let intent: unknown;
-          try {
-            intent = JSON.parse(text);
-          } catch {}
-          if (isIntent(intent) && intent.deadline < now) intents.push(intent);
+        const [now, ...flat] = (await call(() => redis.vkbJournal(KEY.journal))) as string[];
+        const intents: { id: string; text: string }[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const [id = '', value = ''] = [flat[i], flat[i + 1]];
+          const bar = value.indexOf('|');
+          if (bar > 0 && Number(value.slice(0, bar)) < Number(now)) intents.push({ id, text: value.slice(bar + 1) });
         }
         return intents;
       },
+      claim: async (id) => (await call(() => redis.hdel(KEY.journal, id))) === 1,
     },
+    leases: redisLeases(redis, call),
     limiter: (points, duration, keyPrefix) =>
       new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${P}limit:${keyPrefix}` }),
     failure: unavailable,
@@ -382,7 +221,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     // A write, not a PING: a Redis at maxmemory with noeviction answers PING and refuses every write.
     ready: async () => {
       try {
-        await redis.set(`${P}ready-probe`, '1', 'PX', 10_000);
+        await redis.set(KEY.readyProbe, '1', 'PX', 10_000);
         return 'ok';
       } catch (error) {
         return describeRedisError(error).problem;
@@ -391,6 +230,100 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     close: async () => {
       redis.disconnect();
     },
+  };
+}
+
+type Call = <T>(run: () => Promise<T>) => Promise<T>;
+
+function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
+  return {
+    admit: async (admission): Promise<Admission> => {
+      const { repositoryId, idempotency } = admission;
+      const id = randomUUID();
+      const reply = (await call(() =>
+        redis.vkbMintAdmit(
+          ...QUEUE_KEYS,
+          KEY.inFlight(repositoryId),
+          KEY.repositoryLeases(repositoryId),
+          KEY.journal,
+          KEY.idempotency(repositoryId, idempotency?.key),
+          ...queue.admitArguments(id, repositoryId),
+          admission.mintId,
+          admission.liveKeys,
+          Math.round(admission.inFlightMs),
+          admission.intent,
+          idempotency?.bodyHash ?? '',
+          idempotency?.ttlMs ?? 0,
+        ),
+      )) as [string, number | string, number?];
+      const [outcome, first, second] = reply;
+      if (outcome === 'admitted') {
+        return {
+          outcome,
+          ticket: queue.ticket(id, repositoryId, Number(first), { mintId: admission.mintId, withinMs: admission.intentWithinMs }),
+        };
+      }
+      if (outcome === 'held' || outcome === 'queue-full') return { outcome, retryAfterMs: Number(first) };
+      if (outcome === 'live-keys') return { outcome, live: Number(first), inFlight: Number(second) };
+      if (outcome === 'replay') return { outcome, sealedAnswer: String(first) };
+      return { outcome: outcome === 'mismatch' ? 'mismatch' : 'in-progress' };
+    },
+    handOut: async (handOut) => {
+      const { idempotency } = handOut;
+      const record = idempotency ? JSON.stringify({ s: 'd', h: idempotency.bodyHash, r: idempotency.sealedAnswer }) : '';
+      const recorded = await call(() =>
+        redis.vkbHandOut(
+          KEY.journal,
+          KEY.lease(handOut.keyId),
+          KEY.leases,
+          KEY.repositoryLeases(handOut.repositoryId),
+          KEY.inFlight(handOut.repositoryId),
+          KEY.idempotency(handOut.repositoryId, idempotency?.key),
+          handOut.mintId,
+          handOut.keyId,
+          handOut.signedLease,
+          handOut.expiresAt,
+          record,
+          idempotency?.ttlMs ?? 0,
+          LEASE_GRACE_MS,
+        ),
+      );
+      return Number(recorded) === 1;
+    },
+    abandon: async ({ mintId, repositoryId, idempotencyKey, dropIntent }) => {
+      await call(() =>
+        redis.vkbAbandon(
+          KEY.inFlight(repositoryId),
+          KEY.journal,
+          KEY.idempotency(repositoryId, idempotencyKey),
+          mintId,
+          dropIntent ? '1' : '0',
+          idempotencyKey ? '1' : '0',
+        ),
+      );
+    },
+  };
+}
+
+function redisLeases(redis: Scripted, call: Call): LeaseStore {
+  return {
+    get: async (keyId) => (await call(() => redis.get(KEY.lease(keyId)))) ?? undefined,
+    list: async (repositoryId) =>
+      (await call(() =>
+        redis.vkbListLeases(repositoryId === undefined ? KEY.leases : KEY.repositoryLeases(repositoryId), KEY.leasePrefix),
+      )) as string[],
+    expired: async () => (await call(() => redis.vkbExpiredLeases(KEY.leases, KEY.leasePrefix))) as string[],
+    update: async (keyId, signedLease) => void (await call(() => redis.set(KEY.lease(keyId), signedLease, 'KEEPTTL', 'XX'))),
+    end: async ({ keyId, repositoryId, idempotencyKey }) =>
+      void (await call(() =>
+        redis.vkbEndLease(
+          KEY.lease(keyId),
+          KEY.leases,
+          KEY.repositoryLeases(repositoryId),
+          KEY.idempotency(repositoryId, idempotencyKey),
+          keyId,
+        ),
+      )),
   };
 }
 
@@ -428,25 +361,27 @@ class RedisQueue implements CreateQueue {
   constructor(
     private readonly redis: Scripted,
     private readonly options: RedisStateOptions,
-    private readonly call: <T>(run: () => Promise<T>) => Promise<T>,
+    private readonly call: Call,
   ) {
     this.pollMs = Math.max(50, Math.min(1_000, options.windowMs / 60));
     this.staleMs = Math.max(2_000, 5 * this.pollMs);
     this.marginMs = arrivalMarginMs(options.windowMs);
   }
 
-  async admit(repository: string): Promise<Ticket> {
+  /** MINT_ADMIT's queue arguments (ARGV 1-9). */
+  admitArguments(id: string, repository: string): (string | number)[] {
     const { perWindow, windowMs, timeoutMs } = this.options;
-    const id = randomUUID();
-    const [admitted, value] = await this.call(() =>
-      this.redis.vkbAdmit(...QUEUE_KEYS, id, repository, perWindow, windowMs, this.marginMs, timeoutMs, this.staleMs, QUEUE_KEY_TTL_MS),
-    );
-    if (admitted !== 1) throw new QueueFull(value);
+    return [id, repository, perWindow, windowMs, this.marginMs, timeoutMs, this.staleMs, QUEUE_KEY_TTL_MS, maxHoldMs(windowMs)];
+  }
+
+  /** The place MINT_ADMIT gave. */
+  ticket(id: string, repository: string, seq: number, intent: Ticket['intent']): RedisTicket {
     const ticket: RedisTicket = {
       id,
       repository,
-      seq: value,
+      seq,
       taken: false,
+      intent,
       leave: () => {
         if (ticket.taken) return;
         // Best effort: a place that cannot be given back now is dropped by the others once it goes quiet.
@@ -463,9 +398,10 @@ class RedisQueue implements CreateQueue {
     try {
       for (;;) {
         if (signal?.aborted) throw new LeftQueue();
-        const [taken, waitMs] = await this.call(() =>
+        const [taken, waitMs] = (await this.call(() =>
           this.redis.vkbTake(
             ...QUEUE_KEYS,
+            KEY.journal,
             waiter.id,
             waiter.repository,
             waiter.seq,
@@ -476,8 +412,10 @@ class RedisQueue implements CreateQueue {
             randomUUID(),
             QUEUE_KEY_TTL_MS,
             maxHoldMs(windowMs),
+            waiter.intent?.mintId ?? '',
+            Math.round(waiter.intent?.withinMs ?? 0),
           ),
-        );
+        )) as [number, number];
         if (taken === 1) {
           waiter.taken = true;
           return;
@@ -496,11 +434,11 @@ class RedisQueue implements CreateQueue {
     return this.waiting.size;
   }
 
-  windowCreates(): Promise<number> {
-    return this.call(() => this.redis.vkbWindowCreates(...QUEUE_KEYS, this.options.windowMs, this.marginMs));
+  async windowCreates(): Promise<number> {
+    return Number(await this.call(() => this.redis.vkbWindowCreates(...QUEUE_KEYS, this.options.windowMs, this.marginMs)));
   }
 
-  windowFreesInMs(): Promise<number> {
-    return this.call(() => this.redis.vkbWindowFrees(...QUEUE_KEYS, this.options.windowMs, this.marginMs));
+  async windowFreesInMs(): Promise<number> {
+    return Number(await this.call(() => this.redis.vkbWindowFrees(...QUEUE_KEYS, this.options.windowMs, this.marginMs)));
   }
 }

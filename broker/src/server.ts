@@ -2,6 +2,8 @@
  * The broker's command:
  *   node broker/dist/server.js --config broker.yaml          serve
  *   node broker/dist/server.js --config broker.yaml --check  validate the config and exit (0: valid)
+ *   node broker/dist/server.js leases --config broker.yaml   an operator's list of the live leases
+ *   node broker/dist/server.js revoke --config broker.yaml   the kill switch (operator.ts)
  * Reads the config, takes the admin key from the environment variable the config names
  * (VENICE_ADMIN_KEY by default; never from the file), listens, and stops cleanly on SIGTERM or SIGINT
  * (a container platform's stop): /readyz turns 503, queued callers are answered 503 with Retry-After,
@@ -11,10 +13,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ActionFailure } from '../../core/errors.js';
 import { AdminKeyRefused, ListenError, type RunningBroker, startBroker } from './broker.js';
-import { ConfigError, parseConfig } from './config.js';
+import { type BrokerConfig, ConfigError, parseConfig } from './config.js';
 import { type Level, logLine } from './log.js';
+import { leasesCommand, OperatorError, revokeCommand } from './operator.js';
 import { judgeRedisUrl } from './redis-url.js';
+import { StoreUnavailable } from './shared-state.js';
 
 const NAME = 'venice-key-broker';
 
@@ -27,32 +32,50 @@ function say(level: Level, message: string, fields?: Record<string, unknown>): v
   process.stderr.write(`${logLine(level, message, Date.now(), fields)}\n`);
 }
 
-async function main(): Promise<void> {
-  let args: { config?: string | undefined; check?: boolean | undefined } = {};
+const USAGE =
+  'usage: node broker/dist/server.js --config broker.yaml [--check]\n' +
+  '       node broker/dist/server.js leases --config broker.yaml [--repository OWNER/NAME] [--json]\n' +
+  '       node broker/dist/server.js revoke --config broker.yaml (--repository OWNER/NAME | --rule NAME | --run ID | --all --yes)';
+
+const OPTIONS = {
+  config: { type: 'string' },
+  check: { type: 'boolean' },
+  repository: { type: 'string' },
+  rule: { type: 'string' },
+  run: { type: 'string' },
+  all: { type: 'boolean' },
+  yes: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+function readArguments() {
   try {
-    args = parseArgs({ options: { config: { type: 'string' }, check: { type: 'boolean' } } }).values;
-  } catch {}
-  const configPath = args.config;
-  if (!configPath) fail('usage: node broker/dist/server.js --config broker.yaml [--check]');
+    const { values, positionals } = parseArgs({ options: OPTIONS, allowPositionals: true });
+    const [command = 'serve', ...rest] = positionals;
+    if (rest.length > 0 || !['serve', 'leases', 'revoke'].includes(command) || !values.config) fail(USAGE);
+    return { ...values, command, config: values.config as string };
+  } catch {
+    fail(USAGE);
+  }
+}
+
+function loadConfig(configPath: string): BrokerConfig {
   let text: string;
   try {
     text = readFileSync(configPath, 'utf8');
   } catch (error) {
     fail(`cannot read the config file ${configPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`);
   }
-  let config: ReturnType<typeof parseConfig>;
   try {
-    config = parseConfig(text);
+    return parseConfig(text);
   } catch (error) {
     if (error instanceof ConfigError) fail(`${configPath}: ${error.message}`);
     throw error;
   }
-  if (args.check) {
-    process.stdout.write(
-      `${NAME}: ${configPath} is valid: ${config.rules.length} rule(s) (${config.rules.map((rule) => rule.name).join(', ')}).\n`,
-    );
-    return;
-  }
+}
+
+/** The admin key from the environment, and the Redis URL judged before anything connects. */
+function secretsOf(config: BrokerConfig): string {
   const adminKey = process.env[config.venice.adminKeyEnv]?.trim() ?? '';
   if (adminKey === '' || /\s/.test(adminKey)) {
     fail(
@@ -65,6 +88,42 @@ async function main(): Promise<void> {
     if ('refuse' in verdict) fail(verdict.refuse);
     if (verdict.warn) say('warning', verdict.warn);
   }
+  return adminKey;
+}
+
+/** leases and revoke: an operator's look at the leases, and the kill switch. */
+async function operate(command: string, config: BrokerConfig, adminKey: string, args: ReturnType<typeof readArguments>): Promise<void> {
+  const io = {
+    out: (line: string) => process.stdout.write(`${line}\n`),
+    err: (line: string) => process.stderr.write(`${NAME}: ${line}\n`),
+    env: process.env,
+  };
+  const selection = { repository: args.repository, rule: args.rule, run: args.run, all: args.all };
+  try {
+    if (command === 'leases') await leasesCommand(config, adminKey, { ...selection, json: args.json === true }, io);
+    else await revokeCommand(config, adminKey, { ...selection, yes: args.yes === true }, io);
+  } catch (error) {
+    if (error instanceof OperatorError || error instanceof StoreUnavailable || error instanceof ActionFailure) fail(error.message);
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = readArguments();
+  const configPath = args.config;
+  const config = loadConfig(configPath);
+  if (args.check) {
+    process.stdout.write(
+      `${NAME}: ${configPath} is valid: ${config.rules.length} rule(s) (${config.rules.map((rule) => rule.name).join(', ')}).\n`,
+    );
+    return;
+  }
+  const adminKey = secretsOf(config);
+  if (args.command !== 'serve') return operate(args.command, config, adminKey, args);
+  await serve(config, adminKey);
+}
+
+async function serve(config: BrokerConfig, adminKey: string): Promise<void> {
   const webhookSecret = config.githubWebhook ? (process.env[config.githubWebhook.secretEnv] ?? '') : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     fail(

@@ -15,16 +15,16 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 export interface Ticket {
   /** Gives the place back (refused, or gone before its turn); harmless once the turn was taken. */
   leave: () => void;
+  /** The mint whose intent's deadline is set afresh when the turn is taken (the create is sent next). */
+  intent?: { mintId: string; withinMs: number } | undefined;
 }
 
 /**
  * Turns to create keys at Venice's window (the whole account's `creates-per-minute`, whichever replica
- * asks), handed out round-robin by repository.
+ * asks), handed out round-robin by repository. Places are given by `mints.admit`.
  */
 export interface CreateQueue {
-  /** A place for a caller of `repository`, or QueueFull (fair-queue.ts) when its turn would come past the timeout. */
-  admit: (repository: string) => Ticket | Promise<Ticket>;
-  /** Waits for the place's turn; LeftQueue when `signal` aborts first. */
+  /** Waits for the place's turn (then refreshes its intent's deadline); LeftQueue when `signal` aborts first. */
   take: (ticket: Ticket, signal?: AbortSignal) => Promise<void>;
   /** Callers of this replica waiting for a turn. */
   depth: () => number;
@@ -34,17 +34,78 @@ export interface CreateQueue {
   windowFreesInMs: () => Promise<number>;
 }
 
-/** Mints in progress per repository (queued or creating), so concurrent mints cannot all slip under live-keys. */
-export interface MintsInFlight {
+/** What a mint asks of the store before it may wait for a turn (one round trip with Redis). */
+export interface MintAdmission {
+  mintId: string;
+  repositoryId: string;
+  /** The rule's live-keys ceiling: live leases plus mints in progress must stay under it. */
+  liveKeys: number;
+  /** The mint's longest life: its in-progress mark lapses after this (a crashed replica's). */
+  inFlightMs: number;
+  /** The signed intent, written now; its deadline is set again when the turn is taken. */
+  intent: string;
+  intentWithinMs: number;
+  /** The caller's Idempotency-Key, the body's hash, and how long a finished mint is remembered. */
+  idempotency: { key: string; bodyHash: string; ttlMs: number } | undefined;
+}
+
+export type Admission =
+  | { outcome: 'admitted'; ticket: Ticket }
+  /** Venice asked the broker to wait (the shared hold). */
+  | { outcome: 'held'; retryAfterMs: number }
+  /** The repository holds `live` live leases and `inFlight` mints in progress, at the ceiling. */
+  | { outcome: 'live-keys'; live: number; inFlight: number }
+  /** The turn would come past the queue timeout. */
+  | { outcome: 'queue-full'; retryAfterMs: number }
+  /** A finished mint with this Idempotency-Key and body: its sealed answer. */
+  | { outcome: 'replay'; sealedAnswer: string }
+  /** A mint with this Idempotency-Key is still in progress. */
+  | { outcome: 'in-progress' }
+  /** This Idempotency-Key came with another body. */
+  | { outcome: 'mismatch' };
+
+/** A finished mint: its lease (signed), and what a retry with its Idempotency-Key gets. */
+export interface HandOut {
+  mintId: string;
+  repositoryId: string;
+  keyId: string;
+  /** When the key expires (epoch ms): the lease lasts until then. */
+  expiresAt: number;
+  signedLease: string;
+  idempotency: { key: string; bodyHash: string; sealedAnswer: string; ttlMs: number } | undefined;
+}
+
+/** The mints in progress: admission, hand-out, and giving up. */
+export interface Mints {
+  admit: (admission: MintAdmission) => Promise<Admission>;
   /**
-   * Counts mint `mintId` for `repository` until `release` or `untilMs` (a crashed replica's count
-   * lapses by itself), unless `limit` are already in progress: then nothing is counted and the number
-   * in progress is returned. Otherwise returns undefined.
+   * Records the lease and ends the mint (its intent, its in-progress mark), in one step. False when the
+   * intent is gone (the reconciler claimed it): the key must then not be handed out.
    */
-  claim: (repository: string, mintId: string, limit: number, untilMs: number) => Promise<number | undefined>;
-  release: (repository: string, mintId: string) => Promise<void>;
-  /** Mints in progress for `repository`. */
-  count: (repository: string) => Promise<number>;
+  handOut: (handOut: HandOut) => Promise<boolean>;
+  /** A mint that hands nothing out: its mark goes, its Idempotency-Key is free again, its intent too when no key can exist. */
+  abandon: (mint: { mintId: string; repositoryId: string; idempotencyKey: string | undefined; dropIntent: boolean }) => Promise<void>;
+}
+
+/** The mint journal: one signed intent per mint in progress, past its deadline when the mint never finished. */
+export interface MintJournal {
+  /** Intents past their deadline, on the store's clock: their ids and signed texts (unverified). */
+  overdue: () => Promise<{ id: string; text: string }[]>;
+  /** Takes the intent out if it is still there (true): whoever takes it decides the key's fate. */
+  claim: (id: string) => Promise<boolean>;
+}
+
+/** The leases, as signed texts (lease-book.ts verifies them). */
+export interface LeaseStore {
+  get: (keyId: string) => Promise<string | undefined>;
+  /** Leases not yet expired: every one, or one repository's (by its id). */
+  list: (repositoryId?: string) => Promise<string[]>;
+  /** Leases whose keys have expired: each given once (then forgotten), for the expiry's audit line. */
+  expired: () => Promise<string[]>;
+  /** Rewrites a lease (a changed state), keeping its life. */
+  update: (keyId: string, signedLease: string) => Promise<void>;
+  /** Ends a lease (its key was deleted), and forgets its Idempotency-Key's answer. */
+  end: (lease: { keyId: string; repositoryId: string; idempotencyKey: string | undefined }) => Promise<void>;
 }
 
 /**
@@ -66,32 +127,6 @@ export interface VeniceBrake {
   heldForMs: () => Promise<number>;
 }
 
-/** A create the broker is about to send, written down before it is sent. */
-export interface MintIntent {
-  id: string;
-  /** The key's tag as Venice's listing shows it in the description (formatTag). */
-  tag: string;
-  repository: string;
-  runId: string;
-  /**
-   * After this (epoch ms, on the store's clock: Redis's own with Redis) a key with this tag that was
-   * never handed out is an orphan. Set by the store from `intend`'s `withinMs`.
-   */
-  deadline: number;
-}
-
-/**
- * The mint journal: an intent before each create, removed once the caller has its answer. An intent
- * still there past its deadline means the key (if Venice made one) reached nobody.
- */
-export interface MintJournal {
-  /** Writes the intent with its deadline `withinMs` from now on the store's clock (one clock for every replica). */
-  intend: (intent: Omit<MintIntent, 'deadline'>, withinMs: number) => Promise<void>;
-  handedOut: (id: string) => Promise<void>;
-  /** Intents past their deadline now, on the store's clock. */
-  overdue: () => Promise<MintIntent[]>;
-}
-
 /** Whether the store takes writes now: `unreachable` (no answer) or `full` (Redis at maxmemory refusing writes). */
 export type StoreHealth = 'ok' | StoreProblem;
 export type StoreProblem = 'unreachable' | 'full';
@@ -99,9 +134,10 @@ export type StoreProblem = 'unreachable' | 'full';
 export interface SharedState {
   kind: 'memory' | 'redis';
   queue: CreateQueue;
-  inFlight: MintsInFlight;
+  mints: Mints;
   brake: VeniceBrake;
   journal: MintJournal;
+  leases: LeaseStore;
   /** A per-key rate limiter (rate-limiter-flexible) in this store: `points` per `durationS`, keys under `prefix`. */
   limiter: (points: number, durationS: number, prefix: string) => RateLimiterAbstract;
   /**

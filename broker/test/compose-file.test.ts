@@ -48,7 +48,8 @@ test('it runs Redis and two brokers on the config it mounts, which keeps the sto
       healthcheck: { test: string[] };
       stop_grace_period: string;
     };
-    expect(broker.environment.BROKER_REDIS_URL).toMatch(/^redis:\/\/redis:6379\//);
+    // Redis asks for a password: the broker refuses a Redis on another host without one.
+    expect(broker.environment.BROKER_REDIS_URL).toMatch(/^redis:\/\/:\$\{BROKER_REDIS_PASSWORD:\?[^}]+\}@redis:6379\//);
     expect(broker.environment[config.venice.adminKeyEnv]).toMatch(/^\$\{VENICE_ADMIN_KEY:\?/);
     expect(broker.volumes).toEqual(['./compose.broker.yaml:/etc/venice-key-broker/broker.yaml:ro']);
     expect(broker.healthcheck.test.join(' ')).toContain(`:${config.listen.port}/readyz`);

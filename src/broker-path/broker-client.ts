@@ -7,10 +7,12 @@
  *
  * Within the step's `timeout`, a request that got no answer (a replica killed mid-request, a dropped
  * connection), a 429, a 503 (a broker draining for a deploy, its store out of reach, Venice failing) and
- * a load balancer's 502/503/504 are tried again, after the Retry-After given. A mint too: a lost
- * attempt's key is the broker's to find (its mint journal) and delete, so a retry costs a key nothing.
+ * a load balancer's 502/503/504 are tried again, after the Retry-After given. A mint too, with the same
+ * Idempotency-Key: a retry after a lost answer gets the same key back, and a 409 (the first attempt is
+ * still in progress) is waited out like a 429.
  * The broker's own 502 (Venice refused the request) is final: trying again cannot change Venice's mind.
  */
+import { randomUUID } from 'node:crypto';
 import type { Deadline } from '../../core/deadline.js';
 import type { DeletedKeys, OwnedKey, Spent } from '../../core/delete-keys.js';
 import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
@@ -18,9 +20,10 @@ import { ActionFailure, messageOf } from '../../core/errors.js';
 import type { HttpTransport } from '../../core/http.js';
 import { type HandleContents, isKeyHandle } from '../../core/key-handle.js';
 import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from '../../core/key-request.js';
+import { isKeyId } from '../../core/ownership.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from '../../core/retry.js';
 import { safeText } from '../../core/safe-text.js';
-import { isApiKey, isKeyId, isoDate, type MintedKey, retryAfterMs } from '../../core/venice-client.js';
+import { isApiKey, isoDate, type MintedKey, retryAfterMs } from '../../core/venice-client.js';
 
 export interface BrokerClientOptions {
   brokerUrl: string;
@@ -91,7 +94,9 @@ export class BrokerClient {
   async mint(fields: Record<string, string>, { rotate = false } = {}): Promise<BrokerMinted> {
     // Retried after a request that got no answer too: a key the lost attempt made was never handed out,
     // and the broker deletes it (its caller hung up, or its mint journal finds it after a crash).
-    const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields);
+    // One Idempotency-Key for this step's mint, the same on every retry: a retry after a lost answer
+    // gets the same key back (the broker keeps it 10 minutes), never a second one.
+    const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, randomUUID());
     const data = json as Record<string, unknown>;
     if (isApiKey(data.apiKey)) this.options.mask(data.apiKey); // before anything else is read or printed
     const tag = parseTag(typeof data.description === 'string' ? data.description : '');
@@ -207,7 +212,13 @@ export class BrokerClient {
     return { apiKey: data.apiKey, keyId: data.id, expiresAt, description: data.description as string, tag };
   }
 
-  private async send(method: 'GET' | 'POST' | 'DELETE', path: string, doing: string, body?: unknown): Promise<unknown> {
+  private async send(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    doing: string,
+    body?: unknown,
+    idempotencyKey?: string,
+  ): Promise<unknown> {
     const { deadline } = this.options;
     return withRetries(
       doing,
@@ -224,6 +235,7 @@ export class BrokerClient {
               authorization: `Bearer ${token}`,
               accept: 'application/json',
               ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+              ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
             },
             body: body === undefined ? undefined : JSON.stringify(body),
             timeoutMs: remaining,
@@ -273,6 +285,15 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
     );
   }
   if (status === 403) return new BrokerError(`the broker's policy refused ${doing} (403).${said}`, { status });
+  if (status === 409) {
+    // The same mint (its Idempotency-Key) is still in progress at the broker: wait, and ask again.
+    return new BrokerError(`the broker is still working on this mint (409) while ${doing}.${said}`, {
+      status,
+      summary,
+      retryable: true,
+      retryAfterMs: retryAfter,
+    });
+  }
   if (status === 429) {
     return new BrokerError(`the broker's create queue is full (429) while ${doing}.${said}`, {
       status,

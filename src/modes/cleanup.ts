@@ -10,8 +10,9 @@ import { deleteInvocationKeys, deleteTaggedKey, spentText } from '../../core/del
 import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
 import { formatDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/errors.js';
+import { isKeyId } from '../../core/ownership.js';
 import { quoted } from '../../core/safe-text.js';
-import { isKeyId, type VeniceClient, VeniceError } from '../../core/venice-client.js';
+import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
 import type { BrokerClient } from '../broker-path/broker-client.js';
 import { type ActionIO, STATE } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';

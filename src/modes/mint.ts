@@ -5,10 +5,11 @@
  * the tag saved in state before the create was sent.
  */
 
-import { deleteInvocationKeys, deleteKeys, ownedKeys } from '../../core/delete-keys.js';
+import { deleteInvocationKeys, deleteKeys, listedFacts, ownedKeys } from '../../core/delete-keys.js';
 import { buildDescription, formatTag, type KeyTag, tagForRequest } from '../../core/description-tag.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import { sealHandle } from '../../core/key-handle.js';
+import { factsOfTag, isOlderInSlot } from '../../core/ownership.js';
 import { quoted } from '../../core/safe-text.js';
 import { createKeyBody, type MintedKey, type VeniceClient } from '../../core/venice-client.js';
 import type { GitHubApi } from '../github/github-api.js';
@@ -124,12 +125,11 @@ async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<st
   const where = `PR #${tag.pr} slot ${tag.slot}`;
   try {
     const deleted = await deps.io.group(`Rotate out older keys of ${where}`, async () => {
-      const keys = ownedKeys(await deps.client.listKeys(), deps.context.repository).filter(
-        (key) => key.tag.scope === 'pr' && key.tag.pr === tag.pr && key.tag.slot === tag.slot,
-      );
-      const newKey = keys.find((key) => key.id === newKeyId);
+      const keys = ownedKeys(await deps.client.listKeys(), deps.context.repository);
+      const listed = keys.find((key) => key.id === newKeyId);
+      const newest = listed ? listedFacts(listed) : factsOfTag(tag);
       // Only older keys: a run for a later push may already have minted a newer one, which must stay.
-      const older = keys.filter((key) => key.id !== newKeyId && isOlder(key, newKey, tag));
+      const older = keys.filter((key) => key.id !== newKeyId && isOlderInSlot(listedFacts(key), newest));
       return (await deleteKeys(older, { ...deps, repository: deps.context.repository }, { why: 'rotated out' })).ids;
     });
     deps.io.info(
@@ -140,17 +140,6 @@ async function rotate(newKeyId: string, tag: KeyTag, deps: MintDeps): Promise<st
     deps.io.warning(`could not delete the older keys of ${where} (${messageOf(error)}); they expire as set.`);
     return [];
   }
-}
-
-/** By creation time when Venice gives it for both keys, else by run id and attempt from the tags. */
-function isOlder(
-  key: { createdAt: string | null; tag: KeyTag },
-  newKey: { createdAt: string | null } | undefined,
-  newTag: KeyTag,
-): boolean {
-  if (key.createdAt && newKey?.createdAt) return Date.parse(key.createdAt) < Date.parse(newKey.createdAt);
-  const [run, newRun] = [Number(key.tag.runId), Number(newTag.runId)];
-  return run < newRun || (run === newRun && Number(key.tag.runAttempt) < Number(newTag.runAttempt));
 }
 
 /**

@@ -4,9 +4,10 @@
  * alive for it). Each key is read before it is deleted, for its spend and to confirm it is still ours.
  */
 
-import { type DeletedKeys, deleteKeys, deleteTaggedKey, type OwnedKey, ownedKeys, spentText } from '../../core/delete-keys.js';
+import { type DeletedKeys, deleteKeys, deleteTaggedKey, listedFacts, type OwnedKey, ownedKeys, spentText } from '../../core/delete-keys.js';
 import { ActionFailure } from '../../core/errors.js';
 import { openRunKey } from '../../core/key-handle.js';
+import { endsWithPullRequest } from '../../core/ownership.js';
 import { quoted } from '../../core/safe-text.js';
 import type { VeniceClient } from '../../core/venice-client.js';
 import type { BrokerClient } from '../broker-path/broker-client.js';
@@ -83,7 +84,9 @@ function revokeThroughBroker(
 
 async function revokeDirect(pr: number, config: Config, deps: RevokeDeps): Promise<{ keys: OwnedKey[]; deleted: DeletedKeys }> {
   const { io, context } = deps;
-  const keys = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) => key.tag.pr === pr);
+  const keys = ownedKeys(await deps.client.listKeys(), context.repository).filter((key) =>
+    endsWithPullRequest(listedFacts(key), { number: pr }),
+  );
   io.info(`${keys.length} key(s) of ${context.repository} PR #${pr} found.`);
   const deleted = await io.group(`Delete the keys of PR #${pr}`, () =>
     deleteKeys(keys, { ...deps, repository: context.repository }, { dryRun: config.dryRun, readFirst: true }),

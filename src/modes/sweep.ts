@@ -6,8 +6,9 @@
  * did answer is still handled, and the step then ends with a warning.
  */
 
-import { deleteKeys, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
+import { deleteKeys, listedFacts, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
+import { isSweepable } from '../../core/ownership.js';
 import { safeText } from '../../core/safe-text.js';
 import type { VeniceClient } from '../../core/venice-client.js';
 import type { BrokerClient } from '../broker-path/broker-client.js';
@@ -55,7 +56,7 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
     for (const key of keys) {
       const { tag } = key;
       let verdict: Verdict;
-      if (tag.scope === 'kept') {
+      if (!isSweepable(listedFacts(key))) {
         verdict = { remove: false, why: 'kept: minted with skip-delete, it is its owner\u2019s until it expires' };
       } else if (tag.scope === 'pr') {
         verdict = await ask(`PR #${tag.pr}`, async () => {

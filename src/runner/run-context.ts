@@ -3,8 +3,10 @@
  * one. Read from the runner's environment and event payload directly rather than through
  * @actions/github, whose entry module loads Octokit: the mint path never talks to GitHub.
  */
+
 import { readFileSync } from 'node:fs';
 import { ActionFailure } from '../../core/errors.js';
+import { prNumberOf } from '../../core/ownership.js';
 import type { Config } from './inputs.js';
 
 export interface RunContext {
@@ -57,18 +59,14 @@ function readEventPayload(path: string | undefined): unknown {
 export function prNumberFromEvent(payload: unknown): number | undefined {
   if (!isObject(payload)) return undefined;
   const pr = payload.pull_request;
-  if (isObject(pr) && isPrNumber(pr.number)) return pr.number;
+  if (isObject(pr) && typeof pr.number === 'number') return prNumberOf(pr.number);
   const issue = payload.issue;
-  if (isObject(issue) && isObject(issue.pull_request) && isPrNumber(issue.number)) return issue.number;
+  if (isObject(issue) && isObject(issue.pull_request) && typeof issue.number === 'number') return prNumberOf(issue.number);
   return undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
-}
-
-function isPrNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
 /** The PR to act for: the pr-number input, else the event's. */

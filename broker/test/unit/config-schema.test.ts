@@ -35,6 +35,8 @@ const CORPUS = [
   ),
   `${HEAD}defaults: { ceilings: ${CEILINGS}, rate-limits: { mint: 5 } }\nrules: [{ name: a, match: { repository_owner_id: 7 } }]\n`,
   `${HEAD}github-webhook: { secret-env: HOOK, reconcile-interval: 5m }\nlimits: { creates-per-minute: 2, create-window: 6s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}github-webhook: { read-timeout: 3s, max-unverified: 4, body-bytes: 65536 }\nmetrics: { listener: INTERNAL, port: 9464 }\nstore: { redis-url-env: R, allow-unauthenticated: true, command-timeout: 5s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}metrics: { listener: api }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   // refused
   rule(`{ name: a, match: { job_workflow_ref: "octo-org/ci/.github/workflows/v.yml@refs/heads/main" }, ceilings: ${CEILINGS} }`),
   rule(`{ name: a, match: { repository_owner: "octo-*", event_name: push }, ceilings: ${CEILINGS} }`),
@@ -54,6 +56,10 @@ const CORPUS = [
   rule(`{ name: a, match: { repository_owner_id: 1 }, allow-skip-delete: "yes", ceilings: ${CEILINGS} }`),
   rule(`{ name: a, match: {}, ceilings: ${CEILINGS} }`),
   `${HEAD}rules: []\n`,
+  `${HEAD}metrics: { listener: api, port: 9090 }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}metrics: { listener: public }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}github-webhook: { max-unverified: 0 }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}store: { allow-unauthenticated: "yes" }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}limits: { creates-per-minute: 50 }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}venice: { api-url: "http://venice.example.com" }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}surprise: true\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
@@ -78,7 +84,7 @@ test("the example config and the operator guide's config are valid under the sch
 });
 
 test('the schema accepts exactly what the parser accepts, over a corpus of both', () => {
-  expect(CORPUS.filter(parserAccepts).length).toBe(7);
+  expect(CORPUS.filter(parserAccepts).length).toBe(9);
   expect(disagreements(SCHEMA)).toEqual([]);
 });
 

@@ -1,8 +1,13 @@
-// The shared state's two homes keep one contract: the same checks run against the in-process state and
-// against a real Redis (redis-state.ts, its Lua scripts included). Mints in flight are counted up to a
-// limit and lapse by themselves; Venice's hold only lengthens; the journal gives back what is overdue;
-// one replica leads at a time; the create queue hands out at most its window's turns, round-robin by
-// repository; and a Redis that is gone makes every call fail with StoreUnavailable, until it is back.
+// The shared state's homes keep one contract: the same checks run against the in-process state, the
+// in-process state with a state-dir, and a real Redis (redis-state.ts, its Lua scripts included). A
+// mint's admission counts live leases and mints in progress against live-keys; a hand-out records the
+// lease and ends the mint in one step, unless the reconciler took its intent; an Idempotency-Key is in
+// progress, then replayed, and another body is a mismatch; the journal gives back what is overdue on the
+// store's clock, and an intent is taken once; leases are listed by repository, updated, ended, and
+// expired once; Venice's hold only lengthens; one replica leads at a time; the create queue hands out at
+// most its window's turns, round-robin by repository; a Redis that is gone makes every call fail with
+// StoreUnavailable, until it is back.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +17,7 @@ import { REDIS_VERSION } from '../../../test/support/redis.ts';
 import { LeftQueue, QueueFull } from '../../src/fair-queue.ts';
 import { memoryState } from '../../src/memory-state.ts';
 import { describeRedisError, redisAddress, redisState } from '../../src/redis-state.ts';
-import { type SharedState, StoreUnavailable } from '../../src/shared-state.ts';
+import { type HandOut, type MintAdmission, type SharedState, StoreUnavailable, type Ticket } from '../../src/shared-state.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((done, fail) => {
@@ -34,49 +39,146 @@ afterAll(async () => {
 
 const homes: [string, () => Promise<SharedState>][] = [
   ['in this process', async () => memoryState({ ...QUEUE, now: Date.now, stateDir: undefined })],
+  [
+    'in this process, with a state-dir',
+    async () => memoryState({ ...QUEUE, now: Date.now, stateDir: mkdtempSync(join(tmpdir(), 'vek-state-')) }),
+  ],
 ];
+
+/** A mint's admission with the contract's defaults; `ticket` is given back unless kept. */
+function admission(overrides: Partial<MintAdmission> = {}): MintAdmission {
+  const mintId = overrides.mintId ?? `m-${randomUUID()}`;
+  return {
+    mintId,
+    repositoryId: 'r1',
+    liveKeys: 100,
+    inFlightMs: 60_000,
+    intent: `signed intent of ${mintId}`,
+    intentWithinMs: 60_000,
+    idempotency: undefined,
+    ...overrides,
+  };
+}
+
+function handOut(mintId: string, keyId: string, overrides: Partial<HandOut> = {}): HandOut {
+  return {
+    mintId,
+    repositoryId: 'r1',
+    keyId,
+    expiresAt: Date.now() + 60_000,
+    signedLease: `lease of ${keyId}`,
+    idempotency: undefined,
+    ...overrides,
+  };
+}
+
+async function admitted(state: SharedState, overrides: Partial<MintAdmission> = {}): Promise<Ticket> {
+  const result = await state.mints.admit(admission(overrides));
+  if (result.outcome !== 'admitted') throw new Error(`not admitted: ${JSON.stringify(result)}`);
+  return result.ticket;
+}
 if (REDIS_VERSION) {
   homes.push(['in Redis', () => redisState({ ...QUEUE, url: (redis as RedisServer).url, onError: () => undefined })]);
 }
 
 describe.each(homes)('the shared state %s', (_, make) => {
-  test('mints in flight: counted up to the limit, released, and lapsing by themselves', async () => {
+  test('live-keys: live leases and mints in progress counted; a hand-out records the lease; an abandoned mint frees its place', async () => {
     const state = await make();
-    const repository = `repo-${Math.random()}`;
-    const until = Date.now() + 60_000;
-    expect(await state.inFlight.claim(repository, 'a', 2, until)).toBeUndefined();
-    expect(await state.inFlight.claim(repository, 'b', 2, until)).toBeUndefined();
-    expect(await state.inFlight.claim(repository, 'c', 2, until)).toBe(2);
-    expect(await state.inFlight.count(repository)).toBe(2);
-    await state.inFlight.release(repository, 'a');
-    expect(await state.inFlight.count(repository)).toBe(1);
-    expect(await state.inFlight.claim(repository, 'd', 3, Date.now() + 1_000)).toBeUndefined();
-    await sleep(1_100);
-    expect(await state.inFlight.count(repository)).toBe(1); // d lapsed; b remains
+    const repositoryId = `repo-${randomUUID()}`;
+    const first = admission({ repositoryId, liveKeys: 2 });
+    const ticket = (await admitted(state, first)) as Ticket;
+    ticket.leave();
+    expect(await state.mints.handOut(handOut(first.mintId, 'k1', { repositoryId }))).toBe(true);
+    expect(await state.leases.list(repositoryId)).toEqual(['lease of k1']);
+    expect(await state.leases.get('k1')).toBe('lease of k1');
+    const second = admission({ repositoryId, liveKeys: 2 });
+    (await admitted(state, second)).leave();
+    expect(await state.mints.admit(admission({ repositoryId, liveKeys: 2 }))).toEqual({ outcome: 'live-keys', live: 1, inFlight: 1 });
+    await state.mints.abandon({ mintId: second.mintId, repositoryId, idempotencyKey: undefined, dropIntent: true });
+    const third = admission({ repositoryId, liveKeys: 2, inFlightMs: 300 });
+    (await admitted(state, third)).leave();
+    // The reconciler takes the third's intent: its hand-out must hand nothing out.
+    expect(await state.journal.claim(third.mintId)).toBe(true);
+    expect(await state.journal.claim(third.mintId)).toBe(false);
+    expect(await state.mints.handOut(handOut(third.mintId, 'k3', { repositoryId }))).toBe(false);
+    expect(await state.leases.get('k3')).toBeUndefined();
+    await sleep(400); // its mark lapses by itself (a crashed replica's)
+    expect(await state.mints.admit(admission({ repositoryId, liveKeys: 1 }))).toEqual({ outcome: 'live-keys', live: 1, inFlight: 0 });
     await state.close();
   });
 
-  test("Venice's hold only lengthens, and ends", async () => {
+  test("an Idempotency-Key: in progress, then the same answer again; another body is a mismatch; the lease's end forgets it", async () => {
+    const state = await make();
+    const repositoryId = `repo-${randomUUID()}`;
+    const idempotency = { key: `idem-${randomUUID()}`, bodyHash: 'h1', ttlMs: 60_000 };
+    const first = admission({ repositoryId, idempotency });
+    (await admitted(state, first)).leave();
+    expect(await state.mints.admit(admission({ repositoryId, idempotency }))).toEqual({ outcome: 'in-progress' });
+    expect(await state.mints.admit(admission({ repositoryId, idempotency: { ...idempotency, bodyHash: 'h2' } }))).toEqual({
+      outcome: 'mismatch',
+    });
+    expect(await state.mints.admit(admission({ repositoryId: 'another', idempotency }))).toMatchObject({ outcome: 'admitted' });
+    const finished = { key: idempotency.key, bodyHash: 'h1', sealedAnswer: 'sealed', ttlMs: 60_000 };
+    expect(await state.mints.handOut(handOut(first.mintId, 'k1', { repositoryId, idempotency: finished }))).toBe(true);
+    expect(await state.mints.admit(admission({ repositoryId, idempotency }))).toEqual({ outcome: 'replay', sealedAnswer: 'sealed' });
+    await state.leases.end({ keyId: 'k1', repositoryId, idempotencyKey: idempotency.key });
+    expect(await state.leases.get('k1')).toBeUndefined();
+    expect(await state.mints.admit(admission({ repositoryId, idempotency }))).toMatchObject({ outcome: 'admitted' });
+    // A mint given up frees its Idempotency-Key for the retry.
+    const other = { key: `idem-${randomUUID()}`, bodyHash: 'h', ttlMs: 60_000 };
+    const failed = admission({ repositoryId, idempotency: other });
+    (await admitted(state, failed)).leave();
+    await state.mints.abandon({ mintId: failed.mintId, repositoryId, idempotencyKey: other.key, dropIntent: false });
+    expect(await state.mints.admit(admission({ repositoryId, idempotency: other }))).toMatchObject({ outcome: 'admitted' });
+    await state.close();
+  });
+
+  test("the journal: overdue on the store's clock, deadline set afresh at the turn; leases listed, updated, ended, expired once", async () => {
+    const state = await make();
+    const repositoryId = `repo-${randomUUID()}`;
+    const soon = admission({ repositoryId, inFlightMs: 300, intentWithinMs: 60_000 });
+    const ticket = await admitted(state, soon);
+    expect((await state.journal.overdue()).filter((intent) => intent.id === soon.mintId)).toEqual([]);
+    await state.queue.take(ticket); // the turn: its deadline is now a minute away
+    await sleep(350);
+    expect((await state.journal.overdue()).filter((intent) => intent.id === soon.mintId)).toEqual([]);
+    const lapsing = admission({ repositoryId, inFlightMs: 300 });
+    (await admitted(state, lapsing)).leave();
+    await sleep(350);
+    expect((await state.journal.overdue()).filter((intent) => intent.id.startsWith('m-') && intent.id === lapsing.mintId)).toEqual([
+      { id: lapsing.mintId, text: lapsing.intent },
+    ]);
+    expect(await state.mints.handOut(handOut(soon.mintId, 'k-live', { repositoryId }))).toBe(true);
+    const brief = admission({ repositoryId });
+    (await admitted(state, brief)).leave();
+    expect(await state.mints.handOut(handOut(brief.mintId, 'k-brief', { repositoryId, expiresAt: Date.now() + 300 }))).toBe(true);
+    await state.leases.update('k-live', 'lease of k-live, ending');
+    expect((await state.leases.list(repositoryId)).sort()).toEqual(['lease of k-brief', 'lease of k-live, ending']);
+    expect(await state.leases.list()).toEqual(expect.arrayContaining(['lease of k-live, ending']));
+    await sleep(350);
+    expect(await state.leases.list(repositoryId)).toEqual(['lease of k-live, ending']);
+    expect((await state.leases.expired()).filter((text) => text === 'lease of k-brief')).toEqual(['lease of k-brief']);
+    expect((await state.leases.expired()).filter((text) => text === 'lease of k-brief')).toEqual([]);
+    await state.leases.end({ keyId: 'k-live', repositoryId, idempotencyKey: undefined });
+    expect(await state.leases.list(repositoryId)).toEqual([]);
+    await state.close();
+  });
+
+  test("Venice's hold only lengthens, ends, and holds admission; held unless held never re-arms", async () => {
     const state = await make();
     await state.brake.holdFor(600);
     await state.brake.holdFor(100);
     expect(await state.brake.heldForMs()).toBeGreaterThan(400);
+    expect(await state.mints.admit(admission())).toMatchObject({ outcome: 'held' });
+    await state.brake.holdUnlessHeld(5_000);
+    expect(await state.brake.heldForMs()).toBeLessThanOrEqual(600);
     await sleep(700);
     expect(await state.brake.heldForMs()).toBe(0);
     await state.close();
   });
 
-  test('the journal gives back what is overdue, and forgets what was handed out; a key is new once per time; one replica leads', async () => {
+  test('a key is new once per time; one replica leads; a rate limiter; readiness', async () => {
     const state = await make();
-    const id = `m-${Math.random()}`;
-    await state.journal.intend({ id, tag: 'vek:o/r job r1.1 abcdef', repository: 'o/r', runId: '1' }, 300);
-    await state.journal.intend({ id: `${id}-2`, tag: 'vek:o/r job r1.1 ghijkl', repository: 'o/r', runId: '1' }, 300);
-    expect((await state.journal.overdue()).filter((intent) => intent.id.startsWith(id))).toEqual([]);
-    await state.journal.handedOut(`${id}-2`);
-    await sleep(350); // the store's own clock decides
-    expect((await state.journal.overdue()).filter((intent) => intent.id.startsWith(id)).map((intent) => intent.id)).toEqual([id]);
-    await state.journal.handedOut(id);
-    await state.journal.handedOut(`${id}-never-written`); // harmless
     const delivery = `delivery:${Math.random()}`;
     expect(await state.firstTime(delivery, 500)).toBe(true);
     expect(await state.firstTime(delivery, 500)).toBe(false);
@@ -101,7 +203,7 @@ describe.each(homes)('the shared state %s', (_, make) => {
     const order: string[] = [];
     const started = Date.now();
     const mint = async (repository: string, signal?: AbortSignal) => {
-      const ticket = await queue.admit(repository);
+      const ticket = await admitted(state, { repositoryId: repository });
       await queue.take(ticket, signal);
       order.push(`${repository}@${Math.floor((Date.now() - started) / QUEUE.windowMs)}`);
     };
@@ -116,22 +218,14 @@ describe.each(homes)('the shared state %s', (_, make) => {
     await Promise.all([...burst, ...later]);
     expect(order).toEqual(['a@0', 'a@0', 'b@1', 'a@1', 'b@2', 'a@2']);
     expect(await queue.windowCreates()).toBe(2);
+    expect(await queue.windowFreesInMs()).toBeGreaterThan(0);
     expect(queue.depth()).toBe(0);
     // The window's turns and a queue timeout of about four windows: the fifth window is refused.
-    const crowd = await Promise.all(
-      Array.from({ length: 12 }, () =>
-        Promise.resolve()
-          .then(() => queue.admit('d'))
-          .then(
-            (ticket) => ticket,
-            (error: unknown) => error,
-          ),
-      ),
-    );
-    const refused = crowd.filter((answer) => answer instanceof QueueFull);
+    const crowd = await Promise.all(Array.from({ length: 12 }, () => state.mints.admit(admission({ repositoryId: 'd' }))));
+    const refused = crowd.filter((answer) => answer.outcome === 'queue-full');
     expect(refused.length).toBeGreaterThan(0);
-    expect((refused[0] as QueueFull).retryAfterMs).toBeGreaterThan(0);
-    for (const ticket of crowd) if (!(ticket instanceof QueueFull)) (ticket as { leave: () => void }).leave();
+    expect((refused[0] as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    for (const answer of crowd) if (answer.outcome === 'admitted') answer.ticket.leave();
     await state.close();
   }, 20_000);
 });
@@ -145,10 +239,11 @@ describe.runIf(REDIS_VERSION)('Redis out of reach', () => {
     await server.stop();
     await sleep(100);
     expect(await state.ready()).toBe('unreachable');
-    await expect(state.inFlight.claim('r', 'a', 1, Date.now() + 1_000)).rejects.toBeInstanceOf(StoreUnavailable);
-    await expect(state.queue.admit('r')).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(state.mints.admit(admission())).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(state.mints.handOut(handOut('m', 'k'))).rejects.toBeInstanceOf(StoreUnavailable);
     await expect(state.brake.heldForMs()).rejects.toBeInstanceOf(StoreUnavailable);
     await expect(state.journal.overdue()).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(state.leases.list()).rejects.toBeInstanceOf(StoreUnavailable);
     await expect(state.queue.windowCreates()).rejects.toThrow(
       /^the broker's store \(Redis at 127\.0\.0\.1:\d+\) is (not connected|out of reach)/,
     );
@@ -156,26 +251,29 @@ describe.runIf(REDIS_VERSION)('Redis out of reach', () => {
     await server.start();
     for (let tries = 0; tries < 50 && (await state.ready()) !== 'ok'; tries++) await sleep(100);
     expect(await state.ready()).toBe('ok');
-    expect(await state.inFlight.claim('r', 'a', 1, Date.now() + 1_000)).toBeUndefined();
+    expect(await state.mints.admit(admission())).toMatchObject({ outcome: 'admitted' });
     await state.close();
     await server.dispose();
   });
 });
 
-test('the journal file of the process before is read at start, every intent overdue; a torn file is skipped', () => {
+test('the state file of the process before is read at start: every intent overdue, every lease kept; a torn file is skipped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vek-state-'));
   const first = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
-  void first.journal.intend({ id: 'm1', tag: 'vek:o/r job r1.1 abcdef', repository: 'o/r', runId: '1' }, 3_600_000);
-  expect(JSON.parse(readFileSync(join(dir, 'mint-journal.json'), 'utf8')).intents).toHaveLength(1);
+  const kept = admission();
+  (await admitted(first, kept)).leave();
+  const done = admission();
+  (await admitted(first, done)).leave();
+  await first.mints.handOut(handOut(done.mintId, 'k1'));
+  expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).intents).toHaveLength(1);
   const second = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
-  return second.journal.overdue().then((overdue) => {
-    expect(overdue.map((intent) => intent.id)).toEqual(['m1']);
-    writeFileSync(join(dir, 'mint-journal.json'), '{"intents": [{"id": 1}, ');
-    const third = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
-    writeFileSync(join(dir, 'mint-journal.json'), '{"intents": {"m1": {}}}');
-    const fourth = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
-    return Promise.all([third.journal.overdue(), fourth.journal.overdue()]).then((none) => expect(none).toEqual([[], []]));
-  });
+  expect((await second.journal.overdue()).map((intent) => intent.id)).toEqual([kept.mintId]);
+  expect(await second.leases.list('r1')).toEqual(['lease of k1']);
+  writeFileSync(join(dir, 'state.json'), '{"intents": [{"id": 1}, ');
+  const third = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
+  writeFileSync(join(dir, 'state.json'), '{"intents": {"m1": {}}, "leases": [["k", {}]]}');
+  const fourth = memoryState({ ...QUEUE, now: Date.now, stateDir: dir });
+  expect(await Promise.all([third.journal.overdue(), fourth.journal.overdue(), fourth.leases.list()])).toEqual([[], [], []]);
 });
 
 test("a store error says what went wrong in the operator's words, never the client library's", () => {
