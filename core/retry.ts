@@ -41,8 +41,8 @@ export interface RetryableFailure {
   retryAfterMs?: number | undefined;
   /** Short text for logs, e.g. "HTTP 503" or "connection reset". */
   summary: string;
-  /** Who is rate limiting, as the failure's producer words it (e.g. "Venice", "the broker's queue"). */
-  limitedBy?: string;
+  /** Why a wait is needed, as the failure's producer words it (e.g. "Venice is rate limiting"). */
+  waitReason?: string;
 }
 
 export function isRetryable(error: unknown): error is Error & RetryableFailure {
@@ -96,7 +96,7 @@ export async function withRetries<T>(call: string, attempt: () => Promise<T>, op
       if (delay >= deadline.remainingMs()) throw deadline.exceeded(call, error.summary);
       // The first wait for a rate limit is said plainly; the rest would only fill the log.
       if (!error.rateLimited || waits === 1) {
-        const what = error.rateLimited ? `${error.limitedBy ?? 'the server'} is rate limiting` : `attempt failed (${error.summary})`;
+        const what = error.rateLimited ? (error.waitReason ?? 'rate limited') : `attempt failed (${error.summary})`;
         log(`${call}: ${what}; retrying in ${formatDuration(delay)}${error.rateLimited ? ' (and again until it lets us through)' : ''}.`);
       }
       await policy.sleep(delay, options.signal);

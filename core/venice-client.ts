@@ -120,7 +120,7 @@ export class VeniceError extends ActionFailure implements RetryableFailure {
   /** The request never reached Venice (connection refused, host not found). */
   readonly neverSent: boolean;
   readonly retryAfterMs: number | undefined;
-  readonly limitedBy = 'Venice';
+  readonly waitReason = 'Venice is rate limiting';
 
   constructor(
     message: string,

@@ -73,7 +73,7 @@ class BrokerError extends errors/* ActionFailure */.dR {
     rateLimited;
     retryAfterMs;
     summary;
-    limitedBy = "the broker's queue";
+    waitReason;
     constructor(message, details = {}) {
         super(message);
         this.name = 'BrokerError';
@@ -82,6 +82,7 @@ class BrokerError extends errors/* ActionFailure */.dR {
         this.rateLimited = details.rateLimited ?? false;
         this.retryAfterMs = details.retryAfterMs;
         this.summary = details.summary ?? (details.status === undefined ? 'no answer' : `HTTP ${details.status}`);
+        this.waitReason = details.waitReason;
     }
 }
 class BrokerClient {
@@ -273,6 +274,8 @@ function explain(status, json, doing, retryAfter) {
             status,
             summary,
             retryable: true,
+            rateLimited: true,
+            waitReason: 'the broker is still minting this key (an earlier attempt)',
             retryAfterMs: retryAfter,
         });
     }
@@ -282,6 +285,7 @@ function explain(status, json, doing, retryAfter) {
             summary,
             retryable: true,
             rateLimited: true,
+            waitReason: "the broker's queue is full",
             retryAfterMs: retryAfter,
         });
     }

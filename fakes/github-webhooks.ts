@@ -27,16 +27,18 @@ function forRepository(payload: Example, repository: string): Example {
   return payload;
 }
 
-export function workflowRunCompleted(repository: string, runId: string): Example {
+/** A run's attempt completed (attempt 1 unless said: a re-run's completion names its own attempt). */
+export function workflowRunCompleted(repository: string, runId: string, attempt = 1): Example {
   const payload = forRepository(example('workflow_run', 'completed'), repository);
-  Object.assign(payload.workflow_run as Record<string, unknown>, { id: Number(runId), run_attempt: 1, status: 'completed' });
+  Object.assign(payload.workflow_run as Record<string, unknown>, { id: Number(runId), run_attempt: attempt, status: 'completed' });
   return payload;
 }
 
-export function pullRequestClosed(repository: string, pr: number, merged = true): Example {
+/** A PR closed at `closedAt` (now unless said, as GitHub sends it at once). */
+export function pullRequestClosed(repository: string, pr: number, merged = true, closedAt = new Date()): Example {
   const payload = forRepository(example('pull_request', 'closed'), repository);
   payload.number = pr;
-  Object.assign(payload.pull_request as Record<string, unknown>, { number: pr, merged, state: 'closed' });
+  Object.assign(payload.pull_request as Record<string, unknown>, { number: pr, merged, state: 'closed', closed_at: closedAt.toISOString() });
   return payload;
 }
 

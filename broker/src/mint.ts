@@ -75,10 +75,14 @@ export async function mint(
 ): Promise<Granted> {
   const minting = prepare(claims, rule, body, context.idempotencyKey);
   refuseWhileDraining(deps, rule);
-  await checkActiveKeys(rule, deps);
   const ticket = await admit(minting, deps);
   if ('replayed' in ticket) return ticket.replayed;
   try {
+    // Venice's own active keys, from the shared listing: after admission, so a held broker asks Venice nothing.
+    await checkActiveKeys(rule, deps).catch((error: unknown) => {
+      ticket.leave();
+      throw error;
+    });
     await takeTurn(minting, ticket, deps, context.signal);
     const key = await create(minting, deps, context.signal);
     return await handOver(minting, key, deps, context.signal);

@@ -67,7 +67,9 @@ end
  *   13 idem:<repository id>:<Idempotency-Key> (or an unused key when there is none)
  * ARGV: 1 ticket id, 2 repository id, 3 perWindow, 4 windowMs, 5 marginMs, 6 timeoutMs, 7 staleMs,
  *   8 queue keys' ttl, 9 maxHoldMs, 10 mint id, 11 live-keys ceiling, 12 in-flight ms (the intent's first
- *   deadline too), 13 signed intent, 14 body hash ('' without an Idempotency-Key), 15 idempotency ttl ms
+ *   deadline too), 13 signed intent, 14 body hash ('' without an Idempotency-Key), 15 idempotency ttl ms,
+ *   16 this replica's id, 17 the replica keys' prefix ('{vkb}:replica:'): a mint "in progress" on a
+ *   replica that stopped heart-beating (killed) is not in progress any more
  * Returns {'admitted', seq} | {'held', ms} | {'mismatch'} | {'in-progress'} | {'replay', sealed answer}
  *   | {'live-keys', live, in flight} | {'queue-full', ms past the timeout}
  */
@@ -83,7 +85,7 @@ if ARGV[14] ~= '' then
     local record = cjson.decode(earlier)
     if record['h'] ~= ARGV[14] then return {'mismatch'} end
     if record['s'] == 'd' then return {'replay', record['r']} end
-    return {'in-progress'}
+    if redis.call('EXISTS', ARGV[17] .. tostring(record['p'])) == 1 then return {'in-progress'} end
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now)
@@ -113,7 +115,7 @@ redis.call('ZADD', KEYS[10], now + lapse, ARGV[10])
 if redis.call('PTTL', KEYS[10]) < lapse then redis.call('PEXPIRE', KEYS[10], lapse) end
 redis.call('HSET', KEYS[12], ARGV[10], (now + lapse) .. '|' .. ARGV[13])
 if ARGV[14] ~= '' then
-  redis.call('SET', KEYS[13], cjson.encode({s = 'p', h = ARGV[14]}), 'PX', ARGV[15])
+  redis.call('SET', KEYS[13], cjson.encode({s = 'p', h = ARGV[14], p = ARGV[16]}), 'PX', lapse)
 end
 return {'admitted', seq}
 `;

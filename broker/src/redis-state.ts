@@ -65,7 +65,11 @@ const KEY = {
   inFlight: (repositoryId: string) => `${P}in-flight:${repositoryId}`,
   idempotency: (repositoryId: string, key: string | undefined) => (key ? `${P}idem:${repositoryId}:${key}` : `${P}idem:none`),
   readyProbe: `${P}ready-probe`,
+  replicaPrefix: `${P}replica:`,
 };
+/** A replica says it is alive this often, for this long: a killed one's mints are known dead within seconds. */
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_LIFE_MS = 6_000;
 /** How long queue bookkeeping (who was served last, the arrival counter) outlives its last use. */
 const QUEUE_KEY_TTL_MS = 86_400_000;
 /** How long a lease is kept past its key's expiry: for the reconciler's "expired" audit line. */
@@ -187,7 +191,12 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
   };
   const maxHold = maxHoldMs(options.windowMs);
   const holdMs = (ms: number): number => Math.max(1, Math.min(maxHold, Math.ceil(ms)));
-  const queue = new RedisQueue(redis, options, call);
+  const replica = randomUUID();
+  const heartbeat = (): Promise<unknown> => redis.set(`${KEY.replicaPrefix}${replica}`, '1', 'PX', HEARTBEAT_LIFE_MS).catch(() => undefined);
+  await heartbeat();
+  const beating = setInterval(heartbeat, HEARTBEAT_MS);
+  beating.unref();
+  const queue = new RedisQueue(redis, options, call, replica);
 
   return {
     kind: 'redis',
@@ -228,6 +237,8 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       }
     },
     close: async () => {
+      clearInterval(beating);
+      await redis.del(`${KEY.replicaPrefix}${replica}`).catch(() => undefined);
       redis.disconnect();
     },
   };
@@ -254,6 +265,7 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
           admission.intent,
           idempotency?.bodyHash ?? '',
           idempotency?.ttlMs ?? 0,
+          ...queue.replicaArguments(),
         ),
       )) as [string, number | string, number?];
       const [outcome, first, second] = reply;
@@ -362,10 +374,16 @@ class RedisQueue implements CreateQueue {
     private readonly redis: Scripted,
     private readonly options: RedisStateOptions,
     private readonly call: Call,
+    private readonly replica: string,
   ) {
     this.pollMs = Math.max(50, Math.min(1_000, options.windowMs / 60));
     this.staleMs = Math.max(2_000, 5 * this.pollMs);
     this.marginMs = arrivalMarginMs(options.windowMs);
+  }
+
+  /** MINT_ADMIT's last arguments (ARGV 16-17): this replica, whose heartbeat says its mints are alive. */
+  replicaArguments(): string[] {
+    return [this.replica, KEY.replicaPrefix];
   }
 
   /** MINT_ADMIT's queue arguments (ARGV 1-9). */

@@ -12,6 +12,7 @@ import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addKeysThatMustSurvive, addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
+import { recordKeys, signRecord } from '../src/sealed-records.ts';
 
 test("a crashed mint's key is found through the journal in state-dir and deleted at the next start; nothing else is", async () => {
   const venice = await new VeniceServer().start();
@@ -21,16 +22,22 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
   const survivors = [held, ...addKeysThatMustSurvive(venice)];
   const dir = mkdtempSync(join(tmpdir(), 'vek-state-'));
   // What the killed process left: its intent for the orphan (its deadline still ahead: it died first),
-  // and one for a key Venice never made.
-  const deadline = Date.now() + 600_000;
+  // one for a key Venice never made, and one written by someone without the admin key, naming a key a
+  // caller holds: it deletes nothing.
+  const intent = (id: string, tag: string, signingKey = venice.adminKey) => [
+    id,
+    { deadline: Date.now() + 600_000, text: signRecord(recordKeys(signingKey), 'intent', { id, tag, repository: 'octo-org/shop', runId: '500' }) },
+  ];
   writeFileSync(
-    join(dir, 'mint-journal.json'),
+    join(dir, 'state.json'),
     JSON.stringify({
-      version: 1,
+      version: 2,
       intents: [
-        { id: 'm1', tag: formatTag(orphan.tag), repository: 'octo-org/shop', runId: '500', deadline },
-        { id: 'm2', tag: 'vek:octo-org/shop job r500.1 zzzzzz', repository: 'octo-org/shop', runId: '500', deadline },
+        intent('m1', formatTag(orphan.tag)),
+        intent('m2', 'vek:octo-org/shop job r500.1 zzzzzz'),
+        intent('m3', formatTag(held.tag), 'someone-else'),
       ],
+      leases: [],
     }),
   );
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, store: { 'state-dir': dir } });
@@ -50,6 +57,7 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
     const metrics = await scrape(broker);
     expect(metrics.value('broker_orphans_reconciled_total')).toBe(1);
     expect(metrics.value('broker_requests_total', { route: 'reconcile', outcome: 'deleted' })).toBe(1);
+    expect(broker.logs.join('\n')).toMatch(/an intent in the mint journal failed verification/);
     expectCleanAudit(broker, venice, issuer);
   } finally {
     await broker.stop();

@@ -64,7 +64,7 @@ export class BrokerError extends ActionFailure implements RetryableFailure {
   readonly rateLimited: boolean;
   readonly retryAfterMs: number | undefined;
   readonly summary: string;
-  readonly limitedBy = "the broker's queue";
+  readonly waitReason: string | undefined;
 
   constructor(
     message: string,
@@ -75,6 +75,8 @@ export class BrokerError extends ActionFailure implements RetryableFailure {
       retryAfterMs?: number | undefined;
       /** For the log and a final timeout: the broker's own reason, or why nothing answered. */
       summary?: string;
+      /** Why the wait (a 429 or 409), for the log. */
+      waitReason?: string;
     } = {},
   ) {
     super(message);
@@ -84,6 +86,7 @@ export class BrokerError extends ActionFailure implements RetryableFailure {
     this.rateLimited = details.rateLimited ?? false;
     this.retryAfterMs = details.retryAfterMs;
     this.summary = details.summary ?? (details.status === undefined ? 'no answer' : `HTTP ${details.status}`);
+    this.waitReason = details.waitReason;
   }
 }
 
@@ -291,6 +294,8 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
       status,
       summary,
       retryable: true,
+      rateLimited: true,
+      waitReason: 'the broker is still minting this key (an earlier attempt)',
       retryAfterMs: retryAfter,
     });
   }
@@ -300,6 +305,7 @@ function explain(status: number, json: unknown, doing: string, retryAfter: numbe
       summary,
       retryable: true,
       rateLimited: true,
+      waitReason: "the broker's queue is full",
       retryAfterMs: retryAfter,
     });
   }

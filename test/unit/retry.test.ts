@@ -7,7 +7,7 @@ import { VENICE_STEP_DEADLINE } from '../../src/runner/venice-advice.ts';
 
 const policy: RetryPolicy = { ...defaultRetryPolicy, random: () => 1, sleep: async () => {} };
 
-function retryable(summary: string, extra: { rateLimited?: boolean; retryAfterMs?: number; limitedBy?: string } = {}): Error {
+function retryable(summary: string, extra: { rateLimited?: boolean; retryAfterMs?: number; waitReason?: string } = {}): Error {
   return Object.assign(new Error(summary), { retryable: true, summary, ...extra });
 }
 
@@ -56,7 +56,7 @@ test('429s never use up the attempt cap: they are waited out until only the clea
     'creating the key',
     async () => {
       calls++;
-      throw retryable('HTTP 429 Rate limit exceeded', { rateLimited: true, limitedBy: 'Venice' });
+      throw retryable('HTTP 429 Rate limit exceeded', { rateLimited: true, waitReason: 'Venice is rate limiting' });
     },
     { policy: clock, deadline: Deadline.forStep(60_000, () => now, VENICE_STEP_DEADLINE), log: (m) => log.push(m) },
   ).catch((e: unknown) => e);
