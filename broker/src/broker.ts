@@ -158,7 +158,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
   const records = recordKeys(adminKey);
   // A failed deletion is tried again with backoff; github-webhook.reconcile-interval is the longest wait.
-  const leases = new LeaseBook(state.leases, records, log, config.githubWebhook?.reconcileIntervalMs);
+  const leases = new LeaseBook(state.leases, records, log, {
+    firstMs: config.limits.reconcileIntervalMs,
+    maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
+  });
   const operations = { config, adminKey, now, log, state, leases, records, audit, listing, guard, venice, metrics, draining: drain.signal };
   const webhook =
     config.githubWebhook && options.webhookSecret

@@ -8,8 +8,6 @@ import { isLease, type Lease, leaseRecord } from './leases.js';
 import { type RecordKeys, signRecord, verifyRecord } from './sealed-records.js';
 import type { LeaseStore } from './shared-state.js';
 
-/** How long a failed deletion waits before it is tried again, at most (github-webhook.reconcile-interval). */
-const FIRST_RETRY_MS = 30_000;
 
 export class LeaseBook {
   private readonly warned = new Set<string>();
@@ -18,7 +16,8 @@ export class LeaseBook {
     private readonly store: LeaseStore,
     private readonly keys: RecordKeys,
     private readonly log: { warning: (message: string) => void },
-    private readonly maxRetryMs = 600_000,
+    /** A failed deletion's first wait (the reconcile's interval), doubling up to the longest (github-webhook.reconcile-interval). */
+    private readonly retry = { firstMs: 30_000, maxMs: 600_000 },
   ) {}
 
   sign(lease: Lease): string {
@@ -64,7 +63,7 @@ export class LeaseBook {
   /** A deletion that failed: the lease is marked ending, to be tried again with backoff until its key expires. */
   async failedToEnd(lease: Lease, why: string, delivery: string | undefined, now: number): Promise<void> {
     const attempts = (lease.ending?.attempts ?? 0) + 1;
-    const wait = Math.min(this.maxRetryMs, FIRST_RETRY_MS * 2 ** (attempts - 1));
+    const wait = Math.min(this.retry.maxMs, this.retry.firstMs * 2 ** (attempts - 1));
     const ending = { why, delivery: delivery ?? lease.ending?.delivery, attempts, nextAt: now + wait };
     await this.store.update(lease.keyId, this.sign({ ...lease, state: 'ending', ending }));
   }

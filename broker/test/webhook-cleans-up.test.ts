@@ -47,7 +47,7 @@ const live = (): string[] => venice.liveKeys().map((key) => key.id);
 
 /** A key minted through the broker (so it has a lease): by a push's job of `runId`, or a pull_request's of PR `pr`. */
 async function leasedKey(repository: string, runId: string, body: Record<string, unknown> = {}, pr?: number): Promise<{ id: string }> {
-  const claims = pr === undefined ? {} : { event_name: 'pull_request', ref: `refs/pull/${pr}/merge` };
+  const claims: Record<string, string> = pr === undefined ? {} : { event_name: 'pull_request', ref: `refs/pull/${pr}/merge` };
   const answer = await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(jobClaims(repository, runId, claims)), body });
   expect(answer.status).toBe(201);
   return { id: answer.json.id as string };
@@ -127,7 +127,7 @@ test('no or a wrong signature is 401 and deletes nothing; a replay acts once; a 
 test('100 deliveries in a burst are all handled, with no Venice 429 and no failed request', async () => {
   // 18 keys (Venice's window allows 20 creates a minute), each run's completion sent five or six times
   // over (redeliveries with their own GUIDs, as a person re-sending would make), side by side.
-  const keys = [];
+  const keys: { id: string }[] = [];
   for (let i = 0; i < 18; i++) keys.push(await leasedKey('octo-org/shop', String(2000 + i)));
   const deliveries = await Promise.all(
     Array.from({ length: 100 }, (_, i) =>

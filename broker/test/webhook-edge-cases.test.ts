@@ -5,10 +5,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterEach, expect, test } from 'vitest';
 import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addOwnedKey } from '../../test/support/bed.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
 import { undocumented } from '../../test/support/broker-openapi.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
 import { signatureMatches } from '../src/github-webhook.ts';
@@ -24,7 +24,7 @@ afterEach(async () => {
   await venice.stop();
 });
 
-async function start(reconcile = '10m'): Promise<void> {
+async function start(reconcile = '30s'): Promise<void> {
   venice = await new VeniceServer().start();
   issuer = await new OidcIssuer(AUDIENCE).start();
   broker = await startTestBroker({
@@ -32,8 +32,9 @@ async function start(reconcile = '10m'): Promise<void> {
     issuer,
     defaults: TEST_DEFAULTS,
     policy: fastPolicy(),
-    githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET', 'reconcile-interval': reconcile },
+    githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
     webhookSecret: SECRET,
+    limits: { 'reconcile-interval': reconcile },
   });
 }
 
@@ -104,25 +105,40 @@ test('the signature is compared whole: another length or another secret never ma
   expect(signatureMatches(SECRET, body, undefined)).toBe(false);
 });
 
-test('a Venice that fails while deleting is retried; what is still left is deleted by the reconcile', async () => {
+/** A key minted through the broker (so it has a lease). */
+async function leasedKey(runId: string, body: Record<string, unknown> = {}, pr?: number): Promise<{ id: string }> {
+  const claims: Record<string, string> = pr === undefined ? {} : { event_name: 'pull_request', ref: `refs/pull/${pr}/merge` };
+  const answer = await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(jobClaims('octo-org/shop', runId, claims)), body });
+  expect(answer.status).toBe(201);
+  return { id: answer.json.id as string };
+}
+
+test('a Venice that fails while deleting: the lease is marked ending, and the reconciler deletes the key when Venice answers', async () => {
   await start('1s');
-  const key = addOwnedKey(venice, { scope: 'run', runId: '77' });
-  // Every attempt of the delivery's clean-up fails: the listing answers 500 five times and more.
-  venice.inject('list', { kind: 'status', status: 500 }, 40);
+  const key = await leasedKey('77', { scope: 'run' });
+  // Every attempt of the delivery's deletion fails (the client's eight attempts of each request).
+  venice.inject('get', { kind: 'status', status: 500 }, 8);
+  venice.inject('delete', { kind: 'status', status: 500 }, 8);
   expect((await deliver(broker.url, 'workflow_run', workflowRunCompleted('octo-org/shop', '77'), { signWith: SECRET })).status).toBe(202);
-  await eventually(() => broker.logs.some((line) => /could not delete the keys of run 77 of octo-org\/shop/.test(line)));
+  await eventually(() => broker.logs.some((line) => /could not delete \S+ \(run 77 attempt 1 completed: /.test(line)));
   expect(venice.liveKeys().map((live) => live.id)).toEqual([key.id]);
-  // Venice answers again: the periodic reconcile finds the finished run's key and deletes it.
-  venice.inject('list', { kind: 'status', status: 500 }, 0);
+  // Venice answers again: the reconciler tries the ending lease again and deletes its key.
   await eventually(() => broker.audit.some((line) => line.action === 'webhook' && line.outcome === 'deleted'));
   expect(venice.liveKeys()).toEqual([]);
-  expect(broker.audit.at(-1)).toMatchObject({ action: 'webhook', outcome: 'deleted', keyId: key.id, reason: 'reconciled: run 77 is over' });
+  expect(broker.audit.at(-1)).toMatchObject({
+    action: 'webhook',
+    outcome: 'deleted',
+    keyId: key.id,
+    rule: 'octo-org-main',
+    leaseEnded: 'webhook',
+    reason: 'run 77 attempt 1 completed (tried again)',
+  });
 });
 
-test('after a Venice 429 the clean-up waits for the wait Venice asked for, then deletes', async () => {
+test('after a Venice 429 the deletion waits for the wait Venice asked for, then deletes', async () => {
   await start();
-  const key = addOwnedKey(venice, { pr: 12, scope: 'pr', slot: 'web' });
-  venice.inject('list', { kind: 'status', status: 429, retryAfter: '1' });
+  const key = await leasedKey('80', { scope: 'pr', slot: 'web' }, 12);
+  venice.inject('get', { kind: 'status', status: 429, retryAfter: '1' });
   expect((await deliver(broker.url, 'pull_request', pullRequestClosed('octo-org/shop', 12), { signWith: SECRET })).status).toBe(202);
   await eventually(() => broker.audit.some((line) => line.action === 'webhook' && line.outcome === 'deleted'));
   expect(venice.liveKeys()).toEqual([]);
