@@ -38,7 +38,12 @@ export function workflowRunCompleted(repository: string, runId: string, attempt 
 export function pullRequestClosed(repository: string, pr: number, merged = true, closedAt = new Date()): Example {
   const payload = forRepository(example('pull_request', 'closed'), repository);
   payload.number = pr;
-  Object.assign(payload.pull_request as Record<string, unknown>, { number: pr, merged, state: 'closed', closed_at: closedAt.toISOString() });
+  Object.assign(payload.pull_request as Record<string, unknown>, {
+    number: pr,
+    merged,
+    state: 'closed',
+    closed_at: closedAt.toISOString(),
+  });
   return payload;
 }
 

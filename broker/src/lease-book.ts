@@ -8,7 +8,6 @@ import { isLease, type Lease, leaseRecord } from './leases.js';
 import { type RecordKeys, signRecord, verifyRecord } from './sealed-records.js';
 import type { LeaseStore } from './shared-state.js';
 
-
 export class LeaseBook {
   private readonly warned = new Set<string>();
 

@@ -49,6 +49,8 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
   const saved = (): void => file?.write(book);
   const inFlight = new Map<string, Map<string, number>>();
   const idempotent = new Map<string, Idempotent>();
+  /** Intents the reconciler took: their mints must hand nothing out. */
+  const claimed = new Set<string>();
   const fair = new FairQueue(options);
   let heldUntil = 0;
   const maxHold = maxHoldMs(options.windowMs);
@@ -117,7 +119,7 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
       return { outcome: 'admitted', ticket };
     },
     handOut: async (handOut: HandOut) => {
-      if (!intents.delete(handOut.mintId)) return false;
+      if (!intents.delete(handOut.mintId) && claimed.has(handOut.mintId)) return false;
       leases.set(handOut.keyId, { text: handOut.signedLease, repositoryId: handOut.repositoryId, expiresAt: handOut.expiresAt });
       saved();
       mintsOf(handOut.repositoryId).delete(handOut.mintId);
@@ -178,7 +180,10 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
       overdue: async () => [...intents].filter(([, intent]) => intent.deadline < now()).map(([id, intent]) => ({ id, text: intent.text })),
       claim: async (id) => {
         const had = intents.delete(id);
-        if (had) saved();
+        if (had) {
+          claimed.add(id);
+          saved();
+        }
         return had;
       },
     },

@@ -211,17 +211,19 @@ return tonumber(oldest[2]) + span - now
 `;
 
 /**
- * A key handed out: its lease is recorded and its mint ends, in one step, but only while its intent is
- * still there (the reconciler, which takes intents it finds overdue, has not decided the key's fate).
+ * A key handed out: its lease is recorded and its mint ends, in one step, unless the reconciler took its
+ * intent (and so decides the key's fate: it leaves a mark when it does). An intent missing without that
+ * mark was lost with the store (a flush, a failover to an empty replica): the mint goes on.
  *
  * KEYS: 1 journal, 2 lease:<key id>, 3 leases (zset: every lease), 4 leases:<repository id>,
- *   5 in-flight:<repository id>, 6 idem:<repository id>:<Idempotency-Key> (or an unused key)
+ *   5 in-flight:<repository id>, 6 idem:<repository id>:<Idempotency-Key> (or an unused key),
+ *   7 claimed:<mint id> (the reconciler's mark)
  * ARGV: 1 mint id, 2 key id, 3 signed lease, 4 the key's expiry (epoch ms), 5 the finished Idempotency-Key
  *   record ('' for none), 6 its ttl (ms), 7 how long a lease outlives its key (for the expiry's audit line)
  * Returns 1 (recorded) or 0 (the intent was taken: hand nothing out)
  */
 export const HAND_OUT = `${NOW_MS}
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local now = now_ms()
 local expires = tonumber(ARGV[4])
 local life = math.max(1, expires - now + tonumber(ARGV[7]))
@@ -299,6 +301,16 @@ return math.max(held, 0)
 /** KEYS: 1 the hold. ARGV: 1 ms (already cut to maxHoldMs). Lengthens the hold, never shortens it. */
 export const HOLD = `
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+`;
+
+/**
+ * The reconciler takes an intent: out of the journal, with a mark that the hand-out reads. KEYS: 1 journal,
+ * 2 claimed:<mint id>. ARGV: 1 mint id, 2 the mark's life (ms). Returns 1 (taken) or 0 (gone already).
+ */
+export const CLAIM = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 return 1
 `;
 

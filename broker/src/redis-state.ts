@@ -24,6 +24,7 @@ import { safeText } from '../../core/safe-text.js';
 import { arrivalMarginMs, LeftQueue } from './fair-queue.js';
 import {
   ABANDON,
+  CLAIM,
   END_LEASE,
   EXPIRED_LEASES,
   HAND_OUT,
@@ -63,6 +64,7 @@ const KEY = {
   lease: (keyId: string) => `${P}lease:${keyId}`,
   repositoryLeases: (repositoryId: string) => `${P}leases:${repositoryId}`,
   inFlight: (repositoryId: string) => `${P}in-flight:${repositoryId}`,
+  claimed: (mintId: string) => `${P}claimed:${mintId}`,
   idempotency: (repositoryId: string, key: string | undefined) => (key ? `${P}idem:${repositoryId}:${key}` : `${P}idem:none`),
   readyProbe: `${P}ready-probe`,
   replicaPrefix: `${P}replica:`,
@@ -74,6 +76,8 @@ const HEARTBEAT_LIFE_MS = 6_000;
 const QUEUE_KEY_TTL_MS = 86_400_000;
 /** How long a lease is kept past its key's expiry: for the reconciler's "expired" audit line. */
 const LEASE_GRACE_MS = 3_600_000;
+/** How long the reconciler's mark on a taken intent lasts (past any mint's life). */
+const CLAIM_MARK_MS = 3_600_000;
 
 type Run = (...args: (string | number)[]) => Promise<unknown>;
 type Scripted = Redis &
@@ -90,7 +94,8 @@ type Scripted = Redis &
     | 'vkbEndLease'
     | 'vkbHeld'
     | 'vkbHold'
-    | 'vkbJournal',
+    | 'vkbJournal'
+    | 'vkbClaim',
     Run
   >;
 
@@ -100,7 +105,8 @@ const SCRIPTS: Record<string, { numberOfKeys: number; lua: string }> = {
   vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
   vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
   vkbWindowFrees: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_FREES },
-  vkbHandOut: { numberOfKeys: 6, lua: HAND_OUT },
+  vkbHandOut: { numberOfKeys: 7, lua: HAND_OUT },
+  vkbClaim: { numberOfKeys: 2, lua: CLAIM },
   vkbAbandon: { numberOfKeys: 3, lua: ABANDON },
   vkbListLeases: { numberOfKeys: 1, lua: LIST_LEASES },
   vkbExpiredLeases: { numberOfKeys: 1, lua: EXPIRED_LEASES },
@@ -192,7 +198,8 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
   const maxHold = maxHoldMs(options.windowMs);
   const holdMs = (ms: number): number => Math.max(1, Math.min(maxHold, Math.ceil(ms)));
   const replica = randomUUID();
-  const heartbeat = (): Promise<unknown> => redis.set(`${KEY.replicaPrefix}${replica}`, '1', 'PX', HEARTBEAT_LIFE_MS).catch(() => undefined);
+  const heartbeat = (): Promise<unknown> =>
+    redis.set(`${KEY.replicaPrefix}${replica}`, '1', 'PX', HEARTBEAT_LIFE_MS).catch(() => undefined);
   await heartbeat();
   const beating = setInterval(heartbeat, HEARTBEAT_MS);
   beating.unref();
@@ -219,7 +226,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
         }
         return intents;
       },
-      claim: async (id) => (await call(() => redis.hdel(KEY.journal, id))) === 1,
+      claim: async (id) => Number(await call(() => redis.vkbClaim(KEY.journal, KEY.claimed(id), id, CLAIM_MARK_MS))) === 1,
     },
     leases: redisLeases(redis, call),
     limiter: (points, duration, keyPrefix) =>
@@ -291,6 +298,7 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
           KEY.repositoryLeases(handOut.repositoryId),
           KEY.inFlight(handOut.repositoryId),
           KEY.idempotency(handOut.repositoryId, idempotency?.key),
+          KEY.claimed(handOut.mintId),
           handOut.mintId,
           handOut.keyId,
           handOut.signedLease,

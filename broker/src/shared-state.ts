@@ -80,7 +80,8 @@ export interface Mints {
   admit: (admission: MintAdmission) => Promise<Admission>;
   /**
    * Records the lease and ends the mint (its intent, its in-progress mark), in one step. False when the
-   * intent is gone (the reconciler claimed it): the key must then not be handed out.
+   * reconciler took the intent: the key must then not be handed out. (An intent lost with the store, a
+   * flush, does not stop the hand-out.)
    */
   handOut: (handOut: HandOut) => Promise<boolean>;
   /** A mint that hands nothing out: its mark goes, its Idempotency-Key is free again, its intent too when no key can exist. */

@@ -27,7 +27,9 @@ test('another repository can neither delete nor unwrap a key, and the key lives 
   const stranger = await tokenFor('octo-org/other', '500'); // same run id, same owner, another repository
   const deleted = await call(bed.broker, 'DELETE', `/v1/keys/${job.id}`, { token: stranger });
   expect(deleted.status).toBe(403);
-  expect(deleted.json.error).toBe(`key ${job.id} was not handed out to octo-org/other by this broker (it has no lease); it was not deleted.`);
+  expect(deleted.json.error).toBe(
+    `key ${job.id} was not handed out to octo-org/other by this broker (it has no lease); it was not deleted.`,
+  );
   const unwrapped = await call(bed.broker, 'POST', '/v1/keys/unwrap', { token: stranger, body: { handle: run.handle } });
   expect(unwrapped.status).toBe(403);
   expect(unwrapped.json.error).toMatch(/key-handle was made in another repository, not octo-org\/other/);

@@ -26,7 +26,10 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
   // caller holds: it deletes nothing.
   const intent = (id: string, tag: string, signingKey = venice.adminKey) => [
     id,
-    { deadline: Date.now() + 600_000, text: signRecord(recordKeys(signingKey), 'intent', { id, tag, repository: 'octo-org/shop', runId: '500' }) },
+    {
+      deadline: Date.now() + 600_000,
+      text: signRecord(recordKeys(signingKey), 'intent', { id, tag, repository: 'octo-org/shop', runId: '500' }),
+    },
   ];
   writeFileSync(
     join(dir, 'state.json'),

@@ -1,5 +1,5 @@
-// The broker's Redis stops mid-run, while a create is in flight. That caller still gets its key (the
-// broker says in its log that it could not mark it handed out). Then mints are answered 503 with
+// The broker's Redis stops mid-run, while a create is in flight. That caller gets 503 and no key: the
+// key's lease cannot be recorded, so it is deleted (never a key without a lease). Then mints are answered 503 with
 // Retry-After (never let through on per-process counts), a stranger's refusal is answered as always,
 // /readyz is 503 naming the store, reconciliation says it failed, and Venice hears no create; when
 // Redis is back (empty, as after a failover), service resumes without a restart.
@@ -32,8 +32,12 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     const inFlight = call(broker, 'POST', '/v1/keys', { token, body: {} });
     await venice.nextRequest('create');
     await redis.stop();
-    expect((await inFlight).status).toBe(201);
-    expect(broker.logs.join('\n')).toMatch(/could not mark \S+ handed out in the mint journal; reconciliation may delete it/);
+    // Its lease cannot be recorded: the key is deleted, never handed out, and the caller may retry.
+    const lost = await inFlight;
+    expect(lost.status).toBe(503);
+    expect(lost.json.error).toMatch(/^the broker could not record the key's lease in its store, so the key was deleted and not handed out/);
+    expect(broker.logs.join('\n')).toMatch(/could not record the lease of \S+ \(.*\); it is deleted, not handed out\./);
+    expect(venice.liveKeys()).toHaveLength(1); // the first mint's key, which its caller holds
     const creates = venice.count('create');
     expect((await call(broker, 'POST', '/v1/keys', { body: {} })).status).toBe(401); // a refusal costs nothing: answered as always
     for (let i = 0; i < 3; i++) {
@@ -66,7 +70,7 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
     expect(broker.logs.join('\n')).toContain(`"Redis at ${address} is reachable again."`);
     expect(venice.requests.filter((request) => request.status === 429)).toEqual([]);
-    expect(broker.audit.filter((line) => line.status === 503)).toHaveLength(3);
+    expect(broker.audit.filter((line) => line.status === 503)).toHaveLength(4);
     expectCleanAudit(broker, venice, issuer);
   } finally {
     await broker.stop();

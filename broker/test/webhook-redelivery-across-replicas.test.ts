@@ -2,10 +2,9 @@
 // delivery ids in Redis, the second replica knows it, answers 200 as a duplicate and does nothing.
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addOwnedKey } from '../../test/support/bed.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -25,7 +24,8 @@ withRedis('a redelivery that reaches another replica is a duplicate there: acted
   };
   const [first, second] = [await startTestBroker(options), await startTestBroker(options)];
   try {
-    const key = addOwnedKey(venice, { scope: 'job', runId: '970' });
+    const minted = await call(first, 'POST', '/v1/keys', { token: await issuer.sign(jobClaims('octo-org/shop', '970')), body: {} });
+    const key = { id: minted.json.id as string };
     const payload = workflowRunCompleted('octo-org/shop', '970');
     const delivered = await deliver(first.url, 'workflow_run', payload, { signWith: SECRET });
     expect(delivered.status).toBe(202);

@@ -9,7 +9,7 @@ import { events } from '../../fakes/github-server.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runJob, runStep } from '../../fakes/runner.ts';
 import { addKeysThatMustSurvive, addOwnedKey, expectNotShown, REPOSITORY, RUN_ID, useTestBed } from '../support/bed.ts';
-import { AUDIENCE, expectCleanAudit, spawnBroker, type TestBroker } from '../support/broker-bed.ts';
+import { AUDIENCE, expectCleanAudit, leasedKey, spawnBroker, type TestBroker } from '../support/broker-bed.ts';
 
 const bed = useTestBed({ github: true });
 let issuer: OidcIssuer;
@@ -27,6 +27,7 @@ beforeEach(async () => {
         name: 'previews',
         match: { repository_owner: 'octo-org', event_name: 'pull_request' },
         operations: ['mint', 'use', 'delete', 'rotate', 'revoke'],
+        'allow-skip-delete': true,
         ceilings: CEILINGS,
       },
       { name: 'nightly-sweep', match: { repository_owner: 'octo-org', event_name: 'schedule' }, operations: ['sweep'], ceilings: CEILINGS },
@@ -55,6 +56,9 @@ function jobEnv(claims: Record<string, string>): Record<string, string> {
   return env;
 }
 
+/** A key minted through the broker (so it has a lease). */
+const leased = (fields: Parameters<typeof leasedKey>[1]) => leasedKey({ broker, issuer }, fields);
+
 const live = (): string[] =>
   bed.venice
     .liveKeys()
@@ -63,21 +67,24 @@ const live = (): string[] =>
 
 test('rotate in slot web deletes only the older web preview key of that PR', async () => {
   bed.github.setPull(REPOSITORY, 7, 'open');
+  // The older web key first (handed out before the step's), then the keys that must survive it.
+  const olderWeb = await leased({ pr: 7, body: { scope: 'pr', slot: 'web' } });
   const survivors = [
     ...addKeysThatMustSurvive(bed.venice, 7),
-    addOwnedKey(bed.venice, { pr: 7, scope: 'pr', slot: 'api' }),
-    addOwnedKey(bed.venice, { pr: 7, scope: 'job' }),
-    addOwnedKey(bed.venice, { pr: 8, scope: 'pr', slot: 'web' }),
-    addOwnedKey(bed.venice, { repository: 'octo-org/web', pr: 7, scope: 'pr', slot: 'web' }),
+    addOwnedKey(bed.venice, { pr: 7, scope: 'pr', slot: 'web' }), // the direct path's: not the broker's to rotate
+    await leased({ pr: 7, body: { scope: 'pr', slot: 'api' } }),
+    await leased({ pr: 7 }),
+    await leased({ pr: 8, body: { scope: 'pr', slot: 'web' } }),
+    await leased({ repository: 'octo-org/web', pr: 7, body: { scope: 'pr', slot: 'web' } }),
   ];
-  const olderWeb = addOwnedKey(bed.venice, { pr: 7, scope: 'pr', slot: 'web', createdAt: '2026-01-01T00:00:00.000Z' });
+  const before = bed.venice.minted.length;
   const { main, post } = await runJob({
     inputs: inputs({ scope: 'pr', slot: 'web', rotate: 'true', 'expires-in': '3d' }),
     env: jobEnv({ ref: 'refs/pull/7/merge', event_name: 'pull_request' }),
     event: events.pullRequest(7),
   });
   expect(main.errors).toEqual([]);
-  const minted = bed.venice.minted[0];
+  const minted = bed.venice.minted[before];
   expect(minted?.description).toMatch(/^vek:octo-org\/shop#7 pr:web r18234567890\.1 [0-9a-z]{6}$/);
   expect(main.stdout).toContain('Rotated out 1 older key(s) of PR #7 slot web through the broker.');
   expect(main.summary).toContain(olderWeb.id);
@@ -88,13 +95,13 @@ test('rotate in slot web deletes only the older web preview key of that PR', asy
 test("revoke on a merged PR's close deletes every key of that PR through the broker, and nothing else", async () => {
   const survivors = [
     ...addKeysThatMustSurvive(bed.venice, 8),
-    addOwnedKey(bed.venice, { pr: 8, scope: 'pr', slot: 'web' }),
-    addOwnedKey(bed.venice, { repository: 'octo-org/web', pr: 7, scope: 'pr', slot: 'web' }),
+    await leased({ pr: 8, body: { scope: 'pr', slot: 'web' } }),
+    await leased({ repository: 'octo-org/web', pr: 7, body: { scope: 'pr', slot: 'web' } }),
   ];
   const ofPr = [
-    addOwnedKey(bed.venice, { pr: 7, scope: 'pr', slot: 'web' }),
-    addOwnedKey(bed.venice, { pr: 7, scope: 'pr', slot: 'api' }),
-    addOwnedKey(bed.venice, { pr: 7, scope: 'job', runId: '77' }),
+    await leased({ pr: 7, body: { scope: 'pr', slot: 'web' } }),
+    await leased({ pr: 7, body: { scope: 'pr', slot: 'api' } }),
+    await leased({ pr: 7, runId: '77', body: { 'skip-delete': true } }),
   ];
   // A merged PR's closing run: its token's ref is the base branch, so the PR comes from the event.
   const env = jobEnv({ ref: 'refs/heads/main', event_name: 'pull_request' });
@@ -117,13 +124,14 @@ test('sweep deletes keys of closed PRs and completed runs, carries on past what 
   github.setRun(REPOSITORY, '501', 'completed');
   github.setRun(REPOSITORY, '502', 'in_progress');
   github.failPath.set(`/repos/${REPOSITORY}/pulls/4`, 500);
-  const gone = [addOwnedKey(venice, { pr: 1, scope: 'pr', slot: 'web' }), addOwnedKey(venice, { scope: 'job', runId: '501' })];
+  // Keys of PR 3's runs 501 and 502 (a job key's tag names its PR and its run: sweep asks about the run).
+  const gone = [await leased({ pr: 1, body: { scope: 'pr', slot: 'web' } }), await leased({ pr: 3, runId: '501' })];
   const kept = [
     ...addKeysThatMustSurvive(venice, 1),
-    addOwnedKey(venice, { pr: 3, scope: 'pr' }),
-    addOwnedKey(venice, { scope: 'job', runId: '502' }),
-    addOwnedKey(venice, { scope: 'kept', runId: '501' }),
-    addOwnedKey(venice, { pr: 4, scope: 'pr' }), // GitHub answers 500 about PR #4
+    await leased({ pr: 3, body: { scope: 'pr' } }),
+    await leased({ pr: 3, runId: '502' }),
+    await leased({ pr: 3, runId: '501', body: { 'skip-delete': true } }),
+    await leased({ pr: 4, body: { scope: 'pr' } }), // GitHub answers 500 about PR #4
   ];
   const env = jobEnv({ ref: 'refs/heads/main', event_name: 'schedule' });
   const dry = await runStep('main', { inputs: inputs({ mode: 'sweep', 'dry-run': 'true' }), env, event: events.schedule() });

@@ -136,3 +136,18 @@ export function useBrokerBed(
   });
   return bed;
 }
+
+/**
+ * A key minted through the broker (so it has a lease), for a job of `repository` and `runId`; `pr` makes
+ * it a pull_request run's (its token's ref names the PR). Returns its id.
+ */
+export async function leasedKey(
+  at: { broker: { url: string }; issuer: OidcIssuer },
+  fields: { repository?: string; runId?: string; pr?: number; body?: Record<string, unknown> } = {},
+): Promise<{ id: string }> {
+  const claims: Record<string, string> = fields.pr === undefined ? {} : { event_name: 'pull_request', ref: `refs/pull/${fields.pr}/merge` };
+  const token = await at.issuer.sign(jobClaims(fields.repository ?? REPOSITORY, fields.runId ?? RUN_ID, claims));
+  const answer = await call(at.broker, 'POST', '/v1/keys', { token, body: fields.body ?? {} });
+  expect(answer.status, JSON.stringify(answer.json)).toBe(201);
+  return { id: answer.json.id as string };
+}
