@@ -41,153 +41,70 @@ interface Idempotent {
 /** Keys `firstTime` holds at most (webhook deliveries: a day of them, at 50,000 a day). */
 const MAX_SEEN = 50_000;
 
-export function memoryState(options: FairQueueOptions & { stateDir: string | undefined }): SharedState {
-  const { now } = options;
-  const file = options.stateDir ? new StateFile(options.stateDir) : undefined;
-  const book = file?.read() ?? { intents: new Map<string, { deadline: number; text: string }>(), leases: new Map<string, StoredLease>() };
-  const { intents, leases } = book;
-  const saved = (): void => file?.write(book);
-  const inFlight = new Map<string, Map<string, number>>();
-  const idempotent = new Map<string, Idempotent>();
+/** The state's maps, and the helpers every part of it reads them through. */
+class Memory {
+  readonly book: Book;
+  readonly inFlight = new Map<string, Map<string, number>>();
+  readonly idempotent = new Map<string, Idempotent>();
   /** Intents the reconciler took: their mints must hand nothing out. */
-  const claimed = new Set<string>();
-  const fair = new FairQueue(options);
-  let heldUntil = 0;
-  const maxHold = maxHoldMs(options.windowMs);
+  readonly claimed = new Set<string>();
+  readonly fair: FairQueue;
+  heldUntil = 0;
+  readonly maxHold: number;
+
+  constructor(
+    readonly now: () => number,
+    options: FairQueueOptions,
+    private readonly file: StateFile | undefined,
+  ) {
+    this.book = file?.read() ?? { intents: new Map(), leases: new Map() };
+    this.fair = new FairQueue(options);
+    this.maxHold = maxHoldMs(options.windowMs);
+  }
+
+  saved(): void {
+    this.file?.write(this.book);
+  }
+
+  mintsOf(repositoryId: string): Map<string, number> {
+    const mints = this.inFlight.get(repositoryId) ?? new Map<string, number>();
+    for (const [id, until] of mints) if (until <= this.now()) mints.delete(id);
+    this.inFlight.set(repositoryId, mints);
+    return mints;
+  }
+
+  liveLeases(repositoryId?: string): StoredLease[] {
+    return [...this.book.leases.values()].filter(
+      (lease) => lease.expiresAt > this.now() && (repositoryId === undefined || lease.repositoryId === repositoryId),
+    );
+  }
+
+  idempotencyOf(repositoryId: string, key: string): Idempotent | undefined {
+    const record = this.idempotent.get(`${repositoryId}:${key}`);
+    return record && record.until > this.now() ? record : undefined;
+  }
+}
+
+export function memoryState(options: FairQueueOptions & { stateDir: string | undefined }): SharedState {
+  const memory = new Memory(options.now, options, options.stateDir ? new StateFile(options.stateDir) : undefined);
+  const { now } = options;
   const leads = new Map<string, number>();
   const seen = new Map<string, number>();
-
-  const mintsOf = (repositoryId: string): Map<string, number> => {
-    const mints = inFlight.get(repositoryId) ?? new Map<string, number>();
-    for (const [id, until] of mints) if (until <= now()) mints.delete(id);
-    inFlight.set(repositoryId, mints);
-    return mints;
-  };
-  const liveLeases = (repositoryId?: string): StoredLease[] =>
-    [...leases.values()].filter((lease) => lease.expiresAt > now() && (repositoryId === undefined || lease.repositoryId === repositoryId));
-  const idempotencyOf = (repositoryId: string, key: string): Idempotent | undefined => {
-    const record = idempotent.get(`${repositoryId}:${key}`);
-    return record && record.until > now() ? record : undefined;
-  };
-
-  const queue: CreateQueue = {
-    take: async (ticket, signal) => {
-      await fair.take(ticket, signal);
-      const intent = ticket.intent && intents.get(ticket.intent.mintId);
-      if (intent && ticket.intent) {
-        intent.deadline = now() + ticket.intent.withinMs;
-        saved();
-      }
-    },
-    depth: () => fair.depth(),
-    windowCreates: () => fair.windowCreates(),
-    windowFreesInMs: () => fair.windowFreesInMs(),
-  };
-
-  const mints: Mints = {
-    admit: async (admission: MintAdmission): Promise<Admission> => {
-      const { repositoryId, idempotency } = admission;
-      const held = Math.min(maxHold, heldUntil - now());
-      if (held > 0) return { outcome: 'held', retryAfterMs: held };
-      const earlier = idempotency && idempotencyOf(repositoryId, idempotency.key);
-      if (earlier && idempotency) {
-        if (earlier.bodyHash !== idempotency.bodyHash) return { outcome: 'mismatch' };
-        return earlier.sealedAnswer ? { outcome: 'replay', sealedAnswer: earlier.sealedAnswer } : { outcome: 'in-progress' };
-      }
-      const live = liveLeases(repositoryId).length;
-      const running = mintsOf(repositoryId);
-      if (live + running.size >= admission.liveKeys) return { outcome: 'live-keys', live, inFlight: running.size };
-      let ticket: Ticket;
-      try {
-        ticket = fair.admit(repositoryId);
-      } catch (error) {
-        if (error instanceof QueueFull) return { outcome: 'queue-full', retryAfterMs: error.retryAfterMs };
-        throw error;
-      }
-      running.set(admission.mintId, now() + admission.inFlightMs);
-      intents.set(admission.mintId, { deadline: now() + admission.inFlightMs, text: admission.intent });
-      saved();
-      if (idempotency) {
-        idempotent.set(`${repositoryId}:${idempotency.key}`, {
-          state: 'in-progress',
-          bodyHash: idempotency.bodyHash,
-          sealedAnswer: undefined,
-          until: now() + idempotency.ttlMs,
-        });
-      }
-      ticket.intent = { mintId: admission.mintId, withinMs: admission.intentWithinMs };
-      return { outcome: 'admitted', ticket };
-    },
-    handOut: async (handOut: HandOut) => {
-      if (!intents.delete(handOut.mintId) && claimed.has(handOut.mintId)) return false;
-      leases.set(handOut.keyId, { text: handOut.signedLease, repositoryId: handOut.repositoryId, expiresAt: handOut.expiresAt });
-      saved();
-      mintsOf(handOut.repositoryId).delete(handOut.mintId);
-      const { idempotency } = handOut;
-      if (idempotency) {
-        idempotent.set(`${handOut.repositoryId}:${idempotency.key}`, {
-          state: 'done',
-          bodyHash: idempotency.bodyHash,
-          sealedAnswer: idempotency.sealedAnswer,
-          until: now() + idempotency.ttlMs,
-        });
-      }
-      return true;
-    },
-    abandon: async ({ mintId, repositoryId, idempotencyKey, dropIntent }) => {
-      mintsOf(repositoryId).delete(mintId);
-      if (idempotencyKey) idempotent.delete(`${repositoryId}:${idempotencyKey}`);
-      if (dropIntent && intents.delete(mintId)) saved();
-    },
-  };
-
-  const leaseStore: LeaseStore = {
-    get: async (keyId) => leases.get(keyId)?.text,
-    list: async (repositoryId) => liveLeases(repositoryId).map((lease) => lease.text),
-    expired: async () => {
-      const gone = [...leases].filter(([, lease]) => lease.expiresAt <= now());
-      for (const [keyId] of gone) leases.delete(keyId);
-      if (gone.length > 0) saved();
-      return gone.map(([, lease]) => lease.text);
-    },
-    update: async (keyId, signedLease) => {
-      const lease = leases.get(keyId);
-      if (lease) {
-        lease.text = signedLease;
-        saved();
-      }
-    },
-    end: async ({ keyId, repositoryId, idempotencyKey }) => {
-      if (leases.delete(keyId)) saved();
-      if (idempotencyKey) idempotent.delete(`${repositoryId}:${idempotencyKey}`);
-    },
-  };
-
   return {
     kind: 'memory',
-    queue,
-    mints,
+    queue: memoryQueue(memory),
+    mints: memoryMints(memory),
     brake: {
       holdFor: async (ms) => {
-        heldUntil = Math.max(heldUntil, now() + Math.min(ms, maxHold));
+        memory.heldUntil = Math.max(memory.heldUntil, now() + Math.min(ms, memory.maxHold));
       },
       holdUnlessHeld: async (ms) => {
-        if (heldUntil <= now()) heldUntil = now() + Math.min(ms, maxHold);
+        if (memory.heldUntil <= now()) memory.heldUntil = now() + Math.min(ms, memory.maxHold);
       },
-      heldForMs: async () => Math.max(0, Math.min(maxHold, heldUntil - now())),
+      heldForMs: async () => Math.max(0, Math.min(memory.maxHold, memory.heldUntil - now())),
     },
-    journal: {
-      overdue: async () => [...intents].filter(([, intent]) => intent.deadline < now()).map(([id, intent]) => ({ id, text: intent.text })),
-      claim: async (id) => {
-        const had = intents.delete(id);
-        if (had) {
-          claimed.add(id);
-          saved();
-        }
-        return had;
-      },
-    },
-    leases: leaseStore,
+    journal: memoryJournal(memory),
+    leases: memoryLeases(memory),
     limiter: (points, duration, keyPrefix) => new RateLimiterMemory({ points, duration, keyPrefix }),
     firstTime: async (key, ttlMs) => {
       if ((seen.get(key) ?? 0) > now()) return false;
@@ -205,6 +122,126 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
       new StoreUnavailable('unreachable', `the broker's store failed: ${error instanceof Error ? error.message : String(error)}`),
     ready: async () => 'ok',
     close: async () => undefined,
+  };
+}
+
+function memoryQueue(memory: Memory): CreateQueue {
+  return {
+    take: async (ticket, signal) => {
+      await memory.fair.take(ticket, signal);
+      const intent = ticket.intent && memory.book.intents.get(ticket.intent.mintId);
+      if (intent && ticket.intent) {
+        intent.deadline = memory.now() + ticket.intent.withinMs;
+        memory.saved();
+      }
+    },
+    depth: () => memory.fair.depth(),
+    windowCreates: () => memory.fair.windowCreates(),
+    windowFreesInMs: () => memory.fair.windowFreesInMs(),
+  };
+}
+
+function memoryMints(memory: Memory): Mints {
+  const { now } = memory;
+  const { intents, leases } = memory.book;
+  return {
+    admit: async (admission: MintAdmission): Promise<Admission> => {
+      const { repositoryId, idempotency } = admission;
+      const held = Math.min(memory.maxHold, memory.heldUntil - now());
+      if (held > 0) return { outcome: 'held', retryAfterMs: held };
+      const earlier = idempotency && memory.idempotencyOf(repositoryId, idempotency.key);
+      if (earlier && idempotency) {
+        if (earlier.bodyHash !== idempotency.bodyHash) return { outcome: 'mismatch' };
+        return earlier.sealedAnswer ? { outcome: 'replay', sealedAnswer: earlier.sealedAnswer } : { outcome: 'in-progress' };
+      }
+      const live = memory.liveLeases(repositoryId).length;
+      const running = memory.mintsOf(repositoryId);
+      if (live + running.size >= admission.liveKeys) return { outcome: 'live-keys', live, inFlight: running.size };
+      let ticket: Ticket;
+      try {
+        ticket = memory.fair.admit(repositoryId);
+      } catch (error) {
+        if (error instanceof QueueFull) return { outcome: 'queue-full', retryAfterMs: error.retryAfterMs };
+        throw error;
+      }
+      running.set(admission.mintId, now() + admission.inFlightMs);
+      intents.set(admission.mintId, { deadline: now() + admission.inFlightMs, text: admission.intent });
+      memory.saved();
+      if (idempotency) {
+        const record = {
+          state: 'in-progress' as const,
+          bodyHash: idempotency.bodyHash,
+          sealedAnswer: undefined,
+          until: now() + admission.inFlightMs,
+        };
+        memory.idempotent.set(`${repositoryId}:${idempotency.key}`, record);
+      }
+      ticket.intent = { mintId: admission.mintId, withinMs: admission.intentWithinMs };
+      return { outcome: 'admitted', ticket };
+    },
+    handOut: async (handOut: HandOut) => {
+      if (!intents.delete(handOut.mintId) && memory.claimed.has(handOut.mintId)) return false;
+      leases.set(handOut.keyId, { text: handOut.signedLease, repositoryId: handOut.repositoryId, expiresAt: handOut.expiresAt });
+      memory.saved();
+      memory.mintsOf(handOut.repositoryId).delete(handOut.mintId);
+      const { idempotency } = handOut;
+      if (idempotency) {
+        const { bodyHash, sealedAnswer, ttlMs } = idempotency;
+        memory.idempotent.set(`${handOut.repositoryId}:${idempotency.key}`, {
+          state: 'done',
+          bodyHash,
+          sealedAnswer,
+          until: now() + ttlMs,
+        });
+      }
+      return true;
+    },
+    abandon: async ({ mintId, repositoryId, idempotencyKey, dropIntent }) => {
+      memory.mintsOf(repositoryId).delete(mintId);
+      if (idempotencyKey) memory.idempotent.delete(`${repositoryId}:${idempotencyKey}`);
+      if (dropIntent && intents.delete(mintId)) memory.saved();
+    },
+  };
+}
+
+function memoryJournal(memory: Memory): SharedState['journal'] {
+  const { intents } = memory.book;
+  return {
+    overdue: async () =>
+      [...intents].filter(([, intent]) => intent.deadline < memory.now()).map(([id, intent]) => ({ id, text: intent.text })),
+    claim: async (id) => {
+      const had = intents.delete(id);
+      if (had) {
+        memory.claimed.add(id);
+        memory.saved();
+      }
+      return had;
+    },
+  };
+}
+
+function memoryLeases(memory: Memory): LeaseStore {
+  const { leases } = memory.book;
+  return {
+    get: async (keyId) => leases.get(keyId)?.text,
+    list: async (repositoryId) => memory.liveLeases(repositoryId).map((lease) => lease.text),
+    expired: async () => {
+      const gone = [...leases].filter(([, lease]) => lease.expiresAt <= memory.now());
+      for (const [keyId] of gone) leases.delete(keyId);
+      if (gone.length > 0) memory.saved();
+      return gone.map(([, lease]) => lease.text);
+    },
+    update: async (keyId, signedLease) => {
+      const lease = leases.get(keyId);
+      if (lease) {
+        lease.text = signedLease;
+        memory.saved();
+      }
+    },
+    end: async ({ keyId, repositoryId, idempotencyKey }) => {
+      if (leases.delete(keyId)) memory.saved();
+      if (idempotencyKey) memory.idempotent.delete(`${repositoryId}:${idempotencyKey}`);
+    },
   };
 }
 

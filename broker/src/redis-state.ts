@@ -160,8 +160,8 @@ export function describeRedisError(error: unknown): { problem: StoreProblem; tex
  * returns the state. A Redis that is down at start is not fatal: the broker starts, /readyz says it is
  * not ready, mints are answered 503, and the client keeps reconnecting.
  */
-export async function redisState(options: RedisStateOptions): Promise<SharedState> {
-  const address = redisAddress(options.url);
+/** The client: fails at once while disconnected, reconnects by itself, its scripts defined. */
+async function connect(options: RedisStateOptions, address: string): Promise<Scripted> {
   const redis = new Redis(options.url, {
     // Fail at once while disconnected (a 503 now beats a caller held behind a queue of commands), and
     // never wait long for an answer; reconnect in the background, so service resumes by itself.
@@ -181,7 +181,12 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
     });
   });
   for (const [name, definition] of Object.entries(SCRIPTS)) redis.defineCommand(name, definition);
+  return redis;
+}
 
+export async function redisState(options: RedisStateOptions): Promise<SharedState> {
+  const address = redisAddress(options.url);
+  const redis = await connect(options, address);
   const unavailable = (error: unknown): StoreUnavailable => {
     const { problem, text } = describeRedisError(error);
     return new StoreUnavailable(problem, `the broker's store (Redis at ${address}) ${text}`);
@@ -215,19 +220,7 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
       // Cut to the longest hold Venice asks for: anyone who can write to Redis could set a day.
       heldForMs: async () => Number(await call(() => redis.vkbHeld(KEY.held, maxHold))),
     },
-    journal: {
-      overdue: async () => {
-        const [now, ...flat] = (await call(() => redis.vkbJournal(KEY.journal))) as string[];
-        const intents: { id: string; text: string }[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const [id = '', value = ''] = [flat[i], flat[i + 1]];
-          const bar = value.indexOf('|');
-          if (bar > 0 && Number(value.slice(0, bar)) < Number(now)) intents.push({ id, text: value.slice(bar + 1) });
-        }
-        return intents;
-      },
-      claim: async (id) => Number(await call(() => redis.vkbClaim(KEY.journal, KEY.claimed(id), id, CLAIM_MARK_MS))) === 1,
-    },
+    journal: redisJournal(redis, call),
     leases: redisLeases(redis, call),
     limiter: (points, duration, keyPrefix) =>
       new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${P}limit:${keyPrefix}` }),
@@ -322,6 +315,22 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
         ),
       );
     },
+  };
+}
+
+function redisJournal(redis: Scripted, call: Call): SharedState['journal'] {
+  return {
+    overdue: async () => {
+      const [now, ...flat] = (await call(() => redis.vkbJournal(KEY.journal))) as string[];
+      const intents: { id: string; text: string }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const [id = '', value = ''] = [flat[i], flat[i + 1]];
+        const bar = value.indexOf('|');
+        if (bar > 0 && Number(value.slice(0, bar)) < Number(now)) intents.push({ id, text: value.slice(bar + 1) });
+      }
+      return intents;
+    },
+    claim: async (id) => Number(await call(() => redis.vkbClaim(KEY.journal, KEY.claimed(id), id, CLAIM_MARK_MS))) === 1,
   };
 }
 

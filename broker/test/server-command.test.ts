@@ -28,7 +28,14 @@ function configFile(text: string): string {
 }
 
 test.each([
-  ['no --config', [], {}, 'venice-key-broker: usage: node broker/dist/server.js --config broker.yaml [--check]\n'],
+  [
+    'no --config',
+    [],
+    {},
+    'venice-key-broker: usage: node broker/dist/server.js --config broker.yaml [--check]\n' +
+      '       node broker/dist/server.js leases --config broker.yaml [--repository OWNER/NAME] [--json]\n' +
+      '       node broker/dist/server.js revoke --config broker.yaml (--repository OWNER/NAME | --rule NAME | --run ID | --all --yes)\n',
+  ],
   [
     'a config file that is not there',
     ['--config', '/nonexistent/broker.yaml'],

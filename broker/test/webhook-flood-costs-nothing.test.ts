@@ -103,7 +103,6 @@ test('520 slow unsigned webhook bodies: mints keep being served within 1 s, memo
     const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1] as number;
     expect(p99).toBeLessThan(1_000);
     expect(peak - before).toBeLessThan(50);
-    expect(attack.opened()).toBeGreaterThan(FLOOD); // the broker closed slow bodies, and the flood kept reopening
 
     // A signed delivery, sent during the flood, is still read and acted on: the finished run's key goes.
     const kept = await call(broker, 'POST', '/v1/keys', { token, body: { scope: 'run' } });

@@ -130,7 +130,14 @@ test('preview-through-broker, then its teardown: rotated per push, revoked on cl
     );
     expect(teardown.steps.map((s) => s.main.outputs['deleted-count'])).toEqual(['1']);
     expect(bed.venice.liveKeys()).toEqual([]);
-    expect(broker.audit.map((line) => `${line.action} ${line.outcome}`)).toEqual(['mint granted', 'mint granted', 'revoke deleted']);
+    // The requests, and each lease's end in a line of its own: the rotated key, the revoked one.
+    expect(broker.audit.map((line) => `${line.action} ${line.outcome}${line.leaseEnded ? ' (lease ended)' : ''}`)).toEqual([
+      'mint granted',
+      'rotate deleted (lease ended)',
+      'mint granted',
+      'revoke deleted (lease ended)',
+      'revoke deleted',
+    ]);
     expectNotShown(issuer.tokensIssued);
   } finally {
     await broker.stop();
