@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { FairQueue, type FairQueueOptions, QueueFull } from './fair-queue.js';
+import { FairQueue, type FairQueueOptions, type QueueFull } from './fair-queue.js';
 import {
   type Admission,
   type CreateQueue,
@@ -161,8 +161,8 @@ function memoryMints(memory: Memory): Mints {
       try {
         ticket = memory.fair.admit(repositoryId);
       } catch (error) {
-        if (error instanceof QueueFull) return { outcome: 'queue-full', retryAfterMs: error.retryAfterMs };
-        throw error;
+        // The fair queue throws only QueueFull: the turn would come past the queue timeout.
+        return { outcome: 'queue-full', retryAfterMs: (error as QueueFull).retryAfterMs };
       }
       running.set(admission.mintId, now() + admission.inFlightMs);
       intents.set(admission.mintId, { deadline: now() + admission.inFlightMs, text: admission.intent });

@@ -38,6 +38,9 @@ import { decide } from './policy.js';
 import { openAnswer, sealAnswer, signRecord } from './sealed-records.js';
 import type { Ticket } from './shared-state.js';
 
+/** For what is tried once on the way out (giving a mark back, ending a lease): a store out of reach is said elsewhere. */
+const ignore = (): undefined => undefined;
+
 /** How long a finished mint's Idempotency-Key is remembered (at most; never past its key's deletion). */
 export const IDEMPOTENCY_MS = 600_000;
 /** How long past the create's own deadline (a part of it) an intent waits before its key counts as an orphan: 10 s of 60. */
@@ -304,7 +307,7 @@ async function handOver(minting: Minting, key: MintedKey, deps: OperationDeps, s
     });
   if (!recorded) {
     // Its lease may have been written all the same (an answer lost on the way back): end it too.
-    await deps.leases.end(lease).catch(() => undefined);
+    await deps.leases.end(lease).catch(ignore);
     return deleteUnheld(minting, key, deps, 'lease could not be recorded');
   }
   deps.log.info(`minted ${key.id} (${formatTag(tag)}) under rule ${rule.name}`);
@@ -329,7 +332,7 @@ async function deleteUnheld(minting: Minting, key: MintedKey, deps: OperationDep
       idempotencyKey: minting.idempotency?.key,
       dropIntent: gone > 0,
     })
-    .catch(() => undefined);
+    .catch(ignore);
   if (whose === 'caller went away') {
     throw new HandedOver(
       new Refusal(
@@ -362,5 +365,5 @@ async function abandon(minting: Minting, deps: OperationDeps, error: unknown): P
       // answer, a timeout) one may, and the reconciler looks for it after the deadline.
       dropIntent: isVeniceRefusal(error) || error instanceof Refusal,
     })
-    .catch(() => undefined);
+    .catch(ignore);
 }

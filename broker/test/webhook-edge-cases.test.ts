@@ -116,13 +116,15 @@ async function leasedKey(runId: string, body: Record<string, unknown> = {}, pr?:
 test('a Venice that fails while deleting: the lease is marked ending, and the reconciler deletes the key when Venice answers', async () => {
   await start('1s');
   const key = await leasedKey('77', { scope: 'run' });
-  // Every attempt of the delivery's deletion fails (the client's eight attempts of each request).
-  venice.inject('get', { kind: 'status', status: 500 }, 8);
-  venice.inject('delete', { kind: 'status', status: 500 }, 8);
+  // Every attempt of the delivery's deletion fails (the client's eight attempts of each request), and so
+  // does the reconciler's first try again.
+  venice.inject('get', { kind: 'status', status: 500 }, 16);
+  venice.inject('delete', { kind: 'status', status: 500 }, 16);
   expect((await deliver(broker.url, 'workflow_run', workflowRunCompleted('octo-org/shop', '77'), { signWith: SECRET })).status).toBe(202);
   await eventually(() => broker.logs.some((line) => /could not delete \S+ \(run 77 attempt 1 completed: /.test(line)));
   expect(venice.liveKeys().map((live) => live.id)).toEqual([key.id]);
-  // Venice answers again: the reconciler tries the ending lease again and deletes its key.
+  await eventually(() => broker.logs.some((line) => /could not delete \S+ again \(.*\); tried again later, until it expires\./.test(line)));
+  // Venice answers again: the reconciler tries the ending lease again, after a longer wait, and deletes its key.
   await eventually(() => broker.audit.some((line) => line.action === 'webhook' && line.outcome === 'deleted'));
   expect(venice.liveKeys()).toEqual([]);
   expect(broker.audit.at(-1)).toMatchObject({

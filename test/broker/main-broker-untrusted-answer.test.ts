@@ -21,9 +21,12 @@ type Answer = { status: number; body: unknown } | 'drop';
 /** Answers by "METHOD /path", each list used in order (the last one repeats). */
 let answers: Record<string, Answer[]> = {};
 const seen: string[] = [];
+/** The Idempotency-Key of each mint request. */
+const idempotencyKeys: (string | undefined)[] = [];
 const fake = createServer((req, res) => {
   const route = `${req.method} ${req.url}`;
   seen.push(route);
+  if (route === 'POST /v1/keys') idempotencyKeys.push(req.headers['idempotency-key'] as string | undefined);
   const list = answers[route] ?? [{ status: 404, body: { message: 'Not Found' } }];
   const answer = (list.length > 1 ? list.shift() : list[0]) as Answer;
   req.resume();
@@ -40,6 +43,7 @@ let issuer: OidcIssuer;
 beforeEach(async () => {
   stepsRun.length = 0;
   seen.length = 0;
+  idempotencyKeys.length = 0;
   answers = {};
   url = `http://127.0.0.1:${await listenOnLoopback(fake)}`;
   issuer = await new OidcIssuer(AUDIENCE).start();
@@ -236,4 +240,22 @@ test("a sweep answer is trusted only for keys whose own description carries this
   } finally {
     await closeServer(github);
   }
+});
+
+test('a mint the broker is still working on (409) is waited out and asked again with the same Idempotency-Key', async () => {
+  answers['POST /v1/keys'] = [
+    { status: 409, body: { error: 'a mint with this Idempotency-Key is still in progress; retry after the wait given.' } },
+    { status: 201, body: GOOD_KEY },
+  ];
+  const main = await mainInProcess({ inputs: inputs(), env: env() });
+  expect(main.errors).toEqual([]);
+  expect(main.outputs['key-id']).toBe('key-1');
+  expect(main.stdout).toMatch(/minting the key: the broker is still minting this key \(an earlier attempt\); retrying in/);
+  expect(idempotencyKeys).toHaveLength(2);
+  expect(idempotencyKeys[0]).toMatch(/^[0-9a-f-]{36}$/);
+  expect(idempotencyKeys[1]).toBe(idempotencyKeys[0]);
+  // Another step invocation sends another key.
+  answers['POST /v1/keys'] = [{ status: 201, body: GOOD_KEY }];
+  await mainInProcess({ inputs: inputs(), env: env() });
+  expect(idempotencyKeys[2]).not.toBe(idempotencyKeys[0]);
 });
