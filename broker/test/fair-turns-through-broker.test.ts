@@ -34,8 +34,8 @@ test("a repository's burst of 60 cannot starve another; abandoned turns are give
     call(broker, 'POST', '/v1/keys', { token, body: {}, timeoutMs }).catch(() => ({ status: 0 }) as const);
 
   // shop bursts 60: two get the window's turns, two are queued (turns at about 6 s), the rest would wait
-  // past the queue timeout and get 429 at once. The queued two hang up after 1.5 s: their turns go back.
-  const burst = await Promise.all(Array.from({ length: 60 }, () => mint(shop, 1_500)));
+  // past the queue timeout and get 429 at once. The queued two hang up after 3 s (their turns are at about 6 s): their turns go back.
+  const burst = await Promise.all(Array.from({ length: 60 }, () => mint(shop, 3_000)));
   const statuses = burst.map((answer) => answer.status).sort();
   expect(statuses.filter((status) => status === 201)).toHaveLength(2);
   expect(statuses.filter((status) => status === 0)).toHaveLength(2); // hung up while queued

@@ -1,8 +1,10 @@
 // The webhook's work never stalls the broker: 3,000 deliveries for finished runs while the account holds
 // 450 leased keys, through the broker bundle as its own process on a real Redis. Each delivery reads only
 // its repository's leases (no week-long memory of finished runs, no scan of Venice's listing per run), so
-// /healthz stays quick throughout (p99 within 100 ms, never above 250 ms), and no lease of a run that is
-// still going is touched.
+// /healthz stays quick throughout, and no lease of a run that is still going is touched. Run alone on an
+// idle machine, /healthz's p99 is within 100 ms and its worst under 250 ms (the target; the
+// figures are in the closing note); in the full suite the machine is shared with every other test file,
+// so the bound here only catches a stall of the kind that was measured before leases (2 to 4 s).
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
