@@ -165,7 +165,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const operations = { config, adminKey, now, log, state, leases, records, audit, listing, guard, venice, metrics, draining: drain.signal };
   const webhook =
     config.githubWebhook && options.webhookSecret
-      ? new GitHubWebhook({ ...operations, secret: options.webhookSecret, sleep: (ms) => policy.sleep(ms), webhook: config.githubWebhook })
+      ? new GitHubWebhook({ ...operations, secret: options.webhookSecret, webhook: config.githubWebhook })
       : undefined;
   const reconciler = new Reconciler({
     state,

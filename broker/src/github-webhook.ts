@@ -42,7 +42,6 @@ const IDENTITY_CLAIMS = new Set(['repository_owner_id', 'repository_id', 'reposi
 export interface WebhookDeps extends OperationDeps {
   secret: string;
   audit: Audit;
-  sleep: (ms: number) => Promise<void>;
   webhook: WebhookConfig;
 }
 

@@ -34,6 +34,9 @@ export interface OperatorIO {
   env: Record<string, string | undefined>;
 }
 
+/** What the commands do not say (a retry's log line, a listing that changed). */
+const silent = (): undefined => undefined;
+
 /** A mistake in the command (one plain line, exit 1). */
 export class OperatorError extends Error {}
 
@@ -51,7 +54,7 @@ async function openStore(config: BrokerConfig, env: OperatorIO['env']): Promise<
       ...queue,
       url: env[config.store.redisUrlEnv] ?? '',
       commandTimeoutMs: config.store.commandTimeoutMs,
-      onError: () => undefined,
+      onError: silent,
     });
   }
   if (config.store.stateDir) return memoryState({ ...queue, stateDir: config.store.stateDir });
@@ -67,7 +70,7 @@ function venice(config: BrokerConfig, adminKey: string): VeniceClient {
     transport: createTransport(process.env, undefined, 4),
     deadline: Deadline.forStep(config.limits.veniceTimeoutMs, Date.now, BROKER_VENICE_DEADLINE),
     policy: defaultRetryPolicy,
-    log: () => undefined,
+    log: silent,
     advise: adviceForBrokerCaller,
   }).forCleanup();
 }
@@ -158,8 +161,8 @@ export async function revokeCommand(
         cleanup: () => client,
         leases: book,
         audit,
-        log: { info: () => undefined, warning: (message) => io.err(`warning: ${message}`) },
-        changed: () => undefined,
+        log: { info: silent, warning: (message) => io.err(`warning: ${message}`) },
+        changed: silent,
       },
     );
     io.err(`revoked ${result.ids.length} key(s) of ${leases.length} lease(s).`);

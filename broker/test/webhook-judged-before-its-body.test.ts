@@ -108,3 +108,12 @@ test('at the connection cap, a connection still sending an unverified body makes
   expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
   expect(await Promise.race(slow.map((one) => one.answer))).toBe(' '); // one was closed without an answer
 });
+
+test('a body whose signature is well formed but wrong: read, then 401, and nothing is acted on', async () => {
+  await start();
+  const body = JSON.stringify(workflowRunCompleted('octo-org/shop', '77'));
+  expect(await send({ ...GOOD, 'content-length': String(Buffer.byteLength(body)) }, body).answer).toMatch(
+    /^HTTP\/1\.1 401 .*does not match the body with the webhook secret/,
+  );
+  expect(venice.requests).toEqual([]);
+});

@@ -10,8 +10,11 @@ import { configYaml } from '../../../fakes/broker-process.ts';
 import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { AUDIENCE, call, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
+import { inRedis, useRedisServer, withRedis } from '../../../test/support/redis.ts';
 import { parseConfig } from '../../src/config.ts';
 import { leasesCommand, OperatorError, revokeCommand } from '../../src/operator.ts';
+
+const redis = useRedisServer();
 
 function io() {
   const out: string[] = [];
@@ -47,7 +50,10 @@ test('leases and revoke on a state-dir: listed with their spend, revoked by repo
     await expect(revokeCommand(config, venice.adminKey, { all: true, yes: false }, io().io)).rejects.toBeInstanceOf(OperatorError);
     await expect(revokeCommand(config, venice.adminKey, { all: true, yes: true, rule: 'x' }, io().io)).rejects.toThrow(/give it alone/);
     const byRun = io();
+    venice.inject('get', { kind: 'status', status: 403 }); // the key cannot be read first: said, and deleted all the same
     expect(await revokeCommand(config, venice.adminKey, { run: '12', yes: false }, byRun.io)).toBe(1);
+    expect(byRun.err[0]).toMatch(/^warning: could not read key \S+ before deleting it/);
+    byRun.err.shift();
     expect(JSON.parse(byRun.out[0] as string)).toMatchObject({ action: 'revoke', by: 'operator', keyId: other, rule: 'octo-org-main' });
     expect(byRun.err).toEqual(['revoked 1 key(s) of 1 lease(s).']);
     venice.keys.delete(web); // deleted by hand at Venice meanwhile: its lease still ends, already gone
@@ -73,5 +79,32 @@ test('a store in memory cannot be read from outside: said, with what to use inst
   } finally {
     await issuer.stop();
     await venice.stop();
+  }
+});
+
+withRedis('with Redis, the commands read the store the serving brokers share', async () => {
+  await redis.start();
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const options = { venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis) };
+  const broker = await startTestBroker(options);
+  try {
+    const minted = await call(broker, 'POST', '/v1/keys', { token: await issuer.sign(jobClaims('octo-org/shop', '20')), body: {} });
+    const config = parseConfig(configYaml(options));
+    const listed = io();
+    await leasesCommand(
+      config,
+      venice.adminKey,
+      { json: true, rule: 'octo-org-main' },
+      { ...listed.io, env: { BROKER_REDIS_URL: redis.url } },
+    );
+    expect((JSON.parse(listed.out.join('\n')) as { leases: { keyId: string }[] }).leases.map((lease) => lease.keyId)).toEqual([
+      minted.json.id,
+    ]);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+    await redis.stop();
   }
 });

@@ -59,3 +59,26 @@ test('while Venice asks the broker to wait, mints and deletes get 503 with Retry
   await issuer.stop();
   await venice.stop();
 });
+
+test('a 429 without Retry-After holds until the oldest create of the window ages out, and is not re-armed by the next', async () => {
+  const venice = await new VeniceServer().start();
+  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, policy: fastPolicy() });
+  try {
+    const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
+    expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201); // a create in the window
+    venice.inject('list', { kind: 'status', status: 429 }, 2);
+    // The listing's 429s (no Retry-After): the client waits them out; the broker holds until the window frees.
+    expect((await call(broker, 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
+    const held = await call(broker, 'POST', '/v1/keys', { token, body: {} });
+    expect(held.status).toBe(503);
+    const wait = Number(held.headers.get('retry-after'));
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(61); // the oldest create's minute, not a fresh one per 429
+    expectCleanAudit(broker, venice, issuer);
+  } finally {
+    await broker.stop();
+    await issuer.stop();
+    await venice.stop();
+  }
+});
