@@ -104,7 +104,11 @@ export function brokerApp(deps: AppDeps): Hono {
     // deadline and count of concurrent readers (github-webhook.ts).
     app.post('/v1/github/webhook', (c) =>
       webhook.receive(c, {
-        refuse: (status, reason, kind) => refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined }),
+        // A refused delivery's connection is closed too: an unverified sender keeps nothing open.
+        refuse: (status, reason, kind) => {
+          c.header('connection', 'close');
+          return refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined });
+        },
         unverified: () => deps.connections.unverified(incomingOf(c)?.socket),
         incoming: incomingOf(c),
       }),
