@@ -35,6 +35,7 @@ import type { Rule, WebhookConfig } from './config.js';
 import type { OperationDeps } from './key-operations.js';
 import { endLeasedKey } from './lease-ends.js';
 import { leaseFacts } from './leases.js';
+import { leaseEndDeps } from './lifecycle.js';
 
 const DELIVERY_MEMORY_MS = 86_400_000;
 const IDENTITY_CLAIMS = new Set(['repository_owner_id', 'repository_id', 'repository_owner', 'repository']);
@@ -252,21 +253,11 @@ export class GitHubWebhook {
     const reason = job.kind === 'run' ? `run ${job.run.runId} attempt ${job.run.attempt} completed` : `PR #${job.pr.number} closed`;
     const end = { why: 'webhook' as const, action: 'webhook' as const, reason, ...context };
     for (const lease of ending) {
-      await endLeasedKey(lease, end, this.endDeps).catch(async (error: unknown) => {
+      await endLeasedKey(lease, end, leaseEndDeps(this.deps)).catch(async (error: unknown) => {
         this.deps.log.warning(`could not delete ${lease.keyId} (${reason}: ${safeText(messageOf(error))}); the reconciler tries again.`);
         await this.deps.leases.failedToEnd(lease, reason, context.delivery, this.deps.now()).catch(() => undefined);
       });
     }
-  }
-
-  private get endDeps() {
-    return {
-      cleanup: () => this.deps.venice().forCleanup(),
-      leases: this.deps.leases,
-      audit: this.deps.audit,
-      log: this.deps.log,
-      changed: () => this.deps.listing.changed(),
-    };
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {

@@ -15,10 +15,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { deleteInvocationKeys } from '../../core/delete-keys.js';
-import { buildDescription, formatTag, type KeyTag, newInvocationToken, tagForRequest } from '../../core/description-tag.js';
+import { buildDescription, formatTag, type KeyTag, newInvocationToken, parseTag, tagForRequest } from '../../core/description-tag.js';
 import { messageOf } from '../../core/errors.js';
 import { sealHandle } from '../../core/key-handle.js';
-import { type KeyRequest, keyRequestFields } from '../../core/key-request.js';
+import type { KeyRequest } from '../../core/key-request.js';
 import { prFromRef } from '../../core/ownership.js';
 import { createKeyBody, type MintedKey } from '../../core/venice-client.js';
 import type { CallerClaims } from './caller-token.js';
@@ -212,7 +212,8 @@ function replay(minting: Minting, sealed: string, deps: OperationDeps): Granted 
       rule: minting.rule.name,
     });
   }
-  return { ...key, tag: minting.tag, replayed: true };
+  // The key's own tag (its description's), not this retry's: a replay hands out the first mint's key.
+  return { ...key, tag: parseTag(key.description) ?? minting.tag, replayed: true };
 }
 
 function answerBinding(minting: Minting): string {
@@ -287,7 +288,7 @@ async function handOver(minting: Minting, key: MintedKey, deps: OperationDeps, s
     idempotencyKey: minting.idempotency?.key,
     state: 'live',
   };
-  const answer = { ...granted, tag: undefined, rule: rule.name, grantedFields: keyRequestFields(minting.granted) };
+  const answer = { ...granted, tag: undefined };
   const recorded = await deps.state.mints
     .handOut({
       mintId: minting.mintId,
