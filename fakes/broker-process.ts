@@ -52,11 +52,17 @@ export interface HarnessOptions {
   configText?: string;
   /** listen.port (default 0: a free port). */
   port?: number;
+  /** listen.trusted-proxies. */
+  trustedProxies?: string[];
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
   return stringify({
-    listen: { host: options.host ?? '127.0.0.1', port },
+    listen: {
+      host: options.host ?? '127.0.0.1',
+      port,
+      ...(options.trustedProxies ? { 'trusted-proxies': options.trustedProxies } : {}),
+    },
     oidc: { issuer: options.issuer.url, audience: AUDIENCE, ...options.oidc },
     ...(options.defaults ? { defaults: options.defaults } : {}),
     ...(options.githubWebhook ? { 'github-webhook': options.githubWebhook } : {}),

@@ -25,6 +25,7 @@ import { safeText } from '../../core/safe-text.js';
 import { UnusableKeyAnswer } from '../../core/venice-client.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
+import type { ClientAddress } from './client-address.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
 import type { Rule } from './config.js';
 import type { ConnectionCap } from './connection-cap.js';
@@ -45,6 +46,8 @@ export interface AppDeps extends OperationDeps {
   health: AppHealth;
   /** The API listener's connections: a webhook body being read unverified may be closed to make room. */
   connections: ConnectionCap;
+  /** The client a request came from (the peer, or the client its trusted proxies name). */
+  clientAddress: ClientAddress;
 }
 
 export interface Readiness {
@@ -259,7 +262,7 @@ export function brokerApp(deps: AppDeps): Hono {
       if (error instanceof CallerRefused) {
         if (error.status === 503) {
           // Not the caller's fault (the issuer's keys are out of reach): not counted against its address.
-          deps.refusals.record({ action: endpoint, outcome: 'refused', status: 503, reason: error.message }, error.kind, addressOf(c));
+          deps.refusals.record({ action: endpoint, outcome: 'refused', status: 503, reason: error.message }, error.kind, addressOf(c, deps));
           return answer(c, 503, error.message, error.retryAfterMs);
         }
         return refuseBeforeRule(c, endpoint, { status: 401, reason: error.message, kind: error.kind, claims: undefined });
@@ -287,7 +290,7 @@ export function brokerApp(deps: AppDeps): Hono {
     endpoint: Endpoint | 'webhook',
     refusal: { status: 401 | 403 | 413; reason: string; kind: string; claims: CallerClaims | undefined },
   ): Promise<Response> {
-    const address = addressOf(c);
+    const address = addressOf(c, deps);
     const wait = await deps.limits.refused(address);
     const status = wait === undefined ? refusal.status : 429;
     const reason =
@@ -323,9 +326,9 @@ function incomingOf(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
-/** The client's address as the socket reports it (behind a proxy: the proxy's). */
-function addressOf(c: Context): string {
-  return incomingOf(c)?.socket.remoteAddress ?? 'unknown';
+/** The client's address: the socket's peer, or behind a trusted proxy the client it names (client-address.ts). */
+function addressOf(c: Context, deps: Pick<AppDeps, 'clientAddress'>): string {
+  return deps.clientAddress(incomingOf(c)?.socket.remoteAddress, c.req.header('x-forwarded-for'));
 }
 
 /** A body that must be a JSON object (the lifecycle endpoints' fields). */

@@ -16,6 +16,7 @@ import { type AppHealth, addHealthRoutes, brokerApp, type Readiness } from './ap
 import { type Audit, auditLine, RefusalLog } from './audit.js';
 import { CallerLimits } from './caller-limits.js';
 import { callerVerifier } from './caller-token.js';
+import { clientAddress } from './client-address.js';
 import type { BrokerConfig } from './config.js';
 import { ConnectionCap } from './connection-cap.js';
 import { GitHubWebhook } from './github-webhook.js';
@@ -80,6 +81,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const metrics = new BrokerMetrics({
     queueDepth: () => state.queue.depth(),
     windowCreates: () => state.queue.windowCreates(),
+    ready: async () => (await health.ready()).ready,
+    heldForMs: () => state.brake.heldForMs(),
+    queueTimeoutMs: config.limits.queueTimeoutMs,
   });
   const queueOptions = {
     perWindow: config.limits.createsPerMinute,
@@ -197,6 +201,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress, state, () => metrics.storeErrors.inc()),
     health: { ...health, metricsHere: config.metrics.listener === 'api' },
     connections,
+    clientAddress: clientAddress(config.listen.trustedProxies),
   });
   const metricsListener =
     config.metrics.listener === 'internal' ? await listen(healthApp(health).fetch, config.metrics, config, 'metrics') : undefined;

@@ -18,6 +18,7 @@
 import { parse } from 'yaml';
 import { parseDuration } from '../../core/duration.js';
 import { isLoopbackHost } from '../../core/http.js';
+import { parseCidr } from './client-address.js';
 import {
   type KeyScope,
   LIMIT_PERIODS,
@@ -79,7 +80,12 @@ export interface Rule {
 }
 
 export interface BrokerConfig {
-  listen: { host: string; port: number };
+  listen: {
+    host: string;
+    port: number;
+    /** Proxies whose X-Forwarded-For names the client (CIDRs); empty: the header is ignored. */
+    trustedProxies: string[];
+  };
   oidc: {
     issuer: string;
     audience: string;
@@ -180,7 +186,7 @@ export function parseConfig(text: string): BrokerConfig {
     ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'defaults', 'rules'],
     true,
   );
-  const listen = read.object(top.listen, 'listen', ['host', 'port']);
+  const listen = read.object(top.listen, 'listen', ['host', 'port', 'trusted-proxies']);
   const oidc = read.object(
     top.oidc,
     'oidc',
@@ -208,6 +214,7 @@ export function parseConfig(text: string): BrokerConfig {
     listen: {
       host: read.string(listen.host, 'listen.host', '127.0.0.1', /^[0-9A-Za-z.:-]+$/, '0.0.0.0'),
       port: read.integer(listen.port, 'listen.port', 8080, 0, 65_535),
+      trustedProxies: readTrustedProxies(listen['trusted-proxies'], read),
     },
     oidc: {
       issuer,
@@ -316,6 +323,24 @@ export function parseConfig(text: string): BrokerConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** listen.trusted-proxies: CIDRs, each judged (client-address.ts); too wide a range is refused. */
+function readTrustedProxies(value: unknown, read: Reader): string[] {
+  if (value === undefined) return [];
+  const items: unknown[] = Array.isArray(value) ? value : [];
+  if (items.length === 0) {
+    read.problem('listen.trusted-proxies: must be a list of your proxies\' CIDRs; e.g. [10.0.0.0/24]');
+    return [];
+  }
+  return items.flatMap((item, index) => {
+    const cidr = typeof item === 'string' ? parseCidr(item) : 'is not a string';
+    if (typeof cidr === 'string') {
+      read.problem(`listen.trusted-proxies[${index}]: ${JSON.stringify(item)} ${cidr}; e.g. 10.0.0.0/24`);
+      return [];
+    }
+    return [`${cidr.address}/${cidr.prefix}`];
+  });
 }
 
 /** metrics: absent → internal 127.0.0.1:9090; { listener: api } → on the API listener (nothing else beside it). */

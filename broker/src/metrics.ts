@@ -4,7 +4,8 @@
  * takes a value a caller controls: routes and reasons are the broker's own fixed words, statuses are
  * numbers, and no repository or rule name appears (an unbounded set, and a caller's choice).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BROKER_VERSION } from './version.js';
 
 /** Why a lease ends: one audit line each, and broker_leases_ended_total{why}. */
 export const LEASE_ENDS = ['post', 'rotate', 'revoke', 'sweep', 'webhook', 'expiry', 'operator', 'failed-hand-out'] as const;
@@ -15,6 +16,12 @@ export type MetricsSources = {
   queueDepth: () => number;
   /** Creates in the current window (the whole account's, with a shared store). */
   windowCreates: () => Promise<number>;
+  /** Whether /readyz says ready (1) or not (0). */
+  ready?: () => Promise<boolean>;
+  /** Milliseconds Venice still holds the broker off (0: not held). */
+  heldForMs?: () => Promise<number>;
+  /** limits.queue-timeout, so an alert compares queue waits with it. */
+  queueTimeoutMs?: number;
 };
 
 export class BrokerMetrics {
@@ -89,6 +96,7 @@ export class BrokerMetrics {
         this.set(await sources.windowCreates().catch(() => Number.NaN));
       },
     });
+    this.declareHealth(sources);
     for (const outcome of ['granted', 'clamped', 'refused', 'deleted', 'already-gone', 'failed']) {
       for (const route of ['mint', 'delete', 'unwrap', 'revoke', 'list', 'sweep', 'webhook', 'reconcile', 'request']) {
         this.requests.labels(route, outcome);
@@ -96,6 +104,44 @@ export class BrokerMetrics {
     }
     for (const result of ['ok', 'failed']) this.jwksRefreshes.labels(result);
     for (const why of LEASE_ENDS) this.leasesEnded.labels(why);
+  }
+
+  /**
+   * The version, readiness, Venice's hold and the queue timeout, and prom-client's default process
+   * metrics (resident memory, heap, event-loop lag, open file descriptors): what an alert or a soak reads
+   * without a shell on the host.
+   */
+  private declareHealth(sources: MetricsSources): void {
+    new Gauge({
+      name: 'broker_build_info',
+      help: 'Always 1; the label says which version of the broker runs.',
+      labelNames: ['version'] as const,
+      registers: [this.registry],
+    })
+      .labels(BROKER_VERSION)
+      .set(1);
+    new Gauge({
+      name: 'broker_ready',
+      help: '1 while /readyz says ready (not draining, the issuer keys held, the store taking writes), else 0.',
+      registers: [this.registry],
+      async collect() {
+        this.set((await sources.ready?.().catch(() => false)) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'broker_venice_hold_seconds',
+      help: 'How long Venice still holds every replica off creating (a 429 met); 0 when not held.',
+      registers: [this.registry],
+      async collect() {
+        this.set(((await sources.heldForMs?.().catch(() => Number.NaN)) ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'broker_queue_timeout_seconds',
+      help: 'limits.queue-timeout: the longest a mint waits for its turn before it is refused.',
+      registers: [this.registry],
+    }).set((sources.queueTimeoutMs ?? 0) / 1000);
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** A Venice request's route without ids or query: "GET /api_keys/{id}", "POST /api_keys". */

@@ -4,6 +4,7 @@
  *   node broker/dist/server.js --config broker.yaml --check  validate the config and exit (0: valid)
  *   node broker/dist/server.js leases --config broker.yaml   an operator's list of the live leases
  *   node broker/dist/server.js revoke --config broker.yaml   the kill switch (operator.ts)
+ *   node broker/dist/server.js --version                     the version (version.ts)
  * Reads the config, takes the admin key from the environment variable the config names
  * (VENICE_ADMIN_KEY by default; never from the file), listens, and stops cleanly on SIGTERM or SIGINT
  * (a container platform's stop): /readyz turns 503, queued callers are answered 503 with Retry-After,
@@ -20,6 +21,7 @@ import { type Level, logLine } from './log.js';
 import { leasesCommand, OperatorError, revokeCommand } from './operator.js';
 import { judgeRedisUrl } from './redis-url.js';
 import { StoreUnavailable } from './shared-state.js';
+import { BROKER_VERSION } from './version.js';
 
 const NAME = 'venice-key-broker';
 
@@ -34,6 +36,7 @@ function say(level: Level, message: string, fields?: Record<string, unknown>): v
 
 const USAGE =
   'usage: node broker/dist/server.js --config broker.yaml [--check]\n' +
+  '       node broker/dist/server.js --version\n' +
   '       node broker/dist/server.js leases --config broker.yaml [--repository OWNER/NAME] [--json]\n' +
   '       node broker/dist/server.js revoke --config broker.yaml (--repository OWNER/NAME | --rule NAME | --run ID | --all --yes)';
 
@@ -46,12 +49,17 @@ const OPTIONS = {
   all: { type: 'boolean' },
   yes: { type: 'boolean' },
   json: { type: 'boolean' },
+  version: { type: 'boolean' },
 } as const;
 
 function readArguments() {
   try {
     const { values, positionals } = parseArgs({ options: OPTIONS, allowPositionals: true });
     const [command = 'serve', ...rest] = positionals;
+    if (values.version && rest.length === 0 && command === 'serve') {
+      process.stdout.write(`${NAME} ${BROKER_VERSION}\n`);
+      process.exit(0);
+    }
     if (rest.length > 0 || !['serve', 'leases', 'revoke'].includes(command) || !values.config) fail(USAGE);
     return { ...values, command, config: values.config as string };
   } catch {
@@ -174,6 +182,7 @@ async function serve(config: BrokerConfig, adminKey: string): Promise<void> {
   }
   if (stopping) return stop('SIGTERM');
   say('info', `listening on ${broker.url} for audience ${config.oidc.audience}, ${config.rules.length} rule(s)`, {
+    version: BROKER_VERSION,
     store: config.store.redisUrlEnv ? 'redis' : config.store.stateDir ? 'state-dir' : 'memory',
     ...(broker.metricsUrl ? { metrics: broker.metricsUrl } : {}),
   });

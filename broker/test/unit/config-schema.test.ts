@@ -37,7 +37,10 @@ const CORPUS = [
   `${HEAD}github-webhook: { secret-env: HOOK, reconcile-interval: 5m }\nlimits: { creates-per-minute: 2, create-window: 6s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}github-webhook: { read-timeout: 3s, max-unverified: 4, body-bytes: 65536 }\nmetrics: { listener: INTERNAL, port: 9464 }\nstore: { redis-url-env: R, allow-unauthenticated: true, command-timeout: 5s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}metrics: { listener: api }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}listen: { trusted-proxies: [10.0.0.0/24, "2001:db8::/32", 192.0.2.7] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   // refused
+  `${HEAD}listen: { trusted-proxies: [proxy.internal] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}listen: { trusted-proxies: [] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   rule(`{ name: a, match: { job_workflow_ref: "octo-org/ci/.github/workflows/v.yml@refs/heads/main" }, ceilings: ${CEILINGS} }`),
   rule(`{ name: a, match: { repository_owner: "octo-*", event_name: push }, ceilings: ${CEILINGS} }`),
   rule(`{ name: a, match: { repository: "*/shop", event_name: push }, ceilings: ${CEILINGS} }`),
@@ -84,7 +87,7 @@ test("the example config and the operator guide's config are valid under the sch
 });
 
 test('the schema accepts exactly what the parser accepts, over a corpus of both', () => {
-  expect(CORPUS.filter(parserAccepts).length).toBe(9);
+  expect(CORPUS.filter(parserAccepts).length).toBe(10);
   expect(disagreements(SCHEMA)).toEqual([]);
 });
 

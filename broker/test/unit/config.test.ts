@@ -26,7 +26,7 @@ function problemsOf(text: string): string[] {
 test('a minimal config takes the documented defaults', () => {
   const config = parseConfig(MINIMAL);
   expect({ ...config, rules: config.rules.map(({ matcher: _, ...rule }) => rule) }).toEqual({
-    listen: { host: '127.0.0.1', port: 8080 },
+    listen: { host: '127.0.0.1', port: 8080, trustedProxies: [] },
     oidc: {
       issuer: 'https://token.actions.githubusercontent.com',
       audience: 'https://broker.example.org',
@@ -96,7 +96,7 @@ rules:
     over-ceiling: CLAMP
     ceilings: { usd: unlimited, diem: 0.5, periods: [month, LIFETIME], max-expiry: 1d, privacy-floor: private_only, scopes: [run], live-keys: 3 }
 `);
-  expect(config.listen).toEqual({ host: '0.0.0.0', port: 9000 });
+  expect(config.listen).toEqual({ host: '0.0.0.0', port: 9000, trustedProxies: [] });
   expect(config.oidc).toMatchObject({
     issuer: 'https://ghes.example.com/_services/token',
     algorithms: ['RS256', 'ES256'],
@@ -141,7 +141,7 @@ rules:
   - "just a string"
 `),
   ).toEqual([
-    'listen.tls: not a known setting; known here: host, port',
+    'listen.tls: not a known setting; known here: host, port, trusted-proxies',
     'oidc.max_token_age: not a known setting; known here: issuer, audience, jwks-url, algorithms, clock-tolerance, max-token-age, jwks-refresh, jwks-stale-for, jwks-cooldown',
     'oidc.issuer: "http://token.example.com" is not an https URL (http is allowed only on loopback); e.g. https://token.actions.githubusercontent.com',
     'listen.host: "a b" is not accepted; e.g. 0.0.0.0',
