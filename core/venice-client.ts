@@ -82,6 +82,8 @@ export interface ListedKey {
   apiKeyType: string;
   /** What it spent over the trailing seven days, when the listing says (usage figures as strings). */
   spent?: { usd: number; diem: number } | undefined;
+  /** What it spent in its current limit period (Venice says only for keys with a consumption limit). */
+  currentPeriod?: { usd: number; diem: number } | undefined;
 }
 
 /** GET /api_keys/{id}: the key as Venice has it now, with what it spent. */
@@ -508,13 +510,17 @@ function listedKey(entry: unknown): ListedKey | undefined {
     expiresAt,
     createdAt: isoDate(key.createdAt) ?? null,
     apiKeyType: typeof key.apiKeyType === 'string' ? key.apiKeyType : '',
-    ...spentOf(key.usage),
+    ...spentOf(key.usage, key.currentPeriodUsage),
   };
 }
 
-function spentOf(usage: unknown): { spent?: { usd: number; diem: number } } {
+function spentOf(usage: unknown, period: unknown): Pick<ListedKey, 'spent' | 'currentPeriod'> {
   const week = (usage as { trailingSevenDays?: Record<string, unknown> } | undefined)?.trailingSevenDays;
-  return week ? { spent: { usd: amount(week.usd), diem: amount(week.diem) } } : {};
+  const current = period as Record<string, unknown> | undefined;
+  return {
+    ...(week ? { spent: { usd: amount(week.usd), diem: amount(week.diem) } } : {}),
+    ...(current && typeof current === 'object' ? { currentPeriod: { usd: amount(current.usd), diem: amount(current.diem) } } : {}),
+  };
 }
 
 /** Venice writes usage as strings ("0.4200"); anything else counts as nothing spent. */

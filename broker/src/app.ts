@@ -25,8 +25,8 @@ import { safeText } from '../../core/safe-text.js';
 import { UnusableKeyAnswer } from '../../core/venice-client.js';
 import type { Audit, AuditRecord, RefusalLog } from './audit.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
-import type { ClientAddress } from './client-address.js';
 import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
+import type { ClientAddress } from './client-address.js';
 import type { Rule } from './config.js';
 import type { ConnectionCap } from './connection-cap.js';
 import type { GitHubWebhook } from './github-webhook.js';
@@ -262,7 +262,11 @@ export function brokerApp(deps: AppDeps): Hono {
       if (error instanceof CallerRefused) {
         if (error.status === 503) {
           // Not the caller's fault (the issuer's keys are out of reach): not counted against its address.
-          deps.refusals.record({ action: endpoint, outcome: 'refused', status: 503, reason: error.message }, error.kind, addressOf(c, deps));
+          deps.refusals.record(
+            { action: endpoint, outcome: 'refused', status: 503, reason: error.message },
+            error.kind,
+            addressOf(c, deps),
+          );
           return answer(c, 503, error.message, error.retryAfterMs);
         }
         return refuseBeforeRule(c, endpoint, { status: 401, reason: error.message, kind: error.kind, claims: undefined });

@@ -13,7 +13,7 @@ import { createTransport, type HttpRequest, type HttpTransport } from '../../cor
 import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.js';
 import { retryAfterMs, VeniceClient, VeniceError } from '../../core/venice-client.js';
 import { type AppHealth, addHealthRoutes, brokerApp, type Readiness } from './app.js';
-import { type Audit, auditLine, RefusalLog } from './audit.js';
+import { type Audit, type AuditRecord, auditLine, RefusalLog } from './audit.js';
 import { CallerLimits } from './caller-limits.js';
 import { callerVerifier } from './caller-token.js';
 import { clientAddress } from './client-address.js';
@@ -25,13 +25,16 @@ import { KeyListing } from './key-listing.js';
 import { LeaseBook } from './lease-book.js';
 import { jsonLog } from './log.js';
 import { memoryState } from './memory-state.js';
-import { BrokerMetrics } from './metrics.js';
+import { BrokerMetrics, type LeaseEnd } from './metrics.js';
 import { Reconciler } from './reconciler.js';
 import { redisState } from './redis-state.js';
 import { recordKeys } from './sealed-records.js';
 import type { SharedState } from './shared-state.js';
+import { RecentActivity, StatusBoard } from './status.js';
+import { addStatusRoutes } from './status-page.js';
 import { adviceForBrokerCaller, BROKER_VENICE_DEADLINE } from './venice-advice.js';
 import { VeniceGuard } from './venice-guard.js';
+import { BROKER_VERSION } from './version.js';
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -109,10 +112,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     () => state.queue.windowFreesInMs(),
   );
   const transport = guard.watch(metered(createTransport(options.env, undefined, 8), metrics));
+  const activity = new RecentActivity(now);
+  const refused = (reason: string): void => {
+    metrics.refusals.labels(reason).inc();
+    activity.refused(reason);
+  };
   const audit: Audit = (record) => {
-    if (record.leaseEnded) metrics.leasesEnded.labels(record.leaseEnded).inc();
-    else metrics.requests.labels(record.action, record.outcome).inc();
-    if (record.outcome === 'refused') metrics.refusals.labels(refusalReason(record.status)).inc();
+    const ended = leaseEndOf(record);
+    if (ended) {
+      metrics.leasesEnded.labels(ended).inc();
+      activity.ended(ended);
+    }
+    if (!record.leaseEnded) metrics.requests.labels(record.action, record.outcome).inc();
+    if (record.outcome === 'refused') refused(refusalReason(record.status));
+    activity.saw(record);
     writeAudit(auditLine(record, now()));
   };
   const venice = (signal?: AbortSignal): VeniceClient =>
@@ -142,6 +155,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     now,
     onFetch: (result, detail) => {
       metrics.jwksRefreshes.labels(result).inc();
+      activity.jwksFetched(result);
       if (result === 'failed') log.warning(`could not fetch the issuer's keys from ${config.oidc.jwksUrl}: ${detail}`);
     },
   });
@@ -154,7 +168,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     audit: (record) => writeAudit(auditLine(record, now())),
     counted: (record, kind) => {
       metrics.requests.labels(record.action, record.outcome).inc();
-      metrics.refusals.labels(kind).inc();
+      refused(kind);
+      activity.saw(record);
     },
   });
   const drain = new AbortController();
@@ -204,7 +219,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     clientAddress: clientAddress(config.listen.trustedProxies),
   });
   const metricsListener =
-    config.metrics.listener === 'internal' ? await listen(healthApp(health).fetch, config.metrics, config, 'metrics') : undefined;
+    config.metrics.listener === 'internal'
+      ? await listen(
+          internalApp(health, statusBoard({ config, state, leases, venice, keys, activity, now })).fetch,
+          config.metrics,
+          config,
+          'metrics',
+        )
+      : undefined;
   const api = await listen(app.fetch, config.listen, config, 'listen').catch(async (error: unknown) => {
     await new Promise<void>((done) => (metricsListener ? metricsListener.server.close(() => done()) : done()));
     throw error;
@@ -258,11 +280,39 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
 }
 
-/** /healthz, /readyz and /metrics, on their own listener when metrics has a port. */
-function healthApp(health: { ready: AppHealth['ready']; metrics: AppHealth['metrics'] }): Hono {
+/** The internal listener: /healthz, /readyz, /metrics and the operators' status page. */
+function internalApp(health: { ready: AppHealth['ready']; metrics: AppHealth['metrics'] }, board: StatusBoard): Hono {
   const app = new Hono();
   addHealthRoutes(app, { ...health, metricsHere: true });
+  addStatusRoutes(app, board);
   return app;
+}
+
+/** The status page's sources: the leases, Venice's listing, the queue, the store, the issuer's keys. */
+function statusBoard(parts: {
+  config: BrokerConfig;
+  state: SharedState;
+  leases: LeaseBook;
+  venice: () => VeniceClient;
+  keys: IssuerKeys;
+  activity: RecentActivity;
+  now: () => number;
+}): StatusBoard {
+  const { config, state } = parts;
+  return new StatusBoard({
+    version: BROKER_VERSION,
+    now: parts.now,
+    leases: () => parts.leases.list(),
+    // Its own listing, kept PAGE_LISTING_TTL_MS: the page's figures are never older, and never cost more.
+    listing: () => parts.venice().listKeys(),
+    queue: state.queue,
+    heldForMs: () => state.brake.heldForMs(),
+    limits: config.limits,
+    store: { kind: state.kind, health: () => state.ready() },
+    jwksHeld: () => parts.keys.held(),
+    webhookConfigured: config.githubWebhook !== undefined,
+    activity: parts.activity,
+  });
 }
 
 /** A listener that could not start: which setting names its address, and why (one plain line at start). */
@@ -351,6 +401,14 @@ function metered(transport: HttpTransport, metrics: BrokerMetrics): HttpTranspor
       }
     },
   };
+}
+
+/**
+ * The lease a record ends, if any: a lease-end line says why; a post step's delete (200) is itself the
+ * line of its lease's end (key-operations.ts writes no second one).
+ */
+function leaseEndOf(record: AuditRecord): LeaseEnd | undefined {
+  return record.leaseEnded ?? (record.action === 'delete' && record.status === 200 ? 'post' : undefined);
 }
 
 /** A refusal's reason for broker_refusals_total, from its status (after a rule matched). */

@@ -17,7 +17,8 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
   if (!(prefix >= 0 && prefix <= max)) return `has a prefix that is not from 0 to ${max}`;
   // Trusting every address lets any client name its own address, which undoes the refusal limit.
-  if (prefix < (version === 4 ? 8 : 16)) return `trusts too wide a range (at least /${version === 4 ? 8 : 16}: name your proxies' own subnet)`;
+  if (prefix < (version === 4 ? 8 : 16))
+    return `trusts too wide a range (at least /${version === 4 ? 8 : 16}: name your proxies' own subnet)`;
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 

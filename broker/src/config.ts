@@ -18,7 +18,6 @@
 import { parse } from 'yaml';
 import { parseDuration } from '../../core/duration.js';
 import { isLoopbackHost } from '../../core/http.js';
-import { parseCidr } from './client-address.js';
 import {
   type KeyScope,
   LIMIT_PERIODS,
@@ -28,6 +27,7 @@ import {
   type ModelPrivacy,
   SCOPES,
 } from '../../core/key-request.js';
+import { parseCidr } from './client-address.js';
 import {
   type CompiledMatch,
   compileMatch,
@@ -330,7 +330,7 @@ function readTrustedProxies(value: unknown, read: Reader): string[] {
   if (value === undefined) return [];
   const items: unknown[] = Array.isArray(value) ? value : [];
   if (items.length === 0) {
-    read.problem('listen.trusted-proxies: must be a list of your proxies\' CIDRs; e.g. [10.0.0.0/24]');
+    read.problem("listen.trusted-proxies: must be a list of your proxies' CIDRs; e.g. [10.0.0.0/24]");
     return [];
   }
   return items.flatMap((item, index) => {

@@ -5,7 +5,7 @@
 import { afterEach, expect, test } from 'vitest';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, startTestBroker, type TestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
