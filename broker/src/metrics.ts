@@ -142,6 +142,11 @@ export class BrokerMetrics {
       registers: [this.registry],
     }).set((sources.queueTimeoutMs ?? 0) / 1000);
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's three gauges named *_total break Prometheus's naming rule (promtool check metrics
+    // says so); the same counts remain, by type, in nodejs_active_handles, _requests and _resources.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** A Venice request's route without ids or query: "GET /api_keys/{id}", "POST /api_keys". */
