@@ -6,6 +6,7 @@
 // runner that dies before its post step, whose key the broker deletes when GitHub's webhook says the run is over.
 import { AUDIENCE, spawnBroker } from '../fakes/broker-process.ts';
 import { deliver, workflowRunCompleted } from '../fakes/github-webhooks.ts';
+import { JobLog } from '../fakes/job-log.ts';
 import { jobClaims, OidcIssuer } from '../fakes/oidc-issuer.ts';
 import { runStep, type StepResult, TEST_GITHUB_TOKEN } from '../fakes/runner.ts';
 import { VeniceServer } from '../fakes/venice-server.ts';
@@ -21,32 +22,19 @@ const inputs = {
   'export-env': 'VENICE_API_KEY',
 };
 
-const masks: string[] = [];
 /** What the job log shows: workflow commands interpreted, masked values replaced by ***. */
-function showLog(step: StepResult): void {
-  for (const line of step.stdout.split('\n')) {
-    const mask = /^::add-mask::(.*)$/.exec(line);
-    if (mask) {
-      const secret = mask[1] ?? '';
-      masks.push(secret);
-      const what =
-        secret === server.adminKey
-          ? 'the admin key'
-          : secret === TEST_GITHUB_TOKEN
-            ? 'the GitHub token'
-            : /^[\w-]+\.[\w-]+\.[\w-]+$/.test(secret)
-              ? "the job's OIDC token"
-              : secret.startsWith('runner-')
-                ? "the runner's ID-token request token"
-                : 'the new key';
-      console.log(`  (masked ${what}: from here on GitHub shows it as ***)`);
-      continue;
-    }
-    let shown = line;
-    for (const secret of masks) if (secret) shown = shown.split(secret).join('***');
-    if (shown) console.log(`  | ${shown}`);
-  }
-}
+const log = new JobLog((secret) =>
+  secret === server.adminKey
+    ? 'the admin key'
+    : secret === TEST_GITHUB_TOKEN
+      ? 'the GitHub token'
+      : /^[\w-]+\.[\w-]+\.[\w-]+$/.test(secret)
+        ? "the job's OIDC token"
+        : secret.startsWith('runner-')
+          ? "the runner's ID-token request token"
+          : 'the new key',
+);
+const showLog = (step: StepResult): void => log.show(step);
 
 function showKeys(title: string): void {
   const keys = server.liveKeys();
