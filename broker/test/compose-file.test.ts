@@ -56,3 +56,13 @@ test('it runs Redis and two brokers on the config it mounts, which keeps the sto
     expect(Number.parseInt(broker.stop_grace_period, 10) * 1000).toBeGreaterThan(config.limits.shutdownTimeoutMs);
   }
 });
+
+test('hardened: every service restarts unless stopped, every port is on loopback, images are named by the operator pinned by digest', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    expect(service.restart, name).toBe('unless-stopped');
+    for (const port of (service.ports as string[] | undefined) ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(service.build, name).toBeUndefined();
+  }
+  expect(compose.services.redis?.image).toMatch(/^\$\{BROKER_REDIS_IMAGE:\?[^}]*by digest/);
+  expect(compose.services['broker-1']?.image).toMatch(/^\$\{BROKER_IMAGE:\?[^}]*ghcr\.io\/<owner>\/venice-key-broker@sha256:/);
+});

@@ -33,6 +33,7 @@ test.each([
     [],
     {},
     'venice-key-broker: usage: node broker/dist/server.js --config broker.yaml [--check]\n' +
+      '       node broker/dist/server.js --version\n' +
       '       node broker/dist/server.js leases --config broker.yaml [--repository OWNER/NAME] [--json]\n' +
       '       node broker/dist/server.js revoke --config broker.yaml (--repository OWNER/NAME | --rule NAME | --run ID | --all --yes)\n',
   ],

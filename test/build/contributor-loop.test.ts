@@ -7,7 +7,12 @@ import { expect, test } from 'vitest';
 import { REPO } from '../../fakes/runner.ts';
 
 const npm = (args: string[]) =>
-  spawnSync('npm', ['run', '--silent', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CI: '', NO_COLOR: '1', FORCE_COLOR: '0' } });
+  spawnSync('npm', ['run', '--silent', ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, CI: '', NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
 
 test('npm run test:file runs one test file and passes without the coverage gate', () => {
   const run = npm(['test:file', '--', 'test/unit/duration.test.ts']);
