@@ -65,7 +65,7 @@ test('--check validates a config and exits: 0 for the example, 1 naming the rule
   const good = check(join(REPO, 'broker/broker.example.yaml'));
   expect(good.status).toBe(0);
   expect(good.stdout).toMatch(
-    /broker\.example\.yaml is valid: 4 rule\(s\) \(release-tags, main-branch-ci, pull-request-previews, shared-workflow\)/,
+    /broker\.example\.yaml is valid: 5 rule\(s\) \(release-tags, main-branch-ci, pull-request-previews, nightly-sweep, shared-workflow\)/,
   );
   const dir = mkdtempSync(join(tmpdir(), 'vek-check-'));
   const bad = join(dir, 'broker.yaml');
