@@ -22,7 +22,7 @@ export interface HttpResponse {
 }
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   url: URL;
   headers: Record<string, string>;
   body?: string | undefined;

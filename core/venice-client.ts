@@ -13,10 +13,10 @@ import { isKeyId } from './ownership.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
 import { safeText } from './safe-text.js';
 
-export type VeniceCall = 'create' | 'verify' | 'list' | 'get' | 'delete';
+export type VeniceCall = 'create' | 'verify' | 'list' | 'get' | 'delete' | 'update';
 
 interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: (id: string) => string;
   /** Said in messages: "… failed while creating the key". */
   doing: string;
@@ -31,6 +31,7 @@ const ROUTES: Record<VeniceCall, Route> = {
   verify: { method: 'GET', path: () => '/api_keys/rate_limits', doing: 'checking the new key works', admin: false, settles: false },
   list: { method: 'GET', path: () => '/api_keys', doing: 'listing keys', admin: true, settles: false },
   get: { method: 'GET', path: (id) => `/api_keys/${encodeURIComponent(id)}`, doing: 'reading the key', admin: true, settles: false },
+  update: { method: 'PATCH', path: () => '/api_keys', doing: 'updating the key', admin: true, settles: true },
   delete: {
     method: 'DELETE',
     path: (id) => `/api_keys?id=${encodeURIComponent(id)}`,
@@ -302,6 +303,39 @@ export class VeniceClient {
       `Venice created key ${id} but ${why} ${deleted ? 'The key was deleted.' : 'Deleting it failed; the post step tries again.'}`,
       deleted,
     );
+  }
+
+  /**
+   * Re-shapes an existing key into `body` (PATCH /api_keys: its description, expiry, caps, period and
+   * privacy), once, without retries: the broker's warm pool falls back to a create on any failure. The
+   * answer is checked field by field (the id, an inference key, the expiry no later than asked, both caps,
+   * the period, the privacy, and the description when Venice shows it); a key not as asked is an error.
+   */
+  async updateKey(id: string, body: CreateKeyBody): Promise<{ expiresAt: string }> {
+    const { apiKeyType: _type, ...fields } = body;
+    const response = await this.send('update', { body: { id, ...fields } });
+    const data = (response.json as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+    const limits = (data.consumptionLimits ?? {}) as Record<string, unknown>;
+    const expiresAt = isoDate(data.expiresAt);
+    const wrong = [
+      data.id === id ? undefined : 'id',
+      data.apiKeyType === 'INFERENCE' ? undefined : 'apiKeyType',
+      expiresAt !== undefined && Date.parse(expiresAt) <= Date.parse(body.expiresAt) + EXPIRY_SLACK_MS ? undefined : 'expiresAt',
+      limits.usd === body.consumptionLimit.usd ? undefined : 'consumptionLimits.usd',
+      limits.diem === body.consumptionLimit.diem ? undefined : 'consumptionLimits.diem',
+      data.limitPeriod === body.limitPeriod ? undefined : 'limitPeriod',
+      data.modelPrivacy === (body.modelPrivacy ?? 'ALL') ? undefined : 'modelPrivacy',
+      data.description === undefined || data.description === body.description ? undefined : 'description',
+    ].filter((field) => field !== undefined);
+    if (wrong.length > 0 || expiresAt === undefined) {
+      throw new VeniceError(`updating the key failed: the answer is not the key asked for (${wrong.join(', ')}).`, {
+        call: 'update',
+        status: response.status,
+        retryable: false,
+        summary: 'an answer not as asked',
+      });
+    }
+    return { expiresAt };
   }
 
   /** Asks Venice whether a key may be used: GET /api_keys/rate_limits with that key. */

@@ -54,6 +54,8 @@ export interface HarnessOptions {
   port?: number;
   /** listen.trusted-proxies. */
   trustedProxies?: string[];
+  /** pool: { size, max-age }: the warm pool. */
+  pool?: Record<string, unknown>;
 }
 
 export function configYaml(options: HarnessOptions, port = 0): string {
@@ -69,6 +71,7 @@ export function configYaml(options: HarnessOptions, port = 0): string {
     venice: { 'api-url': options.venice.apiUrl },
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.pool ? { pool: options.pool } : {}),
     // Each test broker's metrics listener on a free port (the default 9090 would collide between tests).
     metrics: options.metrics ?? { port: 0 },
     rules: options.rules ?? DEFAULT_RULES,

@@ -3,7 +3,11 @@
 // against Venice's contract (contract/venice-api-keys.json), 402 without a key, 401 for unknown keys and
 // for inference keys on admin routes, 400 "API key could not be found" on delete, the creation limit (20
 // per minute; Retry-After sent or not), the 500-key cap, expiry, the abuse guard, spend figures, and
-// fault injection. Every 2xx body it sends is checked against the contract too. Loopback only.
+// fault injection. Every 2xx body it sends is checked against the contract too. PATCH /api_keys updates
+// a key as the spec describes (strict body, `id` required, an unknown id 400, the same field checks as a
+// create). POST /chat/completions stands in for inference: it charges `INFERENCE_COST` USD to the
+// calling key within its caps; past a cap (a cap of 0 at once) it answers 402 and charges nothing (the
+// spec says a 0 cap spends nothing; the status is this server's choice). Loopback only.
 // Time comes from `clock` so a test can run it on a virtual clock.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,7 +15,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { closeServer, listenOnLoopback } from './loopback.ts';
 import { loadVeniceSchemas, type VeniceSchemas } from './venice-spec.ts';
 
-export type Call = 'create' | 'list' | 'get' | 'delete' | 'verify';
+export type Call = 'create' | 'list' | 'get' | 'delete' | 'verify' | 'update' | 'inference';
 
 /**
  * Faults a test can inject into the next matching request(s):
@@ -74,6 +78,8 @@ export interface VeniceServerOptions {
 }
 
 const MAX_ACTIVE_KEYS = 500;
+/** What one inference request costs the calling key, in USD. */
+export const INFERENCE_COST = 0.01;
 const ABUSE_LIMIT = 50; // failed requests in 30 s before Venice blocks the key
 const ABUSE_WINDOW_MS = 30_000;
 
@@ -85,6 +91,8 @@ export class VeniceServer {
   readonly minted: StoredKey[] = [];
   /** Every create body that passed validation, as received. */
   readonly createBodies: unknown[] = [];
+  /** Every update (PATCH) body that passed validation, as received. */
+  readonly updateBodies: unknown[] = [];
   /** TCP connections accepted, and TLS handshakes completed (https only). */
   connections = 0;
   handshakes = 0;
@@ -218,7 +226,9 @@ export class VeniceServer {
     if (this.isBlocked(bearer)) return this.send(res, 429, { error: 'Too many failed requests; try again later' });
     const caller = bearer === this.adminKey ? 'admin' : this.findLiveKey(bearer) ? 'inference' : undefined;
     if (!caller) return this.fail(res, bearer, 401, { error: 'Authentication failed' });
-    if (call !== 'verify' && caller !== 'admin') return this.fail(res, bearer, 401, { error: 'Admin API key required' });
+    if (call !== 'verify' && call !== 'inference' && caller !== 'admin') {
+      return this.fail(res, bearer, 401, { error: 'Admin API key required' });
+    }
 
     // The route acts; a fault may then spoil the answer (the key exists either way).
     const answer = this.act(call, url, raw, bearer, route?.id);
@@ -249,6 +259,8 @@ export class VeniceServer {
   ): { status: number; body: unknown; headers?: Record<string, string> } {
     const now = this.clock();
     if (call === 'create') return this.create(raw, now);
+    if (call === 'update') return this.update(raw, now);
+    if (call === 'inference') return this.infer(bearer);
     if (call === 'list') {
       // Newest first, as Venice lists them; never the secret.
       const data = this.liveKeys(now)
@@ -332,6 +344,45 @@ export class VeniceServer {
     return { status: 200, body: { success: true, data: { ...data, consumptionLimit } } };
   }
 
+  /** PATCH /api_keys: the named key's description, expiry, caps, period and privacy, as asked. */
+  private update(raw: string, now: number): { status: number; body: unknown } {
+    const body = parseJson(raw);
+    if (!this.schemas.updateRequest(body)) {
+      return { status: 400, body: { error: 'Invalid request parameters', details: this.schemas.describe(this.schemas.updateRequest) } };
+    }
+    const request = body as {
+      id: string;
+      description?: string;
+      expiresAt?: string | null;
+      consumptionLimit?: { usd?: number | null; diem?: number | null };
+      limitPeriod?: string;
+      modelPrivacy?: string;
+    };
+    const key = this.keys.get(request.id);
+    if (!key || (key.expiresAt !== null && Date.parse(key.expiresAt) <= now)) return { status: 400, body: { error: 'API key not found' } };
+    this.updateBodies.push(body);
+    if (request.description !== undefined) key.description = request.description;
+    if (request.expiresAt !== undefined) key.expiresAt = request.expiresAt ? new Date(request.expiresAt).toISOString() : null;
+    const limit = request.consumptionLimit;
+    if (limit?.usd !== undefined) key.consumptionLimit.usd = limit.usd;
+    if (limit?.diem !== undefined) key.consumptionLimit.diem = limit.diem;
+    if (request.limitPeriod !== undefined) key.limitPeriod = request.limitPeriod;
+    if (request.modelPrivacy !== undefined) key.modelPrivacy = request.modelPrivacy;
+    const { usage: _usage, currentPeriodUsage: _period, ...data } = this.details(key);
+    return { status: 200, body: { success: true, data } };
+  }
+
+  /** An inference request by `bearer`: charged within the key's caps, refused (402, nothing charged) past one. */
+  private infer(bearer: string): { status: number; body: unknown } {
+    const key = this.findLiveKey(bearer) as StoredKey;
+    const { usd } = key.consumptionLimit;
+    if (usd !== null && key.usage.usd + INFERENCE_COST > usd) {
+      return { status: 402, body: { error: 'Consumption limit reached for this API key' } };
+    }
+    key.usage.usd += INFERENCE_COST;
+    return { status: 200, body: { id: randomUUID(), object: 'chat.completion', choices: [] } };
+  }
+
   /** A key as GET /api_keys/{id} shows it: never the secret; usage as strings. */
   private details(key: StoredKey): Record<string, unknown> {
     const capped = key.consumptionLimit.usd !== null || key.consumptionLimit.diem !== null;
@@ -370,7 +421,10 @@ export class VeniceServer {
       get: this.schemas.getResponse,
       delete: this.schemas.deleteResponse,
       verify: this.schemas.rateLimitsResponse,
+      update: this.schemas.updateResponse,
+      inference: undefined,
     }[call];
+    if (!validate) return;
     if (!validate(body)) throw new Error(`test server answer to ${call} does not fit the contract: ${this.schemas.describe(validate)}`);
   }
 
@@ -424,9 +478,10 @@ export class VeniceServer {
 
 function routeOf(method: string, path: string): { call: Call; id?: string } | undefined {
   if (path === '/api/v1/api_keys') {
-    const call = ({ POST: 'create', GET: 'list', DELETE: 'delete' } as const)[method as 'POST'];
+    const call = ({ POST: 'create', GET: 'list', DELETE: 'delete', PATCH: 'update' } as const)[method as 'POST'];
     return call ? { call } : undefined;
   }
+  if (path === '/api/v1/chat/completions') return method === 'POST' ? { call: 'inference' } : undefined;
   if (path === '/api/v1/api_keys/rate_limits') return method === 'GET' ? { call: 'verify' } : undefined;
   const one = /^\/api\/v1\/api_keys\/([^/]+)$/.exec(path);
   if (one && method === 'GET') return { call: 'get', id: decodeURIComponent(one[1] ?? '') };

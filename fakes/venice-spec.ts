@@ -24,6 +24,8 @@ const OPERATIONS = {
   getResponse: ['/api_keys/{id}', 'get', '200'],
   deleteResponse: ['/api_keys', 'delete', '200'],
   rateLimitsResponse: ['/api_keys/rate_limits', 'get', '200'],
+  updateRequest: ['/api_keys', 'patch', 'request'],
+  updateResponse: ['/api_keys', 'patch', '200'],
 } as const;
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -90,6 +92,8 @@ export interface VeniceSchemas {
   getResponse: ValidateFunction;
   deleteResponse: ValidateFunction;
   rateLimitsResponse: ValidateFunction;
+  updateRequest: ValidateFunction;
+  updateResponse: ValidateFunction;
   /** Ajv's errors for the last failed validation, as Venice-like `details`. */
   describe(validate: ValidateFunction): string;
 }

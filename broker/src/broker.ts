@@ -26,6 +26,7 @@ import { LeaseBook } from './lease-book.js';
 import { jsonLog } from './log.js';
 import { memoryState } from './memory-state.js';
 import { BrokerMetrics, type LeaseEnd } from './metrics.js';
+import { type PoolDeps, WarmPool } from './pool.js';
 import { Reconciler } from './reconciler.js';
 import { redisState } from './redis-state.js';
 import { recordKeys } from './sealed-records.js';
@@ -181,7 +182,23 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     firstMs: config.limits.reconcileIntervalMs,
     maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
   });
-  const operations = { config, adminKey, now, log, state, leases, records, audit, listing, guard, venice, metrics, draining: drain.signal };
+  const pool = config.pool && new WarmPool(poolDeps(config.pool, { config, state, venice, listing, log, now, metrics }));
+  const operations = {
+    config,
+    adminKey,
+    now,
+    log,
+    state,
+    leases,
+    records,
+    audit,
+    listing,
+    guard,
+    venice,
+    metrics,
+    pool,
+    draining: drain.signal,
+  };
   const webhook =
     config.githubWebhook && options.webhookSecret
       ? new GitHubWebhook({ ...operations, secret: options.webhookSecret, webhook: config.githubWebhook })
@@ -197,6 +214,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     log,
     now,
     intervalMs: config.limits.reconcileIntervalMs,
+    pool,
   });
   const health = {
     /** Ready: not draining, the issuer's keys held, the store answering. */
@@ -253,11 +271,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     );
   });
   reconciler.start();
+  pool?.start();
   return {
     url: api.url,
     metricsUrl: metricsListener?.url,
     close: async (graceMs = 0) => {
       drain.abort(); // readyz 503, queued callers answered 503, no new mints
+      const poolClosed = pool?.close(); // no more refills; the pool's keys are deleted
       // Stop accepting (net.Server's close: http.Server's would also close idle keep-alive connections at
       // once). Open connections linger a moment, so a load balancer's health check on one reads /readyz 503
       // (every answer now says Connection: close) rather than a reset; then idle ones are closed.
@@ -272,11 +292,29 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clearTimeout(linger);
       clearTimeout(cutOff);
       refusals.close();
+      await poolClosed;
       await reconciler.stop();
       await webhook?.close();
       await state.close();
       if (metricsListener) await new Promise<void>((done) => metricsListener.server.close(() => done()));
     },
+  };
+}
+
+/** The warm pool's collaborators: its turns from the shared queue, its keys counted in broker_pool_keys. */
+function poolDeps(
+  settings: NonNullable<BrokerConfig['pool']>,
+  parts: Pick<PoolDeps, 'state' | 'venice' | 'listing' | 'log' | 'now'> & { config: BrokerConfig; metrics: BrokerMetrics },
+): PoolDeps {
+  const { config, metrics, ...rest } = parts;
+  return {
+    ...rest,
+    size: settings.size,
+    maxAgeMs: settings.maxAgeMs,
+    activeKeys: config.limits.activeKeys,
+    // Looks every sixtieth of the window (1 s): a refill follows a turn coming free within about that.
+    tickMs: Math.max(50, config.limits.createWindowMs / 60),
+    sized: (size) => metrics.poolKeys.set(size),
   };
 }
 

@@ -141,6 +141,11 @@ export interface BrokerConfig {
   metrics: { listener: 'internal'; host: string; port: number } | { listener: 'api' };
   /** GitHub's webhook deliveries (workflow runs completed, pull requests closed): absent, no webhook endpoint. */
   githubWebhook: WebhookConfig | undefined;
+  /**
+   * The warm pool (pool.ts): each replica keeps up to `size` inert keys (caps 0, LIFETIME, expiring
+   * within `maxAgeMs`) in its own memory, re-shaped into a caller's key at a mint. Absent: off.
+   */
+  pool: { size: number; maxAgeMs: number } | undefined;
   rules: Rule[];
 }
 
@@ -183,7 +188,7 @@ export function parseConfig(text: string): BrokerConfig {
   const top = read.object(
     root,
     '',
-    ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'defaults', 'rules'],
+    ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'pool', 'defaults', 'rules'],
     true,
   );
   const listen = read.object(top.listen, 'listen', ['host', 'port', 'trusted-proxies']);
@@ -265,6 +270,7 @@ export function parseConfig(text: string): BrokerConfig {
     },
     metrics: { ...DEFAULT_METRICS },
     githubWebhook: undefined,
+    pool: undefined,
     rules: [],
   };
   if (config.limits.reconcileIntervalMs > 30_000) {
@@ -306,6 +312,7 @@ export function parseConfig(text: string): BrokerConfig {
       );
     }
   }
+  if (top.pool !== undefined) config.pool = readPool(top.pool, read);
   const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
   const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
   const defaultRates = readRateLimits(defaults['rate-limits'], 'defaults.rate-limits', DEFAULT_RATE_LIMITS, read);
@@ -323,6 +330,17 @@ export function parseConfig(text: string): BrokerConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** pool: { size, max-age }: up to 500 keys (Venice's active keys), living 5 minutes to a day. */
+function readPool(value: unknown, read: Reader): BrokerConfig['pool'] {
+  const pool = read.object(value, 'pool', ['size', 'max-age']);
+  const size = read.integer(pool.size, 'pool.size', 20, 1, 500);
+  const maxAgeMs = read.duration(pool['max-age'], 'pool.max-age', 1_800_000, '30m');
+  if (maxAgeMs < 300_000 || maxAgeMs > 86_400_000) {
+    read.problem('pool.max-age: from 5m to 1d, so a pool key is replaced before long and lives past a refill; e.g. "30m"');
+  }
+  return { size, maxAgeMs };
 }
 
 /** listen.trusted-proxies: CIDRs, each judged (client-address.ts); too wide a range is refused. */

@@ -124,6 +124,22 @@ export class FairQueue implements CreateQueue {
     }
   }
 
+  /** A turn for the warm pool, only when nobody waits and the window has one free now. */
+  async takeIdle(): Promise<boolean> {
+    if (this.waiting.size > 0 || this.turnTime(0) > this.options.now()) return false;
+    this.record(this.options.now());
+    return true;
+  }
+
+  /** A place for a mint admitted without one, as `admit` gives it; or how far past the timeout. */
+  async join(repository: string, intent: Ticket['intent']): Promise<Ticket | { retryAfterMs: number }> {
+    try {
+      return Object.assign(this.admit(repository), { intent });
+    } catch (error) {
+      return { retryAfterMs: (error as QueueFull).retryAfterMs };
+    }
+  }
+
   depth(): number {
     let waiting = 0;
     for (const list of this.waiting.values()) waiting += list.length;

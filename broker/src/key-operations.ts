@@ -23,6 +23,7 @@ import type { LeaseBook } from './lease-book.js';
 import { endLeasedKey } from './lease-ends.js';
 import { leaseFacts } from './leases.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { WarmPool } from './pool.js';
 import type { RecordKeys } from './sealed-records.js';
 import type { SharedState } from './shared-state.js';
 import type { VeniceGuard } from './venice-guard.js';
@@ -70,6 +71,8 @@ export interface OperationDeps {
   draining: AbortSignal;
   /** Server-side log lines (never a secret): deletes and recoveries. */
   log: { info: (message: string) => void; warning: (message: string) => void };
+  /** The warm pool, when `pool:` is configured: a mint takes a key from it first. */
+  pool?: WarmPool | undefined;
 }
 
 export interface Granted {

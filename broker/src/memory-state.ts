@@ -8,6 +8,7 @@
  * The file is written whole and atomically (a temporary file, fsync, rename), one write at a time: it
  * holds the mints in progress and the live leases, a few hundred bytes each.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -90,8 +91,12 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
   const { now } = options;
   const leads = new Map<string, number>();
   const seen = new Map<string, number>();
+  const replica = randomUUID();
   return {
     kind: 'memory',
+    replica,
+    // One process: only this one runs (a pool key of an earlier process is a dead replica's).
+    alive: async (other) => other === replica,
     queue: memoryQueue(memory),
     mints: memoryMints(memory),
     brake: {
@@ -138,6 +143,8 @@ function memoryQueue(memory: Memory): CreateQueue {
     depth: () => memory.fair.depth(),
     windowCreates: () => memory.fair.windowCreates(),
     windowFreesInMs: () => memory.fair.windowFreesInMs(),
+    join: (repository, intent) => memory.fair.join(repository, intent),
+    takeIdle: async () => memory.heldUntil <= memory.now() && (await memory.fair.takeIdle()),
   };
 }
 
@@ -157,9 +164,9 @@ function memoryMints(memory: Memory): Mints {
       const live = memory.liveLeases(repositoryId).length;
       const running = memory.mintsOf(repositoryId);
       if (live + running.size >= admission.liveKeys) return { outcome: 'live-keys', live, inFlight: running.size };
-      let ticket: Ticket;
+      let ticket: Ticket = { leave: () => undefined };
       try {
-        ticket = memory.fair.admit(repositoryId);
+        if (admission.queued !== false) ticket = memory.fair.admit(repositoryId);
       } catch (error) {
         // The fair queue throws only QueueFull: the turn would come past the queue timeout.
         return { outcome: 'queue-full', retryAfterMs: (error as QueueFull).retryAfterMs };

@@ -72,6 +72,18 @@ export class BrokerMetrics {
     labelNames: ['why'] as const,
     registers: [this.registry],
   });
+  readonly poolKeys = new Gauge({
+    name: 'broker_pool_keys',
+    help: "Inert keys in this replica's warm pool (0 without pool:).",
+    registers: [this.registry],
+  });
+  readonly mintSeconds = new Histogram({
+    name: 'broker_mint_seconds',
+    help: 'How long mints took from admission to hand-out, by source: pool (a pool key re-shaped) or create.',
+    labelNames: ['source'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120],
+    registers: [this.registry],
+  });
   readonly orphansReconciled = new Counter({
     name: 'broker_orphans_reconciled_total',
     help: 'Keys minted but never handed out, found in the mint journal and deleted.',
@@ -104,6 +116,7 @@ export class BrokerMetrics {
     }
     for (const result of ['ok', 'failed']) this.jwksRefreshes.labels(result);
     for (const why of LEASE_ENDS) this.leasesEnded.labels(why);
+    for (const source of ['pool', 'create']) this.mintSeconds.zero({ source });
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * A mint, in three steps: admit (the policy, then one store step: Venice's hold, the Idempotency-Key,
  * `live-keys` counted from the leases and the mints in progress, a place in the fair queue, the intent),
- * create (the turn, then Venice), hand over (the lease, signed, recorded with the mint's end in one store
+ * create (the turn, then Venice; or, with a warm pool, a pool key re-shaped by one PATCH and no place in
+ * the queue, falling back to a place and a create if that fails), hand over (the lease, signed, recorded with the mint's end in one store
  * step). A key whose lease cannot be recorded is deleted and never handed out: the caller gets 503.
  *
  * With Redis that is at most 4 round trips to the store: the rate limit, the admission, the turn (one
@@ -35,6 +36,7 @@ import {
 } from './key-operations.js';
 import type { Lease } from './leases.js';
 import { decide } from './policy.js';
+import type { PoolKey } from './pool.js';
 import { openAnswer, sealAnswer, signRecord } from './sealed-records.js';
 import type { Ticket } from './shared-state.js';
 
@@ -78,21 +80,77 @@ export async function mint(
 ): Promise<Granted> {
   const minting = prepare(claims, rule, body, context.idempotencyKey);
   refuseWhileDraining(deps, rule);
-  const ticket = await admit(minting, deps);
-  if ('replayed' in ticket) return ticket.replayed;
+  const started = deps.now();
+  // A warm-pool key first (pool.ts): taken before admission, so a mint it serves holds no place in the queue.
+  const pooled = deps.pool?.take();
+  const ticket = await admit(minting, deps, pooled === undefined).catch((error: unknown) => {
+    if (pooled) deps.pool?.giveBack(pooled);
+    throw error;
+  });
+  if ('replayed' in ticket) {
+    if (pooled) deps.pool?.giveBack(pooled);
+    return ticket.replayed;
+  }
   try {
-    // Venice's own active keys, from the shared listing: after admission, so a held broker asks Venice nothing.
-    await checkActiveKeys(rule, deps).catch((error: unknown) => {
-      ticket.leave();
-      throw error;
-    });
-    await takeTurn(minting, ticket, deps, context.signal);
-    const key = await create(minting, deps, context.signal);
-    return await handOver(minting, key, deps, context.signal);
+    const reshaped = pooled && (await reshape(minting, pooled, deps));
+    const key = reshaped || (await createFresh(minting, pooled ? await joinQueue(minting, deps) : ticket, deps, context.signal));
+    const granted = await handOver(minting, key, deps, context.signal);
+    deps.metrics.mintSeconds.labels(reshaped ? 'pool' : 'create').observe((deps.now() - started) / 1_000);
+    return granted;
   } catch (error) {
     if (!(error instanceof HandedOver)) await abandon(minting, deps, error);
     throw error instanceof HandedOver ? error.cause : error;
   }
+}
+
+/** A key created for the mint: Venice's active keys, a turn in the window, the create. */
+async function createFresh(minting: Minting, ticket: Ticket, deps: OperationDeps, signal: AbortSignal): Promise<MintedKey> {
+  // Venice's own active keys, from the shared listing: after admission, so a held broker asks Venice nothing.
+  await checkActiveKeys(minting.rule, deps).catch((error: unknown) => {
+    ticket.leave();
+    throw error;
+  });
+  await takeTurn(minting, ticket, deps, signal);
+  return create(minting, deps, signal);
+}
+
+/**
+ * A pool key re-shaped into exactly the granted key (its tag, expiry, caps, period and privacy) with one
+ * PATCH, its answer checked field by field; undefined, the pool key deleted, when anything is off: a
+ * pool problem costs time (the mint creates instead), never a wrong key.
+ */
+async function reshape(minting: Minting, pooled: PoolKey, deps: OperationDeps): Promise<MintedKey | undefined> {
+  const { description } = buildDescription(minting.granted.label, minting.tag);
+  try {
+    const { expiresAt } = await deps.venice().updateKey(pooled.id, createKeyBody(minting.granted, description, deps.now()));
+    return { id: pooled.id, apiKey: pooled.apiKey, description, expiresAt };
+  } catch (error) {
+    deps.log.warning(`pool key ${pooled.id} could not be re-shaped (${messageOf(error)}); it is deleted and this mint creates a key.`);
+    await deps.pool?.discard(pooled, 'its re-shape failed');
+    return undefined;
+  } finally {
+    deps.listing.changed();
+  }
+}
+
+/** A place in the queue for a mint whose pool key failed, judged as admission judges one. */
+async function joinQueue(minting: Minting, deps: OperationDeps): Promise<Ticket> {
+  const placed = await deps.state.queue.join(minting.claims.repository_id, { mintId: minting.mintId, withinMs: intentWithinMs(deps) });
+  if ('leave' in placed) return placed;
+  return queueFull(minting.rule, placed.retryAfterMs);
+}
+
+function queueFull(rule: Rule, retryAfterMs: number): never {
+  throw new Refusal(
+    429,
+    "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
+    { rule: rule.name, retryAfterMs: Math.max(1_000, retryAfterMs) },
+  );
+}
+
+/** How long past the create's own deadline (a part of it) an intent waits before its key counts as an orphan. */
+function intentWithinMs(deps: OperationDeps): number {
+  return deps.config.limits.veniceTimeoutMs * (1 + JOURNAL_SLACK);
 }
 
 /** The request judged by the policy, and the mint's identity (its tag, its id), before anything is spent. */
@@ -143,10 +201,10 @@ function bodyHash(body: unknown): string {
 }
 
 /** The store's admission, or a refusal saying why; a finished mint with the same Idempotency-Key is replayed. */
-async function admit(minting: Minting, deps: OperationDeps): Promise<Ticket | { replayed: Granted }> {
+async function admit(minting: Minting, deps: OperationDeps, queued: boolean): Promise<Ticket | { replayed: Granted }> {
   const { claims, rule, mintId, idempotency } = minting;
-  const { queueTimeoutMs, veniceTimeoutMs } = deps.config.limits;
-  const withinMs = veniceTimeoutMs * (1 + JOURNAL_SLACK);
+  const { queueTimeoutMs } = deps.config.limits;
+  const withinMs = intentWithinMs(deps);
   const admission = await deps.state.mints.admit({
     mintId,
     repositoryId: claims.repository_id,
@@ -161,6 +219,7 @@ async function admit(minting: Minting, deps: OperationDeps): Promise<Ticket | { 
     }),
     intentWithinMs: withinMs,
     idempotency: idempotency && { ...idempotency, ttlMs: IDEMPOTENCY_MS },
+    queued,
   });
   const extra = { rule: rule.name };
   switch (admission.outcome) {
@@ -174,11 +233,7 @@ async function admit(minting: Minting, deps: OperationDeps): Promise<Ticket | { 
         retryAfterMs: admission.retryAfterMs,
       });
     case 'queue-full':
-      throw new Refusal(
-        429,
-        "the broker is creating keys at Venice's limit and this request would wait longer than its queue timeout; retry later.",
-        { ...extra, retryAfterMs: Math.max(1_000, admission.retryAfterMs) },
-      );
+      return queueFull(rule, admission.retryAfterMs);
     case 'in-progress':
       throw new Refusal(409, 'a mint with this Idempotency-Key is still in progress; retry after the wait given.', {
         ...extra,

@@ -56,6 +56,8 @@ export interface ReconcilerDeps {
   log: { info: (message: string) => void; warning: (message: string) => void };
   now: () => number;
   intervalMs: number;
+  /** The warm pool, when configured: its reap deletes the pool keys of replicas that stopped. */
+  pool?: { reap: () => Promise<number> } | undefined;
 }
 
 export class Reconciler {
@@ -97,7 +99,8 @@ export class Reconciler {
     if (!(await state.lead('reconcile', Math.max(1_000, intervalMs - 500)))) return 0;
     await this.expiries();
     await this.retryEnding();
-    return this.orphans();
+    const reaped = (await this.deps.pool?.reap()) ?? 0;
+    return reaped + (await this.orphans());
   }
 
   /** Leases whose keys expired: each ends with one line. */

@@ -55,6 +55,28 @@ local function held_ms(max)
   end
   return math.max(held, 0)
 end
+-- A place for a caller of repo, unless its turn would come past the timeout: seq, or nil and how far past.
+local function place(id, repo, now, per, window, margin, timeout, stale, ttl)
+  prune(now, stale)
+  local counts = {}
+  for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    local r = redis.call('HGET', KEYS[3], w)
+    if r then counts[r] = (counts[r] or 0) + 1 end
+  end
+  local own = counts[repo] or 0
+  local ahead = own
+  for r, c in pairs(counts) do
+    if r ~= repo then ahead = ahead + math.min(c, own + 1) end
+  end
+  local wait = turn_time(now, ahead, per, window, margin) - now
+  if wait > timeout then return nil, wait - timeout end
+  local seq = redis.call('INCR', KEYS[7])
+  redis.call('ZADD', KEYS[2], seq, id)
+  redis.call('HSET', KEYS[3], id, repo)
+  redis.call('HSET', KEYS[4], id, now)
+  touch(ttl)
+  return seq
+end
 `;
 
 /**
@@ -69,8 +91,9 @@ end
  *   8 queue keys' ttl, 9 maxHoldMs, 10 mint id, 11 live-keys ceiling, 12 in-flight ms (the intent's first
  *   deadline too), 13 signed intent, 14 body hash ('' without an Idempotency-Key), 15 idempotency ttl ms,
  *   16 this replica's id, 17 the replica keys' prefix ('{vkb}:replica:'): a mint "in progress" on a
- *   replica that stopped heart-beating (killed) is not in progress any more
- * Returns {'admitted', seq} | {'held', ms} | {'mismatch'} | {'in-progress'} | {'replay', sealed answer}
+ *   replica that stopped heart-beating (killed) is not in progress any more, 18 '1' for a place in the
+ *   queue, '0' for none (a mint served from the warm pool: it joins with JOIN only if that fails)
+ * Returns {'admitted', seq (0 without a place)} | {'held', ms} | {'mismatch'} | {'in-progress'} | {'replay', sealed answer}
  *   | {'live-keys', live, in flight} | {'queue-full', ms past the timeout}
  */
 export const MINT_ADMIT = `${QUEUE}
@@ -92,24 +115,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf', now)
 local live, running = redis.call('ZCARD', KEYS[11]), redis.call('ZCARD', KEYS[10])
 if live + running >= tonumber(ARGV[11]) then return {'live-keys', live, running} end
-prune(now, stale)
-local counts = {}
-for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local r = redis.call('HGET', KEYS[3], w)
-  if r then counts[r] = (counts[r] or 0) + 1 end
+local seq = 0
+if ARGV[18] == '1' then
+  local placed, over = place(id, repo, now, per, window, margin, timeout, stale, tonumber(ARGV[8]))
+  if not placed then return {'queue-full', over} end
+  seq = placed
 end
-local own = counts[repo] or 0
-local ahead = own
-for r, c in pairs(counts) do
-  if r ~= repo then ahead = ahead + math.min(c, own + 1) end
-end
-local wait = turn_time(now, ahead, per, window, margin) - now
-if wait > timeout then return {'queue-full', wait - timeout} end
-local seq = redis.call('INCR', KEYS[7])
-redis.call('ZADD', KEYS[2], seq, id)
-redis.call('HSET', KEYS[3], id, repo)
-redis.call('HSET', KEYS[4], id, now)
-touch(tonumber(ARGV[8]))
 local lapse = tonumber(ARGV[12])
 redis.call('ZADD', KEYS[10], now + lapse, ARGV[10])
 if redis.call('PTTL', KEYS[10]) < lapse then redis.call('PEXPIRE', KEYS[10], lapse) end
@@ -188,6 +199,39 @@ if index == 0 and at <= now then
   return {1, 0}
 end
 return {0, at - now}
+`;
+
+/**
+ * A place for a mint admitted without one (its pool key failed): as MINT_ADMIT gives it.
+ * KEYS: 1-9 the queue. ARGV: 1 ticket id, 2 repository id, 3 perWindow, 4 windowMs, 5 marginMs,
+ *   6 timeoutMs, 7 staleMs, 8 queue keys' ttl
+ * Returns {'admitted', seq} | {'queue-full', ms past the timeout}
+ */
+export const JOIN = `${QUEUE}
+local placed, over = place(ARGV[1], ARGV[2], now_ms(), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+if not placed then return {'queue-full', over} end
+return {'admitted', placed}
+`;
+
+/**
+ * A turn for the warm pool, taken only when nobody waits (no place in the queue, on any replica), Venice
+ * holds nothing off and the window has a turn free now: a caller never waits behind a refill.
+ * KEYS: 1-9 the queue. ARGV: 1 perWindow, 2 windowMs, 3 marginMs, 4 staleMs, 5 turn id, 6 queue keys'
+ *   ttl, 7 maxHoldMs
+ * Returns 1 (taken) or 0
+ */
+export const TAKE_IDLE = `${QUEUE}
+local now = now_ms()
+local per = tonumber(ARGV[1])
+prune(now, tonumber(ARGV[4]))
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+if held_ms(tonumber(ARGV[7])) > 0 then return 0 end
+if turn_time(now, 0, per, tonumber(ARGV[2]), tonumber(ARGV[3])) > now then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(per + 1))
+touch(tonumber(ARGV[6]))
+return 1
 `;
 
 /** A place given back. KEYS: 1-9 the queue. ARGV: 1 ticket id. */

@@ -30,11 +30,13 @@ import {
   HAND_OUT,
   HELD,
   HOLD,
+  JOIN,
   JOURNAL,
   LEAVE,
   LIST_LEASES,
   MINT_ADMIT,
   TAKE,
+  TAKE_IDLE,
   WINDOW_CREATES,
   WINDOW_FREES,
 } from './redis-scripts.js';
@@ -84,6 +86,8 @@ type Scripted = Redis &
   Record<
     | 'vkbMintAdmit'
     | 'vkbTake'
+    | 'vkbTakeIdle'
+    | 'vkbJoin'
     | 'vkbLeave'
     | 'vkbWindowCreates'
     | 'vkbWindowFrees'
@@ -102,6 +106,8 @@ type Scripted = Redis &
 const SCRIPTS: Record<string, { numberOfKeys: number; lua: string }> = {
   vkbMintAdmit: { numberOfKeys: QUEUE_KEYS.length + 4, lua: MINT_ADMIT },
   vkbTake: { numberOfKeys: QUEUE_KEYS.length + 1, lua: TAKE },
+  vkbTakeIdle: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE_IDLE },
+  vkbJoin: { numberOfKeys: QUEUE_KEYS.length, lua: JOIN },
   vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
   vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
   vkbWindowFrees: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_FREES },
@@ -212,6 +218,9 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
 
   return {
     kind: 'redis',
+    replica,
+    // A replica is alive while its heartbeat key lasts (6 s after its last beat).
+    alive: async (other) => other === replica || (await call(() => redis.exists(`${KEY.replicaPrefix}${other}`))) === 1,
     queue,
     mints: redisMints(redis, queue, call),
     brake: {
@@ -266,14 +275,14 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
           idempotency?.bodyHash ?? '',
           idempotency?.ttlMs ?? 0,
           ...queue.replicaArguments(),
+          admission.queued === false ? '0' : '1',
         ),
       )) as [string, number | string, number?];
       const [outcome, first, second] = reply;
       if (outcome === 'admitted') {
-        return {
-          outcome,
-          ticket: queue.ticket(id, repositoryId, Number(first), { mintId: admission.mintId, withinMs: admission.intentWithinMs }),
-        };
+        const intent = { mintId: admission.mintId, withinMs: admission.intentWithinMs };
+        if (admission.queued === false) return { outcome, ticket: { leave: () => undefined, intent } };
+        return { outcome, ticket: queue.ticket(id, repositoryId, Number(first), intent) };
       }
       if (outcome === 'held' || outcome === 'queue-full') return { outcome, retryAfterMs: Number(first) };
       if (outcome === 'live-keys') return { outcome, live: Number(first), inFlight: Number(second) };
@@ -424,6 +433,32 @@ class RedisQueue implements CreateQueue {
       },
     };
     return ticket;
+  }
+
+  async join(repository: string, intent: Ticket['intent']): Promise<Ticket | { retryAfterMs: number }> {
+    const id = randomUUID();
+    const { perWindow, windowMs, timeoutMs } = this.options;
+    const [outcome, value] = (await this.call(() =>
+      this.redis.vkbJoin(...QUEUE_KEYS, id, repository, perWindow, windowMs, this.marginMs, timeoutMs, this.staleMs, QUEUE_KEY_TTL_MS),
+    )) as [string, number];
+    return outcome === 'admitted' ? this.ticket(id, repository, Number(value), intent) : { retryAfterMs: Number(value) };
+  }
+
+  async takeIdle(): Promise<boolean> {
+    const { perWindow, windowMs } = this.options;
+    const taken = await this.call(() =>
+      this.redis.vkbTakeIdle(
+        ...QUEUE_KEYS,
+        perWindow,
+        windowMs,
+        this.marginMs,
+        this.staleMs,
+        randomUUID(),
+        QUEUE_KEY_TTL_MS,
+        maxHoldMs(windowMs),
+      ),
+    );
+    return Number(taken) === 1;
   }
 
   async take(ticket: Ticket, signal?: AbortSignal): Promise<void> {

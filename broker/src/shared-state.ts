@@ -32,6 +32,16 @@ export interface CreateQueue {
   windowCreates: () => Promise<number>;
   /** Milliseconds until the oldest turn of the current window ages out (0: none is in it). */
   windowFreesInMs: () => Promise<number>;
+  /**
+   * A place for a mint admitted without one (`queued: false`: a warm-pool key was to serve it, and
+   * failed), judged as admission judges one; or how long past the queue timeout its turn would come.
+   */
+  join: (repositoryId: string, intent: Ticket['intent']) => Promise<Ticket | { retryAfterMs: number }>;
+  /**
+   * A turn for the warm pool: taken only when no caller waits anywhere, Venice holds nothing off and the
+   * window has a turn free now. A caller never waits behind it.
+   */
+  takeIdle: () => Promise<boolean>;
 }
 
 /** What a mint asks of the store before it may wait for a turn (one round trip with Redis). */
@@ -47,9 +57,12 @@ export interface MintAdmission {
   intentWithinMs: number;
   /** The caller's Idempotency-Key, the body's hash, and how long a finished mint is remembered. */
   idempotency: { key: string; bodyHash: string; ttlMs: number } | undefined;
+  /** Whether the mint takes a place in the queue now (absent: yes); false when a warm-pool key serves it. */
+  queued?: boolean;
 }
 
 export type Admission =
+  /** Admitted. With `queued: false` the ticket holds no place (never `take` it: `queue.join` gives one). */
   | { outcome: 'admitted'; ticket: Ticket }
   /** Venice asked the broker to wait (the shared hold). */
   | { outcome: 'held'; retryAfterMs: number }
@@ -134,6 +147,10 @@ export type StoreProblem = 'unreachable' | 'full';
 
 export interface SharedState {
   kind: 'memory' | 'redis';
+  /** This process's id among the replicas (a random UUID per start). */
+  replica: string;
+  /** Whether the replica with this id is running (its heartbeat is fresh; in memory, only this one). */
+  alive: (replica: string) => Promise<boolean>;
   queue: CreateQueue;
   mints: Mints;
   brake: VeniceBrake;

@@ -75,6 +75,7 @@ test('a minimal config takes the documented defaults', () => {
       },
     ],
     githubWebhook: undefined,
+    pool: undefined,
   });
 });
 
@@ -189,7 +190,7 @@ test.each([
   [
     'a list at the top',
     '- a',
-    /^the file: must be a mapping of listen, oidc, venice, limits, store, metrics, github-webhook, defaults, rules$/,
+    /^the file: must be a mapping of listen, oidc, venice, limits, store, metrics, github-webhook, pool, defaults, rules$/,
   ],
 ])('%s is refused', (_, text, problem) => {
   expect(problemsOf(text)[0]).toMatch(problem);

@@ -228,6 +228,36 @@ describe.each(homes)('the shared state %s', (_, make) => {
     for (const answer of crowd) if (answer.outcome === 'admitted') answer.ticket.leave();
     await state.close();
   }, 20_000);
+
+  test("the warm pool's turns: idle ones only; a mint admitted without a place joins later; replicas alive", async () => {
+    const state = await make();
+    const { queue } = state;
+    await sleep(QUEUE.windowMs + 100); // the turns of the tests before (Redis is shared) age out
+    // Nobody waits and the window is empty: the pool may take its two turns, not a third.
+    expect([await queue.takeIdle(), await queue.takeIdle(), await queue.takeIdle()]).toEqual([true, true, false]);
+    await sleep(QUEUE.windowMs + 100);
+    // A caller with a place: no idle turn while it waits.
+    const waiting = await admitted(state, { repositoryId: 'e' });
+    expect(await queue.takeIdle()).toBe(false);
+    waiting.leave();
+    // A mint served by a pool key holds no place: idle turns go on; if its key fails, it joins the queue.
+    const unplaced = await admitted(state, { repositoryId: 'f', queued: false });
+    expect(queue.depth()).toBe(0);
+    expect(await queue.takeIdle()).toBe(true);
+    const joined = await queue.join('f', unplaced.intent);
+    expect('leave' in joined).toBe(true);
+    expect(await queue.takeIdle()).toBe(false);
+    await queue.take(joined as Ticket);
+    // Past the queue timeout, joining says how far.
+    const crowd = await Promise.all(Array.from({ length: 12 }, () => queue.join('g', undefined)));
+    expect(crowd.some((place) => 'retryAfterMs' in place && place.retryAfterMs > 0)).toBe(true);
+    for (const place of crowd) if ('leave' in place) place.leave();
+    await state.brake.holdFor(60_000);
+    expect(await queue.takeIdle()).toBe(false);
+    expect(await state.alive(state.replica)).toBe(true);
+    expect(await state.alive(randomUUID())).toBe(false);
+    await state.close();
+  }, 20_000);
 });
 
 describe.runIf(REDIS_VERSION)('Redis out of reach', () => {

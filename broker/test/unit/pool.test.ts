@@ -1,0 +1,151 @@
+// The warm pool's own rules, against the Venice test server and the in-process state on a clock the test
+// moves: it refills only with idle turns (never while a caller waits or Venice holds the broker off,
+// never past the account's active keys less the margin), one look at a time; it replaces keys near the end
+// of their life; a key given back after the pool stopped is deleted; a refill that fails is said once;
+// reap deletes the pool keys of replicas that stopped, and no other key.
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { Deadline } from '../../../core/deadline.ts';
+import { createTransport } from '../../../core/http.ts';
+import { VeniceClient } from '../../../core/venice-client.ts';
+import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { fastPolicy } from '../../../test/support/in-process.ts';
+import { KeyListing } from '../../src/key-listing.ts';
+import { memoryState } from '../../src/memory-state.ts';
+import { POOL_MARGIN, poolReplicaOf, WarmPool } from '../../src/pool.ts';
+import type { SharedState } from '../../src/shared-state.ts';
+
+let now = Date.UTC(2026, 11, 2, 10);
+let venice: VeniceServer;
+let state: SharedState;
+let logs: string[];
+let sizes: number[];
+
+beforeEach(async () => {
+  now = Date.UTC(2026, 11, 2, 10);
+  venice = await new VeniceServer({ clock: () => now, createLimit: { count: 20, windowMs: 60_000 } }).start();
+  state = memoryState({ perWindow: 3, windowMs: 60_000, timeoutMs: 120_000, now: () => now, sleep: async () => {}, stateDir: undefined });
+  logs = [];
+  sizes = [];
+});
+afterEach(async () => {
+  await state.close();
+  await venice.stop();
+});
+
+function pool(size: number, activeKeys = 500): WarmPool {
+  const client = () =>
+    new VeniceClient({
+      apiUrl: venice.apiUrl,
+      adminKey: venice.adminKey,
+      transport: createTransport({}, undefined, 1),
+      deadline: Deadline.forStep(10_000, () => now),
+      policy: { ...fastPolicy(), maxAttempts: 1 },
+      log: () => undefined,
+    });
+  return new WarmPool({
+    size,
+    maxAgeMs: 30 * 60_000,
+    activeKeys,
+    state,
+    venice: client,
+    listing: new KeyListing(
+      () => client().listKeys(),
+      0,
+      () => now,
+    ),
+    log: { info: (line) => logs.push(line), warning: (line) => logs.push(line) },
+    now: () => now,
+    tickMs: 60_000,
+    sized: (size) => sizes.push(size),
+  });
+}
+
+const pooled = () => venice.liveKeys().filter((key) => poolReplicaOf(key.description) !== undefined);
+
+test('it refills with idle turns only: the window caps it, a waiting caller stops it, and so does a hold', async () => {
+  const warm = pool(5);
+  await warm.tick();
+  // The window has 3 turns: 3 keys, inert, naming this replica.
+  expect(warm.size()).toBe(3);
+  expect(pooled().map((key) => poolReplicaOf(key.description))).toEqual([state.replica, state.replica, state.replica]);
+  expect(pooled().every((key) => key.consumptionLimit.usd === 0 && key.consumptionLimit.diem === 0 && key.limitPeriod === 'LIFETIME')).toBe(
+    true,
+  );
+  now += 62_000;
+  const admitted = await state.mints.admit({
+    mintId: 'm1',
+    repositoryId: 'r1',
+    liveKeys: 10,
+    inFlightMs: 60_000,
+    intent: 'i',
+    intentWithinMs: 60_000,
+    idempotency: undefined,
+  });
+  expect(admitted.outcome).toBe('admitted');
+  await warm.tick();
+  expect(warm.size()).toBe(3); // a caller waits: no refill
+  if (admitted.outcome === 'admitted') admitted.ticket.leave();
+  await state.brake.holdFor(30_000);
+  await warm.tick();
+  expect(warm.size()).toBe(3); // Venice holds the broker off: no refill
+  now += 31_000;
+  await warm.tick();
+  expect(warm.size()).toBe(5);
+  expect(sizes.at(-1)).toBe(5);
+  await warm.close();
+  expect(pooled()).toEqual([]);
+});
+
+test('it stays under the active-key limit less the margin, counting every key of the account', async () => {
+  for (let i = 0; i < 8; i++) venice.addKey({ description: `someone else's ${i}` });
+  const warm = pool(3, 8 + POOL_MARGIN + 1);
+  await warm.tick();
+  expect(warm.size()).toBe(1);
+  await warm.close();
+});
+
+test('keys near the end of their life are replaced; take skips them; a key given back after close is deleted', async () => {
+  const warm = pool(2);
+  await warm.tick();
+  const first = pooled().map((key) => key.id);
+  now += 29.5 * 60_000; // half a minute left: too little for a mint
+  expect(warm.take()).toBeUndefined();
+  await warm.tick();
+  expect(first.some((id) => venice.keys.has(id))).toBe(false);
+  expect(warm.size()).toBe(2);
+  const taken = warm.take();
+  expect(taken).toBeDefined();
+  await warm.close();
+  warm.giveBack(taken as NonNullable<typeof taken>);
+  for (let i = 0; i < 100 && venice.keys.has(taken?.id as string); i++) await new Promise((done) => setTimeout(done, 5));
+  expect(venice.keys.has(taken?.id as string)).toBe(false);
+});
+
+test('a refill that fails is said once, and the pool tries again at its next look', async () => {
+  const warm = pool(1);
+  venice.inject('create', { kind: 'status', status: 400, error: 'bad' }, 2);
+  await warm.tick();
+  now += 61_000;
+  await warm.tick();
+  expect(logs.filter((line) => line.startsWith('the pool could not refill'))).toHaveLength(1);
+  now += 61_000;
+  await warm.tick();
+  expect(warm.size()).toBe(1);
+  await warm.close();
+});
+
+test('reap deletes pool keys of replicas that stopped, never its own, another live replica’s or any other key', async () => {
+  const warm = pool(1);
+  await warm.tick();
+  const dead = venice.addKey({ description: 'vek:pool 11111111-2222-4333-8444-555555555555 abcdef' });
+  const other = venice.addKey({ description: 'vek:octo-org/shop job r1.1 abcdef' });
+  const lookalike = venice.addKey({ description: 'vek:pool not-a-replica abcdef' });
+  expect(await warm.reap()).toBe(1);
+  expect(venice.keys.has(dead.id)).toBe(false);
+  expect([other, lookalike].every((key) => venice.keys.has(key.id))).toBe(true);
+  expect(warm.size()).toBe(1);
+  expect(logs).toContain('deleted 1 pool key(s) of stopped replicas');
+  venice.keys.delete(other.id);
+  venice.keys.delete(lookalike.id);
+  await warm.close();
+});
