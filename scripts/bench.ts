@@ -20,8 +20,10 @@
 //    without Retry-After: wall time against the 2-minute floor (target ≤ 1.15×), 429s (target 0), when
 //    the smaller repository's last key was created; and one job at a time through a replica against the
 //    direct path, the queue idle (target ≤ 1.2×).
+// 7. The warm pool (bench-pool.ts): 60 mints from a full pool of 60 across three replicas, a burst
+//    larger than the pool, one quiet mint through the pool against one create, and the refill rate.
 // `npm run bench -- --broker-only` runs the fourth alone (about a minute); `--refusals-only` the fifth;
-// `--replicas-only` the sixth (about three minutes).
+// `--replicas-only` the sixth (about three minutes); `--pool-only` the seventh (about eight minutes).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -35,22 +37,14 @@ import { RedisServer, redisServerVersion } from '../fakes/redis-server.ts';
 import { NODE24, REPO, runStep, type StepResult } from '../fakes/runner.ts';
 import { makeCertificate } from '../fakes/test-certificate.ts';
 import { VeniceServer } from '../fakes/venice-server.ts';
+import { benchPool } from './bench-pool.ts';
+import { median, ms, printTable, spread, verdict } from './bench-report.ts';
 import { BUNDLE_BUDGET_BYTES, bundleFacts } from './bundle-facts.ts';
 
 const ROUNDS = 15;
 const LATENCY_ROUNDS = 7;
 const WARMUP = 3;
 const TARGETS = { startupRatio: 2.5, floorRatio: 1.1, bundleBytes: BUNDLE_BUDGET_BYTES, matrixRatio: 1.25 };
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const spread = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
-const ms = (s: { median: number; min: number; max: number }): string =>
-  `${s.median.toFixed(0)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
-const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
 function timed(args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((done, fail) => {
@@ -60,12 +54,6 @@ function timed(args: string[], env: Record<string, string> = {}): Promise<number
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('close', (code) => (code === 0 ? done(performance.now() - startedAt) : fail(new Error(stderr))));
   });
-}
-
-function printTable(title: string, rows: string[][]): void {
-  console.log(`\n${title}`);
-  const width = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  for (const row of rows) console.log(`  ${row.map((cell, i) => cell.padEnd(width[i]!)).join('  ')}`);
 }
 
 // Peak RSS: a preload prints the process's maxRSS (KiB) to stderr on exit; separate, untimed runs.
@@ -435,8 +423,22 @@ function printReplicas(r: Awaited<ReturnType<typeof replicas>>): void {
 }
 
 const flags = parseArgs({
-  options: { 'broker-only': { type: 'boolean' }, 'refusals-only': { type: 'boolean' }, 'replicas-only': { type: 'boolean' } },
+  options: {
+    'broker-only': { type: 'boolean' },
+    'refusals-only': { type: 'boolean' },
+    'replicas-only': { type: 'boolean' },
+    'pool-only': { type: 'boolean' },
+  },
 }).values;
+if (flags['pool-only']) {
+  if (!redisServerVersion()) {
+    console.log('redis-server is not installed: the pool benchmark needs it (Debian/Ubuntu: sudo apt-get install -y redis-server).');
+  } else {
+    console.log(`Machine: ${machineLoad()}.`);
+    await benchPool();
+  }
+  process.exit(0);
+}
 if (flags['replicas-only']) {
   if (!redisServerVersion()) {
     console.log('redis-server is not installed: the replicas benchmark needs it (Debian/Ubuntu: sudo apt-get install -y redis-server).');

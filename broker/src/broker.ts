@@ -183,6 +183,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
   });
   const pool = config.pool && new WarmPool(poolDeps(config.pool, { config, state, venice, listing, log, now, metrics }));
+  metrics.poolSize.set(config.pool?.size ?? 0);
   const operations = {
     config,
     adminKey,
@@ -239,7 +240,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const metricsListener =
     config.metrics.listener === 'internal'
       ? await listen(
-          internalApp(health, statusBoard({ config, state, leases, venice, keys, activity, now })).fetch,
+          internalApp(health, statusBoard({ config, state, leases, venice, keys, activity, now, pool })).fetch,
           config.metrics,
           config,
           'metrics',
@@ -335,6 +336,7 @@ function statusBoard(parts: {
   keys: IssuerKeys;
   activity: RecentActivity;
   now: () => number;
+  pool: WarmPool | undefined;
 }): StatusBoard {
   const { config, state } = parts;
   return new StatusBoard({
@@ -350,6 +352,7 @@ function statusBoard(parts: {
     jwksHeld: () => parts.keys.held(),
     webhookConfigured: config.githubWebhook !== undefined,
     activity: parts.activity,
+    pool: parts.pool && { keys: () => parts.pool?.size() ?? 0, size: config.pool?.size ?? 0 },
   });
 }
 

@@ -8,7 +8,7 @@
  * The file is written whole and atomically (a temporary file, fsync, rename), one write at a time: it
  * holds the mints in progress and the live leases, a few hundred bytes each.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -95,6 +95,7 @@ export function memoryState(options: FairQueueOptions & { stateDir: string | und
   return {
     kind: 'memory',
     replica,
+    deployment: randomBytes(4).toString('hex'),
     // One process: only this one runs (a pool key of an earlier process is a dead replica's).
     alive: async (other) => other === replica,
     queue: memoryQueue(memory),

@@ -77,6 +77,11 @@ export class BrokerMetrics {
     help: "Inert keys in this replica's warm pool (0 without pool:).",
     registers: [this.registry],
   });
+  readonly poolSize = new Gauge({
+    name: 'broker_pool_size',
+    help: 'The warm pool size configured (pool.size; 0 without a pool): what broker_pool_keys refills towards.',
+    registers: [this.registry],
+  });
   readonly mintSeconds = new Histogram({
     name: 'broker_mint_seconds',
     help: 'How long mints took from admission to hand-out, by source: pool (a pool key re-shaped) or create.',

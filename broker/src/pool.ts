@@ -10,8 +10,11 @@
  *   margin (counted from Venice's listing: every replica's pool and every live key).
  * - A key near the end of its life (a minute left) is deleted and replaced.
  * - On a drain every pool key is deleted (close). A replica killed with keys in its pool leaves them
- *   behind: every key's description names its replica (`vek:pool <replica id> <token>`), and the
- *   reconciler (reap, through the leader) deletes those of replicas whose heartbeat stopped.
+ *   behind: every key's description names its deployment and replica (`vek:pool <deployment> <replica
+ *   id> <token>`), and the reconciler (reap, through the leader) deletes those of this deployment's
+ *   replicas whose heartbeat stopped; another broker's pool on the same account is never touched. In
+ *   memory (one process, no Redis) the deployment is new at each start: a killed process's pool keys
+ *   expire on their own within `max-age` (they can spend nothing).
  * Written here rather than with a pool library: a pool key costs a turn in a window shared by replicas,
  * and that decision is the shared queue's.
  */
@@ -25,7 +28,7 @@ import type { SharedState } from './shared-state.js';
 export const POOL_MARGIN = 10;
 /** A pool key with less than this to live is replaced (its PATCH could meet an expired key). */
 const REPLACE_BEFORE_MS = 60_000;
-const DESCRIPTION = /^vek:pool ([0-9a-f-]{36}) [0-9a-z]{6}$/;
+const DESCRIPTION = /^vek:pool ([0-9a-f]{8}) ([0-9a-f-]{36}) [0-9a-z]{6}$/;
 
 export interface PoolKey {
   id: string;
@@ -38,7 +41,7 @@ export interface PoolDeps {
   size: number;
   maxAgeMs: number;
   activeKeys: number;
-  state: Pick<SharedState, 'queue' | 'brake' | 'replica' | 'alive'>;
+  state: Pick<SharedState, 'queue' | 'brake' | 'replica' | 'deployment' | 'alive'>;
   venice: () => VeniceClient;
   listing: KeyListing;
   log: { info: (message: string) => void; warning: (message: string) => void };
@@ -49,9 +52,10 @@ export interface PoolDeps {
   sized: (size: number) => void;
 }
 
-/** The replica a pool key's description names, or undefined for any other key. */
-export function poolReplicaOf(description: string): string | undefined {
-  return DESCRIPTION.exec(description)?.[1];
+/** The deployment and replica a pool key's description names, or undefined for any other key. */
+export function poolKeyOwner(description: string): { deployment: string; replica: string } | undefined {
+  const match = DESCRIPTION.exec(description);
+  return match ? { deployment: match[1] as string, replica: match[2] as string } : undefined;
 }
 
 export class WarmPool {
@@ -122,9 +126,11 @@ export class WarmPool {
   /** Deletes the pool keys of replicas that stopped (killed before their drain): the reconciler calls it. */
   async reap(): Promise<number> {
     let reaped = 0;
+    const { state } = this.deps;
     for (const key of await this.deps.listing.keys()) {
-      const replica = poolReplicaOf(key.description);
-      if (replica === undefined || replica === this.deps.state.replica || (await this.deps.state.alive(replica))) continue;
+      const owner = poolKeyOwner(key.description);
+      if (owner?.deployment !== state.deployment || owner.replica === state.replica || (await state.alive(owner.replica))) continue;
+      const { replica } = owner;
       await this.discard({ id: key.id, apiKey: '', expiresAt: 0 }, `its replica ${replica} stopped`);
       reaped++;
     }
@@ -156,7 +162,7 @@ export class WarmPool {
 
   private async refillOne(): Promise<void> {
     const { deps } = this;
-    const description = `vek:pool ${deps.state.replica} ${newInvocationToken()}`;
+    const description = `vek:pool ${deps.state.deployment} ${deps.state.replica} ${newInvocationToken()}`;
     const body = createKeyBody(
       { expiresInMs: deps.maxAgeMs, usdLimit: 0, diemLimit: 0, limitPeriod: 'LIFETIME', modelPrivacy: undefined },
       description,

@@ -17,7 +17,7 @@
  * Written here rather than with a queue library (BullMQ and the like): those run jobs in workers, and the
  * broker needs its HTTP callers themselves to wait in a fair order for turns on Venice's window.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { safeText } from '../../core/safe-text.js';
@@ -70,6 +70,7 @@ const KEY = {
   idempotency: (repositoryId: string, key: string | undefined) => (key ? `${P}idem:${repositoryId}:${key}` : `${P}idem:none`),
   readyProbe: `${P}ready-probe`,
   replicaPrefix: `${P}replica:`,
+  deployment: `${P}deployment`,
 };
 /** A replica says it is alive this often, for this long: a killed one's mints are known dead within seconds. */
 const HEARTBEAT_MS = 2_000;
@@ -215,10 +216,19 @@ export async function redisState(options: RedisStateOptions): Promise<SharedStat
   const beating = setInterval(heartbeat, HEARTBEAT_MS);
   beating.unref();
   const queue = new RedisQueue(redis, options, call, replica);
+  // The first replica names the deployment; the others read it (no expiry: it outlives every replica).
+  // Redis out of reach at start: a name of this replica's own (it then reaps only pool keys it named).
+  const named = randomBytes(4).toString('hex');
+  const deployment = await redis
+    .set(KEY.deployment, named, 'NX')
+    .then(() => redis.get(KEY.deployment))
+    .then((stored) => (stored && /^[0-9a-f]{8}$/.test(stored) ? stored : named))
+    .catch(() => named);
 
   return {
     kind: 'redis',
     replica,
+    deployment,
     // A replica is alive while its heartbeat key lasts (6 s after its last beat).
     alive: async (other) => other === replica || (await call(() => redis.exists(`${KEY.replicaPrefix}${other}`))) === 1,
     queue,

@@ -149,6 +149,11 @@ export interface SharedState {
   kind: 'memory' | 'redis';
   /** This process's id among the replicas (a random UUID per start). */
   replica: string;
+  /**
+   * This deployment's id, shared by its replicas (8 hex: kept in Redis; in memory, new each start): the
+   * pool keys it reaps are its own, never those of another broker on the same Venice account.
+   */
+  deployment: string;
   /** Whether the replica with this id is running (its heartbeat is fresh; in memory, only this one). */
   alive: (replica: string) => Promise<boolean>;
   queue: CreateQueue;

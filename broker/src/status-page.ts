@@ -72,6 +72,7 @@ function services(snapshot: StatusSnapshot): string {
 <div class="card" id="store"><b>Store</b><br>${storeText}</div>
 <div class="card" id="jwks"><b>Issuer keys</b><br>${keys}</div>
 ${webhookCard(snapshot)}
+<div class="card" id="pool"><b>Warm pool</b><br>${snapshot.pool ? `${snapshot.pool.keys} of ${snapshot.pool.size} keys here` : '<span class="muted">not configured</span>'}</div>
 </div>`;
 }
 

@@ -53,6 +53,8 @@ export interface StatusSnapshot {
   webhook: { configured: boolean; last: WebhookDelivery | undefined; lastDeletion: { at: number; count: number } | undefined };
   store: { kind: 'memory' | 'redis'; health: StoreHealth };
   jwks: { held: boolean; last: { at: number; result: 'ok' | 'failed' } | undefined };
+  /** This replica's warm pool: keys held, and the size it refills towards; undefined without one. */
+  pool: { keys: number; size: number } | undefined;
 }
 
 export interface WebhookDelivery {
@@ -142,6 +144,7 @@ export interface StatusSources {
   jwksHeld: () => boolean;
   webhookConfigured: boolean;
   activity: RecentActivity;
+  pool?: { keys: () => number; size: number } | undefined;
 }
 
 /** Builds snapshots for the page, with Venice's listing kept for PAGE_LISTING_TTL_MS. */
@@ -180,6 +183,7 @@ export class StatusBoard {
       webhook: { configured: sources.webhookConfigured, last: activity.lastDelivery, lastDeletion: activity.lastDeletion },
       store: { kind: sources.store.kind, health },
       jwks: { held: sources.jwksHeld(), last: activity.lastJwks },
+      pool: sources.pool && { keys: sources.pool.keys(), size: sources.pool.size },
     };
   }
 }

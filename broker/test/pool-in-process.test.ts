@@ -102,6 +102,8 @@ test('a pool key becomes exactly the key granted, with no create in the mint; wh
   expect(counts.sort()).toEqual(['broker_mint_seconds_count{source="create"} 0', 'broker_mint_seconds_count{source="pool"} 1']);
   await until(() => pooled().length === 2, 'the pool to refill');
   expect((await scrape(broker)).value('broker_pool_keys')).toBe(2);
+  expect((await scrape(broker)).value('broker_pool_size')).toBe(2);
+  expect(await (await fetch(`${broker.metricsUrl}/`)).text()).toContain('<b>Warm pool</b><br>2 of 2 keys here');
   expect((await call(broker, 'DELETE', `/v1/keys/${answer.json.id}`, { token: await push() })).status).toBe(200);
 });
 

@@ -38,7 +38,10 @@ const CORPUS = [
   `${HEAD}github-webhook: { read-timeout: 3s, max-unverified: 4, body-bytes: 65536 }\nmetrics: { listener: INTERNAL, port: 9464 }\nstore: { redis-url-env: R, allow-unauthenticated: true, command-timeout: 5s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}metrics: { listener: api }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}listen: { trusted-proxies: [10.0.0.0/24, "2001:db8::/32", 192.0.2.7] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}pool: { size: 40, max-age: 30m }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   // refused
+  `${HEAD}pool: { size: 0 }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}pool: { size: 10, max-age: soon }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}listen: { trusted-proxies: [proxy.internal] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}listen: { trusted-proxies: [] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   rule(`{ name: a, match: { job_workflow_ref: "octo-org/ci/.github/workflows/v.yml@refs/heads/main" }, ceilings: ${CEILINGS} }`),
@@ -87,7 +90,7 @@ test("the example config and the operator guide's config are valid under the sch
 });
 
 test('the schema accepts exactly what the parser accepts, over a corpus of both', () => {
-  expect(CORPUS.filter(parserAccepts).length).toBe(10);
+  expect(CORPUS.filter(parserAccepts).length).toBe(11);
   expect(disagreements(SCHEMA)).toEqual([]);
 });
 

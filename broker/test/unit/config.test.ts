@@ -401,3 +401,14 @@ limits: { reconcile-interval: 5m }
     'store.state-dir: "relative/dir" is not accepted; e.g. /var/lib/venice-key-broker',
   ]);
 });
+
+test('pool: off unless written; size and max-age read with their defaults; a max-age out of range is refused', () => {
+  expect(parseConfig(MINIMAL).pool).toBeUndefined();
+  expect(parseConfig(`${MINIMAL}pool: {}\n`).pool).toEqual({ size: 20, maxAgeMs: 1_800_000 });
+  expect(parseConfig(`${MINIMAL}pool: { size: 60, max-age: 2h }\n`).pool).toEqual({ size: 60, maxAgeMs: 7_200_000 });
+  expect(problemsOf(`${MINIMAL}pool: { size: 501, max-age: 1m, spare: 2 }\n`)).toEqual([
+    'pool.spare: not a known setting; known here: size, max-age',
+    'pool.size: 501 is not a whole number from 1 to 500; e.g. 20',
+    'pool.max-age: from 5m to 1d, so a pool key is replaced before long and lives past a refill; e.g. "30m"',
+  ]);
+});

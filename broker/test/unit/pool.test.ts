@@ -11,7 +11,7 @@ import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
 import { KeyListing } from '../../src/key-listing.ts';
 import { memoryState } from '../../src/memory-state.ts';
-import { POOL_MARGIN, poolReplicaOf, WarmPool } from '../../src/pool.ts';
+import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/pool.ts';
 import type { SharedState } from '../../src/shared-state.ts';
 
 let now = Date.UTC(2026, 11, 2, 10);
@@ -60,14 +60,15 @@ function pool(size: number, activeKeys = 500): WarmPool {
   });
 }
 
-const pooled = () => venice.liveKeys().filter((key) => poolReplicaOf(key.description) !== undefined);
+const pooled = () => venice.liveKeys().filter((key) => poolKeyOwner(key.description) !== undefined);
 
 test('it refills with idle turns only: the window caps it, a waiting caller stops it, and so does a hold', async () => {
   const warm = pool(5);
   await warm.tick();
   // The window has 3 turns: 3 keys, inert, naming this replica.
   expect(warm.size()).toBe(3);
-  expect(pooled().map((key) => poolReplicaOf(key.description))).toEqual([state.replica, state.replica, state.replica]);
+  const own = { deployment: state.deployment, replica: state.replica };
+  expect(pooled().map((key) => poolKeyOwner(key.description))).toEqual([own, own, own]);
   expect(pooled().every((key) => key.consumptionLimit.usd === 0 && key.consumptionLimit.diem === 0 && key.limitPeriod === 'LIFETIME')).toBe(
     true,
   );
@@ -134,18 +135,19 @@ test('a refill that fails is said once, and the pool tries again at its next loo
   await warm.close();
 });
 
-test('reap deletes pool keys of replicas that stopped, never its own, another live replica’s or any other key', async () => {
+test('reap deletes pool keys of its own deployment’s stopped replicas, never its own, another deployment’s or any other key', async () => {
   const warm = pool(1);
   await warm.tick();
-  const dead = venice.addKey({ description: 'vek:pool 11111111-2222-4333-8444-555555555555 abcdef' });
+  const dead = venice.addKey({ description: `vek:pool ${state.deployment} 11111111-2222-4333-8444-555555555555 abcdef` });
+  const otherBroker = venice.addKey({ description: 'vek:pool 0badcafe 11111111-2222-4333-8444-555555555555 abcdef' });
   const other = venice.addKey({ description: 'vek:octo-org/shop job r1.1 abcdef' });
-  const lookalike = venice.addKey({ description: 'vek:pool not-a-replica abcdef' });
+  const lookalike = venice.addKey({ description: `vek:pool ${state.deployment} not-a-replica abcdef` });
   expect(await warm.reap()).toBe(1);
   expect(venice.keys.has(dead.id)).toBe(false);
-  expect([other, lookalike].every((key) => venice.keys.has(key.id))).toBe(true);
+  const kept = [otherBroker, other, lookalike];
+  expect(kept.every((key) => venice.keys.has(key.id))).toBe(true);
   expect(warm.size()).toBe(1);
   expect(logs).toContain('deleted 1 pool key(s) of stopped replicas');
-  venice.keys.delete(other.id);
-  venice.keys.delete(lookalike.id);
+  for (const key of kept) venice.keys.delete(key.id);
   await warm.close();
 });

@@ -36,6 +36,7 @@ const snapshot = (fields: Partial<StatusSnapshot>): StatusSnapshot => ({
   webhook: { configured: true, last: undefined, lastDeletion: undefined },
   store: { kind: 'redis', health: 'ok' },
   jwks: { held: true, last: undefined },
+  pool: undefined,
   ...fields,
 });
 
@@ -90,6 +91,8 @@ test('a store out of reach, an unreadable listing, a hold, a lost issuer and a w
   );
   expect(silent).toContain('last delivery: unknown event refused (401)');
   expect(renderOverview(snapshot({}))).toContain('no delivery since start');
+  expect(renderOverview(snapshot({}))).toContain('<b>Warm pool</b><br><span class="muted">not configured</span>');
+  expect(renderOverview(snapshot({ pool: { keys: 3, size: 20 } }))).toContain('<b>Warm pool</b><br>3 of 20 keys here');
 
   const rows = repositoryRows(
     [lease({}), lease({ keyId: '21111111-2222-4333-8444-555555555555', pr: 7, slot: 'web', scope: 'pr' })],
