@@ -21,6 +21,7 @@ import {
   type MintAdmission,
   type Mints,
   maxHoldMs,
+  poolQuietMs,
   type SharedState,
   StoreUnavailable,
   type Ticket,
@@ -51,7 +52,10 @@ class Memory {
   readonly claimed = new Set<string>();
   readonly fair: FairQueue;
   heldUntil = 0;
+  /** Until when mints are arriving: the warm pool does not refill (poolQuietMs). */
+  busyUntil = 0;
   readonly maxHold: number;
+  readonly quietMs: number;
 
   constructor(
     readonly now: () => number,
@@ -61,6 +65,7 @@ class Memory {
     this.book = file?.read() ?? { intents: new Map(), leases: new Map() };
     this.fair = new FairQueue(options);
     this.maxHold = maxHoldMs(options.windowMs);
+    this.quietMs = poolQuietMs(options.windowMs);
   }
 
   saved(): void {
@@ -145,7 +150,7 @@ function memoryQueue(memory: Memory): CreateQueue {
     windowCreates: () => memory.fair.windowCreates(),
     windowFreesInMs: () => memory.fair.windowFreesInMs(),
     join: (repository, intent) => memory.fair.join(repository, intent),
-    takeIdle: async () => memory.heldUntil <= memory.now() && (await memory.fair.takeIdle()),
+    takeIdle: async () => memory.heldUntil <= memory.now() && memory.busyUntil <= memory.now() && (await memory.fair.takeIdle()),
   };
 }
 
@@ -155,6 +160,7 @@ function memoryMints(memory: Memory): Mints {
   return {
     admit: async (admission: MintAdmission): Promise<Admission> => {
       const { repositoryId, idempotency } = admission;
+      memory.busyUntil = now() + memory.quietMs;
       const held = Math.min(memory.maxHold, memory.heldUntil - now());
       if (held > 0) return { outcome: 'held', retryAfterMs: held };
       const earlier = idempotency && memory.idempotencyOf(repositoryId, idempotency.key);

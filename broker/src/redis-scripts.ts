@@ -86,13 +86,15 @@ end
  *
  * KEYS: 1-9 the queue; 10 in-flight:<repository id> (zset: mint id → lapses at); 11 leases:<repository id>
  *   (zset: key id → expires at); 12 journal (hash: mint id → "deadline|signed intent");
- *   13 idem:<repository id>:<Idempotency-Key> (or an unused key when there is none)
+ *   13 idem:<repository id>:<Idempotency-Key> (or an unused key when there is none), 14 busy (set for
+ *   ARGV 19 ms at every admission: the pool does not refill while mints arrive)
  * ARGV: 1 ticket id, 2 repository id, 3 perWindow, 4 windowMs, 5 marginMs, 6 timeoutMs, 7 staleMs,
  *   8 queue keys' ttl, 9 maxHoldMs, 10 mint id, 11 live-keys ceiling, 12 in-flight ms (the intent's first
  *   deadline too), 13 signed intent, 14 body hash ('' without an Idempotency-Key), 15 idempotency ttl ms,
  *   16 this replica's id, 17 the replica keys' prefix ('{vkb}:replica:'): a mint "in progress" on a
  *   replica that stopped heart-beating (killed) is not in progress any more, 18 '1' for a place in the
- *   queue, '0' for none (a mint served from the warm pool: it joins with JOIN only if that fails)
+ *   queue, '0' for none (a mint served from the warm pool: it joins with JOIN only if that fails),
+ *   19 how long this admission keeps the pool from refilling (ms)
  * Returns {'admitted', seq (0 without a place)} | {'held', ms} | {'mismatch'} | {'in-progress'} | {'replay', sealed answer}
  *   | {'live-keys', live, in flight} | {'queue-full', ms past the timeout}
  */
@@ -115,6 +117,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf', now)
 local live, running = redis.call('ZCARD', KEYS[11]), redis.call('ZCARD', KEYS[10])
 if live + running >= tonumber(ARGV[11]) then return {'live-keys', live, running} end
+-- Mints are arriving: the warm pool's refills wait until none has for a moment (TAKE_IDLE).
+redis.call('SET', KEYS[14], '1', 'PX', tonumber(ARGV[19]))
 local seq = 0
 if ARGV[18] == '1' then
   local placed, over = place(id, repo, now, per, window, margin, timeout, stale, tonumber(ARGV[8]))
@@ -215,9 +219,10 @@ return {'admitted', placed}
 `;
 
 /**
- * A turn for the warm pool, taken only when nobody waits (no place in the queue, on any replica), Venice
- * holds nothing off and the window has a turn free now: a caller never waits behind a refill.
- * KEYS: 1-9 the queue. ARGV: 1 perWindow, 2 windowMs, 3 marginMs, 4 staleMs, 5 turn id, 6 queue keys'
+ * A turn for the warm pool, taken only when nobody waits (no place in the queue, on any replica), no mint
+ * was admitted for a moment (a burst served from the pools is still arriving), Venice holds nothing off
+ * and the window has a turn free now: a caller never waits behind a refill.
+ * KEYS: 1-9 the queue, 10 busy (see MINT_ADMIT). ARGV: 1 perWindow, 2 windowMs, 3 marginMs, 4 staleMs, 5 turn id, 6 queue keys'
  *   ttl, 7 maxHoldMs
  * Returns 1 (taken) or 0
  */
@@ -225,7 +230,7 @@ export const TAKE_IDLE = `${QUEUE}
 local now = now_ms()
 local per = tonumber(ARGV[1])
 prune(now, tonumber(ARGV[4]))
-if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+if redis.call('ZCARD', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[10]) == 1 then return 0 end
 if held_ms(tonumber(ARGV[7])) > 0 then return 0 end
 if turn_time(now, 0, per, tonumber(ARGV[2]), tonumber(ARGV[3])) > now then return 0 end
 redis.call('ZADD', KEYS[1], now, ARGV[5])

@@ -46,6 +46,7 @@ import {
   type LeaseStore,
   type Mints,
   maxHoldMs,
+  poolQuietMs,
   type SharedState,
   type StoreProblem,
   StoreUnavailable,
@@ -71,6 +72,7 @@ const KEY = {
   readyProbe: `${P}ready-probe`,
   replicaPrefix: `${P}replica:`,
   deployment: `${P}deployment`,
+  busy: `${P}busy`,
 };
 /** A replica says it is alive this often, for this long: a killed one's mints are known dead within seconds. */
 const HEARTBEAT_MS = 2_000;
@@ -105,9 +107,9 @@ type Scripted = Redis &
   >;
 
 const SCRIPTS: Record<string, { numberOfKeys: number; lua: string }> = {
-  vkbMintAdmit: { numberOfKeys: QUEUE_KEYS.length + 4, lua: MINT_ADMIT },
+  vkbMintAdmit: { numberOfKeys: QUEUE_KEYS.length + 5, lua: MINT_ADMIT },
   vkbTake: { numberOfKeys: QUEUE_KEYS.length + 1, lua: TAKE },
-  vkbTakeIdle: { numberOfKeys: QUEUE_KEYS.length, lua: TAKE_IDLE },
+  vkbTakeIdle: { numberOfKeys: QUEUE_KEYS.length + 1, lua: TAKE_IDLE },
   vkbJoin: { numberOfKeys: QUEUE_KEYS.length, lua: JOIN },
   vkbLeave: { numberOfKeys: QUEUE_KEYS.length, lua: LEAVE },
   vkbWindowCreates: { numberOfKeys: QUEUE_KEYS.length, lua: WINDOW_CREATES },
@@ -277,6 +279,7 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
           KEY.repositoryLeases(repositoryId),
           KEY.journal,
           KEY.idempotency(repositoryId, idempotency?.key),
+          KEY.busy,
           ...queue.admitArguments(id, repositoryId),
           admission.mintId,
           admission.liveKeys,
@@ -286,6 +289,7 @@ function redisMints(redis: Scripted, queue: RedisQueue, call: Call): Mints {
           idempotency?.ttlMs ?? 0,
           ...queue.replicaArguments(),
           admission.queued === false ? '0' : '1',
+          Math.ceil(poolQuietMs(queue.windowMs)),
         ),
       )) as [string, number | string, number?];
       const [outcome, first, second] = reply;
@@ -417,6 +421,10 @@ class RedisQueue implements CreateQueue {
     this.marginMs = arrivalMarginMs(options.windowMs);
   }
 
+  get windowMs(): number {
+    return this.options.windowMs;
+  }
+
   /** MINT_ADMIT's last arguments (ARGV 16-17): this replica, whose heartbeat says its mints are alive. */
   replicaArguments(): string[] {
     return [this.replica, KEY.replicaPrefix];
@@ -459,6 +467,7 @@ class RedisQueue implements CreateQueue {
     const taken = await this.call(() =>
       this.redis.vkbTakeIdle(
         ...QUEUE_KEYS,
+        KEY.busy,
         perWindow,
         windowMs,
         this.marginMs,

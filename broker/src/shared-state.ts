@@ -131,6 +131,14 @@ export function maxHoldMs(windowMs: number): number {
   return 2 * windowMs;
 }
 
+/**
+ * How long each mint's admission keeps the warm pool from refilling (a thirtieth of the window: 2 s): a
+ * burst served from the pools is still arriving, and a refill now would take a turn its later callers need.
+ */
+export function poolQuietMs(windowMs: number): number {
+  return windowMs / 30;
+}
+
 /** "Venice is throttling us": one replica's 429 stops every replica until the wait is over. */
 export interface VeniceBrake {
   /** Holds for `ms` (at most maxHoldMs), or longer if a longer hold is in place: it only lengthens. */

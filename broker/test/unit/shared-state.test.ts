@@ -243,6 +243,9 @@ describe.each(homes)('the shared state %s', (_, make) => {
     // A mint served by a pool key holds no place: idle turns go on; if its key fails, it joins the queue.
     const unplaced = await admitted(state, { repositoryId: 'f', queued: false });
     expect(queue.depth()).toBe(0);
+    // Mints are arriving: no refill for a thirtieth of the window after each admission.
+    expect(await queue.takeIdle()).toBe(false);
+    await sleep(QUEUE.windowMs / 30 + 20);
     expect(await queue.takeIdle()).toBe(true);
     const joined = await queue.join('f', unplaced.intent);
     expect('leave' in joined).toBe(true);
