@@ -30,10 +30,10 @@ afterEach(async () => {
   await venice?.stop();
 });
 
-async function start(size: number): Promise<void> {
+async function start(size: number, limits?: Record<string, unknown>): Promise<void> {
   venice = await new VeniceServer().start();
   issuer = await new OidcIssuer(AUDIENCE).start();
-  broker = await startTestBroker({ venice, issuer, rules: RULES, pool: { size, 'max-age': '30m' } });
+  broker = await startTestBroker({ venice, issuer, rules: RULES, pool: { size, 'max-age': '30m' }, ...(limits ? { limits } : {}) });
   await until(() => pooled().length === size);
   // Venice lists a key a moment before the broker has its answer: wait for the broker's own count too.
   for (let i = 0; i < 400 && (await scrape(broker)).value('broker_pool_keys') < size; i++)
@@ -134,6 +134,18 @@ test('a slow PATCH whose caller hangs up: the re-shaped key is deleted, never ha
   await until(() => pooled().length === 1, 'the pool to refill');
   expect(venice.liveKeys().map((key) => key.id)).toEqual(pooled().map((key) => key.id));
   expect(broker.audit.at(-1)).toMatchObject({ action: 'mint', status: 408 });
+});
+
+test('a failed PATCH whose fallback would wait past the queue timeout is refused 429, the pool key deleted', async () => {
+  // One create a minute, taken by the pool's fill: a create now would wait a minute.
+  await start(1, { 'creates-per-minute': 1, 'queue-timeout': '5s' });
+  const [inert] = pooled();
+  venice.inject('update', { kind: 'status', status: 503 });
+  const answer = await call(broker, 'POST', '/v1/keys', { token: await push(), body: {} });
+  expect(answer.status).toBe(429);
+  expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+  expect(answer.json.error).toMatch(/would wait longer than its queue timeout/);
+  expect(venice.keys.has(inert?.id as string)).toBe(false);
 });
 
 test('a drain deletes the pool', async () => {

@@ -151,3 +151,23 @@ test('reap deletes pool keys of its own deployment’s stopped replicas, never i
   for (const key of kept) venice.keys.delete(key.id);
   await warm.close();
 });
+
+test('a key given back goes to the front; a delete Venice refuses is said; a refill whose answer was lost deletes what it made', async () => {
+  const warm = pool(1);
+  await warm.tick();
+  const taken = warm.take() as NonNullable<ReturnType<WarmPool['take']>>;
+  expect(warm.size()).toBe(0);
+  warm.giveBack(taken);
+  expect(warm.take()?.id).toBe(taken.id);
+  venice.inject('delete', { kind: 'status', status: 500 });
+  await warm.discard(taken, 'a test');
+  expect(logs.some((line) => line.startsWith(`could not delete pool key ${taken.id} (a test)`))).toBe(true);
+  await warm.discard(taken, 'a test');
+  // The create is made at Venice but its answer is cut: the key is found by its description and deleted.
+  now += 61_000;
+  venice.inject('create', { kind: 'reset-after' });
+  await warm.tick();
+  expect(warm.size()).toBe(0);
+  expect(pooled()).toEqual([]);
+  await warm.close();
+});

@@ -288,6 +288,24 @@ describe.runIf(REDIS_VERSION)('Redis out of reach', () => {
     await state.close();
     await server.dispose();
   });
+
+  test("the deployment's name: the first replica's, shared; one not of the broker's shape is not taken", async () => {
+    const server = await new RedisServer().start();
+    const first = await redisState({ ...QUEUE, url: server.url, onError: () => undefined });
+    const second = await redisState({ ...QUEUE, url: server.url, onError: () => undefined });
+    expect(first.deployment).toMatch(/^[0-9a-f]{8}$/);
+    expect(second.deployment).toBe(first.deployment);
+    await first.close();
+    await second.close();
+    const { Redis } = await import('ioredis');
+    const writer = new Redis(server.url);
+    await writer.set('{vkb}:deployment', 'not hex, from someone with access to Redis');
+    writer.disconnect();
+    const third = await redisState({ ...QUEUE, url: server.url, onError: () => undefined });
+    expect(third.deployment).toMatch(/^[0-9a-f]{8}$/);
+    await third.close();
+    await server.dispose();
+  });
 });
 
 test('the state file of the process before is read at start: every intent overdue, every lease kept; a torn file is skipped', async () => {
