@@ -1,7 +1,7 @@
 // npm run bench -- --pool-only: the warm pool, at Venice's real creation limit (20 a minute, no
-// Retry-After), three broker replicas (the committed bundle, each its own process) on one real Redis
-// behind a loopback load balancer. Mints are sent as the action sends them (POST /v1/keys with a job's
-// OIDC token), timed from the request to the answer.
+// Retry-After), three broker replicas (the committed bundle, each its own process) on one real Redis.
+// Mints are sent as the action sends them (POST /v1/keys with a job's OIDC token), spread over the
+// replicas request by request, timed from the request to the answer.
 // 1. A full pool of 60 (20 per replica): 60 mints from 6 repositories arriving within 2 s. Targets:
 //    all served within 10 s (without the pool the floor is 120 s), p99 under 2 s, no Venice 429, every
 //    key exactly as granted (description, expiry, both caps, period, privacy: read back from Venice).
@@ -12,7 +12,6 @@
 // 3. A quiet broker: one mint through the pool against one create through the queue (median of 7, one
 //    replica of each, interleaved; target: the pool no slower).
 import { AUDIENCE, spawnBroker, type TestBroker } from '../fakes/broker-process.ts';
-import { LoadBalancer } from '../fakes/load-balancer.ts';
 import { jobClaims, OidcIssuer } from '../fakes/oidc-issuer.ts';
 import { RedisServer } from '../fakes/redis-server.ts';
 import { VeniceServer } from '../fakes/venice-server.ts';
@@ -28,7 +27,6 @@ interface Setup {
   venice: VeniceServer;
   issuer: OidcIssuer;
   brokers: TestBroker[];
-  balancer: LoadBalancer;
 }
 
 async function setUp(replicas: number, pool: number | undefined): Promise<Setup> {
@@ -45,12 +43,10 @@ async function setUp(replicas: number, pool: number | undefined): Promise<Setup>
     ...(pool ? { pool: { size: pool, 'max-age': '1h' } } : {}),
   };
   const brokers = await Promise.all(Array.from({ length: replicas }, () => spawnBroker(options)));
-  const balancer = await new LoadBalancer(brokers.map((broker) => broker.url)).start();
-  return { redis, venice, issuer, brokers, balancer };
+  return { redis, venice, issuer, brokers };
 }
 
 async function tearDown(setup: Setup): Promise<void> {
-  await setup.balancer.stop();
   for (const broker of setup.brokers) await broker.stop();
   await setup.issuer.stop();
   await setup.venice.stop();
@@ -76,7 +72,7 @@ interface Minted {
 }
 
 /** One mint as the action sends it, timed. */
-async function mint(setup: Setup, repository: string, run: number, url = setup.balancer.url): Promise<Minted> {
+async function mint(setup: Setup, repository: string, run: number, url = (setup.brokers[0] as TestBroker).url): Promise<Minted> {
   const token = await setup.issuer.sign(jobClaims(repository, String(run)));
   const startedAt = performance.now();
   const response = await fetch(`${url}/v1/keys`, {
@@ -89,13 +85,18 @@ async function mint(setup: Setup, repository: string, run: number, url = setup.b
   return { repository, status: response.status, ms: performance.now() - startedAt, at: performance.now(), json };
 }
 
-/** `count` mints from the six repositories, arriving evenly within `withinMs`. */
+/**
+ * `count` mints from the six repositories, arriving evenly within `withinMs`, spread over the replicas
+ * request by request as an HTTP load balancer spreads them (each replica serves from its own pool; a TCP
+ * balancer that keeps a reused connection on one replica would send it more than its pool holds).
+ */
 async function burst(setup: Setup, count: number, withinMs: number): Promise<{ mints: Minted[]; startedAt: number }> {
   const startedAt = performance.now();
   const mints = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       await new Promise((done) => setTimeout(done, (i * withinMs) / count));
-      return mint(setup, REPOSITORIES[i % REPOSITORIES.length] as string, 20_000 + i);
+      const replica = setup.brokers[i % setup.brokers.length] as TestBroker;
+      return mint(setup, REPOSITORIES[i % REPOSITORIES.length] as string, 20_000 + i, replica.url);
     }),
   );
   return { mints, startedAt };

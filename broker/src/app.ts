@@ -90,7 +90,7 @@ export function brokerApp(deps: AppDeps): Hono {
       maxSize,
       onError: async (c) => {
         const reason = `the body is larger than the broker's ${maxSize} bytes.`;
-        return refuseBeforeRule(c, endpointOf(c), { status: 413, reason, kind: 'body-too-large', claims: undefined });
+        return refuseBeforeRule(deps, c, endpointOf(c), { status: 413, reason, kind: 'body-too-large', claims: undefined });
       },
     });
   app.use('/v1/keys', sized(limit));
@@ -110,7 +110,7 @@ export function brokerApp(deps: AppDeps): Hono {
         // A refused delivery's connection is closed too: an unverified sender keeps nothing open.
         refuse: (status, reason, kind) => {
           c.header('connection', 'close');
-          return refuseBeforeRule(c, 'webhook', { status, reason, kind, claims: undefined });
+          return refuseBeforeRule(deps, c, 'webhook', { status, reason, kind, claims: undefined });
         },
         unverified: () => deps.connections.unverified(incomingOf(c)?.socket),
         incoming: incomingOf(c),
@@ -118,8 +118,25 @@ export function brokerApp(deps: AppDeps): Hono {
     );
   }
 
+  addMintRoute(app, deps);
+  addKeyRoutes(app, deps);
+  app.notFound((c) =>
+    c.json(
+      {
+        error:
+          'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap, POST /v1/keys/revoke, GET /v1/keys, POST /v1/keys/sweep, POST /v1/github/webhook, GET /healthz, GET /readyz and GET /metrics.',
+      },
+      404,
+    ),
+  );
+
+  return app;
+}
+
+/** POST /v1/keys: a mint, and with `rotate` the older keys of its preview slot deleted after it. */
+function addMintRoute(app: Hono, deps: AppDeps): void {
   app.post('/v1/keys', (c) =>
-    decide(c, 'mint', async (claims, rule, signal) => {
+    decide(deps, c, 'mint', async (claims, rule, signal) => {
       requireOperation(rule, 'mint');
       const body = await jsonBody(c, rule);
       const rotate = (body as { rotate?: unknown } | null)?.rotate;
@@ -166,9 +183,12 @@ export function brokerApp(deps: AppDeps): Hono {
       };
     }),
   );
+}
 
+/** Unwrap, delete, revoke, list and sweep. */
+function addKeyRoutes(app: Hono, deps: AppDeps): void {
   app.post('/v1/keys/unwrap', (c) =>
-    decide(c, 'unwrap', async (claims, rule) => {
+    decide(deps, c, 'unwrap', async (claims, rule) => {
       requireOperation(rule, 'use');
       const key = unwrapForCaller(claims, rule, await jsonBody(c, rule), deps);
       return {
@@ -180,7 +200,7 @@ export function brokerApp(deps: AppDeps): Hono {
   );
 
   app.delete('/v1/keys/:id', (c) =>
-    decide(c, 'delete', async (claims, rule) => {
+    decide(deps, c, 'delete', async (claims, rule) => {
       requireOperation(rule, 'delete');
       const { rule: leaseRule, ...deleted } = await deleteForCaller(claims, rule, c.req.param('id'), deps);
       // The line of the lease's end (post): it names the rule that granted the key.
@@ -193,7 +213,7 @@ export function brokerApp(deps: AppDeps): Hono {
   );
 
   app.post('/v1/keys/revoke', (c) =>
-    decide(c, 'revoke', async (claims, rule) => {
+    decide(deps, c, 'revoke', async (claims, rule) => {
       requireOperation(rule, 'revoke');
       const result = await revokeForCaller(claims, rule, objectBody(await jsonBody(c, rule), rule), deps);
       return {
@@ -212,7 +232,7 @@ export function brokerApp(deps: AppDeps): Hono {
   );
 
   app.get('/v1/keys', (c) =>
-    decide(c, 'list', async (claims, rule) => {
+    decide(deps, c, 'list', async (claims, rule) => {
       requireOperation(rule, 'sweep');
       const keys = await listForCaller(claims, deps);
       return { status: 200, body: { keys }, audit: { outcome: 'granted', rule: rule.name } };
@@ -220,7 +240,7 @@ export function brokerApp(deps: AppDeps): Hono {
   );
 
   app.post('/v1/keys/sweep', (c) =>
-    decide(c, 'sweep', async (claims, rule) => {
+    decide(deps, c, 'sweep', async (claims, rule) => {
       requireOperation(rule, 'sweep');
       const result = await sweepForCaller(claims, rule, objectBody(await jsonBody(c, rule), rule), deps);
       return {
@@ -230,86 +250,72 @@ export function brokerApp(deps: AppDeps): Hono {
       };
     }),
   );
+}
 
-  app.notFound((c) =>
-    c.json(
-      {
-        error:
-          'no such endpoint; the broker serves POST /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/unwrap, POST /v1/keys/revoke, GET /v1/keys, POST /v1/keys/sweep, POST /v1/github/webhook, GET /healthz, GET /readyz and GET /metrics.',
-      },
-      404,
-    ),
-  );
-
-  /** Verify the caller, find its rule, rate-limit, do the work, audit exactly once, answer. */
-  async function decide(
-    c: Context,
-    endpoint: Endpoint,
-    work: (claims: CallerClaims, rule: Rule, signal: AbortSignal) => Promise<Outcome>,
-  ): Promise<Response> {
-    let claims: CallerClaims | undefined;
-    let rule: Rule | undefined;
-    try {
-      claims = await deps.verifyCaller(c.req.header('authorization'));
-      rule = findRule(deps.config.rules, claims);
-      if (!rule) return await refuseBeforeRule(c, endpoint, { status: 403, reason: NO_RULE, kind: 'no-rule', claims });
-      await deps.limits.admit(rule, endpoint, claims.repository_id);
-      const outcome = await work(claims, rule, c.req.raw.signal);
-      deps.audit({ action: endpoint, status: outcome.status, claims, ...outcome.audit });
-      c.header('cache-control', 'no-store');
-      return c.json(outcome.body, outcome.status);
-    } catch (error) {
-      if (error instanceof CallerRefused) {
-        if (error.status === 503) {
-          // Not the caller's fault (the issuer's keys are out of reach): not counted against its address.
-          deps.refusals.record(
-            { action: endpoint, outcome: 'refused', status: 503, reason: error.message },
-            error.kind,
-            addressOf(c, deps),
-          );
-          return answer(c, 503, error.message, error.retryAfterMs);
-        }
-        return refuseBeforeRule(c, endpoint, { status: 401, reason: error.message, kind: error.kind, claims: undefined });
+/** Verify the caller, find its rule, rate-limit, do the work, audit exactly once, answer. */
+async function decide(
+  deps: AppDeps,
+  c: Context,
+  endpoint: Endpoint,
+  work: (claims: CallerClaims, rule: Rule, signal: AbortSignal) => Promise<Outcome>,
+): Promise<Response> {
+  let claims: CallerClaims | undefined;
+  let rule: Rule | undefined;
+  try {
+    claims = await deps.verifyCaller(c.req.header('authorization'));
+    rule = findRule(deps.config.rules, claims);
+    if (!rule) return await refuseBeforeRule(deps, c, endpoint, { status: 403, reason: NO_RULE, kind: 'no-rule', claims });
+    await deps.limits.admit(rule, endpoint, claims.repository_id);
+    const outcome = await work(claims, rule, c.req.raw.signal);
+    deps.audit({ action: endpoint, status: outcome.status, claims, ...outcome.audit });
+    c.header('cache-control', 'no-store');
+    return c.json(outcome.body, outcome.status);
+  } catch (error) {
+    if (error instanceof CallerRefused) {
+      if (error.status === 503) {
+        // Not the caller's fault (the issuer's keys are out of reach): not counted against its address.
+        deps.refusals.record({ action: endpoint, outcome: 'refused', status: 503, reason: error.message }, error.kind, addressOf(c, deps));
+        return answer(c, 503, error.message, error.retryAfterMs);
       }
-      const { status, reason, extra } = refusalOf(error, c, deps.log);
-      deps.audit({
-        action: endpoint,
-        outcome: status >= 500 && status !== 503 ? 'failed' : 'refused',
-        status,
-        claims,
-        reason: extra.auditReason ?? reason,
-        rule: rule?.name,
-        keyId: extra.keyId,
-      });
-      return answer(c, status, reason, extra.retryAfterMs, rule?.name);
+      return refuseBeforeRule(deps, c, endpoint, { status: 401, reason: error.message, kind: error.kind, claims: undefined });
     }
+    const { status, reason, extra } = refusalOf(error, c, deps.log);
+    deps.audit({
+      action: endpoint,
+      outcome: status >= 500 && status !== 503 ? 'failed' : 'refused',
+      status,
+      claims,
+      reason: extra.auditReason ?? reason,
+      rule: rule?.name,
+      keyId: extra.keyId,
+    });
+    return answer(c, status, reason, extra.retryAfterMs, rule?.name);
   }
+}
 
-  /**
-   * A refusal before any rule admitted the caller: counted against its address (past the limit the
-   * answer is 429 and says only when to come back) and logged in aggregate.
-   */
-  async function refuseBeforeRule(
-    c: Context,
-    endpoint: Endpoint | 'webhook',
-    refusal: { status: 401 | 403 | 413; reason: string; kind: string; claims: CallerClaims | undefined },
-  ): Promise<Response> {
-    const address = addressOf(c, deps);
-    const wait = await deps.limits.refused(address);
-    const status = wait === undefined ? refusal.status : 429;
-    const reason =
-      wait === undefined
-        ? refusal.reason
-        : `too many refused requests from this address (limits.refusals-per-address); the last was: ${refusal.reason}`;
-    deps.refusals.record(
-      { action: endpoint, outcome: 'refused', status, claims: refusal.claims, reason },
-      wait === undefined ? refusal.kind : 'address-limit',
-      address,
-    );
-    return answer(c, status, reason, wait);
-  }
-
-  return app;
+/**
+ * A refusal before any rule admitted the caller: counted against its address (past the limit the
+ * answer is 429 and says only when to come back) and logged in aggregate.
+ */
+async function refuseBeforeRule(
+  deps: Pick<AppDeps, 'limits' | 'refusals' | 'clientAddress'>,
+  c: Context,
+  endpoint: Endpoint | 'webhook',
+  refusal: { status: 401 | 403 | 413; reason: string; kind: string; claims: CallerClaims | undefined },
+): Promise<Response> {
+  const address = addressOf(c, deps);
+  const wait = await deps.limits.refused(address);
+  const status = wait === undefined ? refusal.status : 429;
+  const reason =
+    wait === undefined
+      ? refusal.reason
+      : `too many refused requests from this address (limits.refusals-per-address); the last was: ${refusal.reason}`;
+  deps.refusals.record(
+    { action: endpoint, outcome: 'refused', status, claims: refusal.claims, reason },
+    wait === undefined ? refusal.kind : 'address-limit',
+    address,
+  );
+  return answer(c, status, reason, wait);
 }
 
 function answer(c: Context, status: number, reason: string, retryAfterMs?: number, rule?: string): Response {

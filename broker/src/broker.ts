@@ -80,7 +80,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // A create that meets a 429 without Retry-After looks again every 2–6 s (a sixteenth of the window and
   // more), so it is through within seconds of Venice's window opening (429s are not failures to Venice).
   const policy = { ...(options.policy ?? defaultRetryPolicy), rateLimitWindowMs: config.limits.createWindowMs / 2 };
-  const { writeAudit } = options;
   const log = jsonLog(options.writeLog, now);
   const metrics = new BrokerMetrics({
     queueDepth: () => state.queue.depth(),
@@ -89,23 +88,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     heldForMs: () => state.brake.heldForMs(),
     queueTimeoutMs: config.limits.queueTimeoutMs,
   });
-  const queueOptions = {
-    perWindow: config.limits.createsPerMinute,
-    windowMs: config.limits.createWindowMs,
-    timeoutMs: config.limits.queueTimeoutMs,
-    sleep: (ms: number, signal?: AbortSignal) => policy.sleep(ms, signal),
-  };
-  const state: SharedState = config.store.redisUrlEnv
-    ? await redisState({
-        ...queueOptions,
-        // Redis's queue runs on Redis's clock (real time), whatever clock this process is given.
-        sleep: (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal }),
-        url: options.env[config.store.redisUrlEnv] ?? '',
-        commandTimeoutMs: config.store.commandTimeoutMs,
-        onError: () => metrics.storeErrors.inc(),
-        log,
-      })
-    : memoryState({ ...queueOptions, now, stateDir: config.store.stateDir });
+  const state = await openState(options, { policy, now, log, metrics });
   const guard = new VeniceGuard(
     config.limits.createWindowMs,
     state.brake,
@@ -113,6 +96,108 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     () => state.queue.windowFreesInMs(),
   );
   const transport = guard.watch(metered(createTransport(options.env, undefined, 8), metrics));
+  const { audit, refusals, activity } = auditing(options.writeAudit, metrics, now);
+  const venice = veniceClients(options, { transport, policy, log, now });
+  if (options.checkAdminKey) await checkAdminKeyAtStart(venice, options, state);
+  const keys = issuerKeys(config, { metrics, activity, log, now });
+  await keys.start();
+  const drain = new AbortController();
+  const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
+  const records = recordKeys(adminKey);
+  // A failed deletion is tried again with backoff; github-webhook.reconcile-interval is the longest wait.
+  const leases = new LeaseBook(state.leases, records, log, {
+    firstMs: config.limits.reconcileIntervalMs,
+    maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
+  });
+  const pool = config.pool && new WarmPool(poolDeps(config.pool, { config, state, venice, listing, log, now, metrics }));
+  metrics.poolSize.set(config.pool?.size ?? 0);
+  const operations = { config, adminKey, now, log, state, leases, records, audit, listing, guard, venice, metrics, pool };
+  const deps = { ...operations, draining: drain.signal };
+  const webhook =
+    config.githubWebhook && options.webhookSecret
+      ? new GitHubWebhook({ ...deps, secret: options.webhookSecret, webhook: config.githubWebhook })
+      : undefined;
+  const reconciler = new Reconciler({ ...operations, venice: () => venice().forCleanup(), intervalMs: config.limits.reconcileIntervalMs });
+  const health = {
+    /** Ready: not draining, the issuer's keys held, the store answering. */
+    ready: async (): Promise<Readiness> => {
+      const store = await state.ready();
+      const checks = { draining: drain.signal.aborted, jwks: keys.held(), store: store === 'ok' };
+      return { ready: !checks.draining && checks.jwks && checks.store, checks, ...(store === 'ok' ? {} : { storeProblem: store }) };
+    },
+    metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+  };
+  const connections = new ConnectionCap(config.limits.maxConnections);
+  const app = brokerApp({
+    ...deps,
+    webhook,
+    verifyCaller: callerVerifier(config.oidc, keys, now),
+    refusals,
+    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress, state, () => metrics.storeErrors.inc()),
+    health: { ...health, metricsHere: config.metrics.listener === 'api' },
+    connections,
+    clientAddress: clientAddress(config.listen.trustedProxies),
+  });
+  const board = statusBoard({ config, state, leases, venice, keys, activity, now, pool });
+  const { api, metricsListener } = await listeners(config, app, internalApp(health, board));
+  connections.watch(api.server);
+  api.server.on('clientError', answerUnreadable(refusals));
+  reconciler.start();
+  pool?.start();
+  const stopping = { drain, api, metricsListener, refusals, pool, reconciler, webhook, state };
+  return { url: api.url, metricsUrl: metricsListener?.url, close: (graceMs = 0) => stop(config, stopping, graceMs) };
+}
+
+type Listener = { server: Server; url: string };
+
+/** A Venice client per request: its waits end when the caller hangs up; a create or delete in flight is always let to finish. */
+function veniceClients(
+  options: BrokerOptions,
+  parts: { transport: HttpTransport; policy: RetryPolicy; log: ReturnType<typeof jsonLog>; now: () => number },
+): (signal?: AbortSignal) => VeniceClient {
+  const { config, adminKey } = options;
+  return (signal) =>
+    new VeniceClient({
+      apiUrl: config.venice.apiUrl,
+      adminKey,
+      transport: parts.transport,
+      deadline: Deadline.forStep(config.limits.veniceTimeoutMs, parts.now, BROKER_VENICE_DEADLINE),
+      policy: parts.policy,
+      log: (message) => parts.log.info(message),
+      signal,
+      advise: adviceForBrokerCaller,
+    });
+}
+
+/** The store: Redis for replicas (on Redis's clock), or this process's memory (on the broker's). */
+async function openState(
+  options: BrokerOptions,
+  parts: { policy: RetryPolicy; now: () => number; log: ReturnType<typeof jsonLog>; metrics: BrokerMetrics },
+): Promise<SharedState> {
+  const { config } = options;
+  const queueOptions = {
+    perWindow: config.limits.createsPerMinute,
+    windowMs: config.limits.createWindowMs,
+    timeoutMs: config.limits.queueTimeoutMs,
+    sleep: (ms: number, signal?: AbortSignal) => parts.policy.sleep(ms, signal),
+  };
+  if (!config.store.redisUrlEnv) return memoryState({ ...queueOptions, now: parts.now, stateDir: config.store.stateDir });
+  return redisState({
+    ...queueOptions,
+    // Redis's queue runs on Redis's clock (real time), whatever clock this process is given.
+    sleep: (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal }),
+    url: options.env[config.store.redisUrlEnv] ?? '',
+    commandTimeoutMs: config.store.commandTimeoutMs,
+    onError: () => parts.metrics.storeErrors.inc(),
+    log: parts.log,
+  });
+}
+
+/**
+ * The audit log and everything that counts what it says: the metrics, the refusals before a rule
+ * (aggregated), and the status page's recent activity.
+ */
+function auditing(writeAudit: (line: string) => void, metrics: BrokerMetrics, now: () => number) {
   const activity = new RecentActivity(now);
   const refused = (reason: string): void => {
     metrics.refusals.labels(reason).inc();
@@ -129,38 +214,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     activity.saw(record);
     writeAudit(auditLine(record, now()));
   };
-  const venice = (signal?: AbortSignal): VeniceClient =>
-    new VeniceClient({
-      apiUrl: config.venice.apiUrl,
-      adminKey,
-      transport,
-      deadline: Deadline.forStep(config.limits.veniceTimeoutMs, now, BROKER_VENICE_DEADLINE),
-      policy,
-      log: (message) => log.info(message),
-      // Waits end when the caller hangs up; a create or delete in flight is always let to finish.
-      signal,
-      advise: adviceForBrokerCaller,
-    });
-  if (options.checkAdminKey) {
-    await checkAdminKey(venice, config).catch(async (error: unknown) => {
-      if (!(error instanceof AdminKeyRefused)) return options.onAdminKeyUnchecked?.(messageOf(error));
-      await state.close();
-      throw error;
-    });
-  }
-  const keys = new IssuerKeys({
-    url: config.oidc.jwksUrl,
-    refreshMs: config.oidc.jwksRefreshMs,
-    staleForMs: config.oidc.jwksStaleForMs,
-    cooldownMs: config.oidc.jwksCooldownMs,
-    now,
-    onFetch: (result, detail) => {
-      metrics.jwksRefreshes.labels(result).inc();
-      activity.jwksFetched(result);
-      if (result === 'failed') log.warning(`could not fetch the issuer's keys from ${config.oidc.jwksUrl}: ${detail}`);
-    },
-  });
-  await keys.start();
   const refusals = new RefusalLog({
     linesPerWindow: REFUSAL_LINES_PER_MINUTE,
     windowMs: 60_000,
@@ -173,86 +226,59 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       activity.saw(record);
     },
   });
-  const drain = new AbortController();
-  const connections = new ConnectionCap(config.limits.maxConnections);
-  const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
-  const records = recordKeys(adminKey);
-  // A failed deletion is tried again with backoff; github-webhook.reconcile-interval is the longest wait.
-  const leases = new LeaseBook(state.leases, records, log, {
-    firstMs: config.limits.reconcileIntervalMs,
-    maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
-  });
-  const pool = config.pool && new WarmPool(poolDeps(config.pool, { config, state, venice, listing, log, now, metrics }));
-  metrics.poolSize.set(config.pool?.size ?? 0);
-  const operations = {
-    config,
-    adminKey,
-    now,
-    log,
-    state,
-    leases,
-    records,
-    audit,
-    listing,
-    guard,
-    venice,
-    metrics,
-    pool,
-    draining: drain.signal,
-  };
-  const webhook =
-    config.githubWebhook && options.webhookSecret
-      ? new GitHubWebhook({ ...operations, secret: options.webhookSecret, webhook: config.githubWebhook })
-      : undefined;
-  const reconciler = new Reconciler({
-    state,
-    leases,
-    records,
-    venice: () => venice().forCleanup(),
-    listing,
-    audit,
-    metrics,
-    log,
-    now,
-    intervalMs: config.limits.reconcileIntervalMs,
-    pool,
-  });
-  const health = {
-    /** Ready: not draining, the issuer's keys held, the store answering. */
-    ready: async (): Promise<Readiness> => {
-      const store = await state.ready();
-      const checks = { draining: drain.signal.aborted, jwks: keys.held(), store: store === 'ok' };
-      return { ready: !checks.draining && checks.jwks && checks.store, checks, ...(store === 'ok' ? {} : { storeProblem: store }) };
+  return { audit, refusals, activity };
+}
+
+/** GitHub's keys, each fetch counted and shown on the status page, a failed one said in the log. */
+function issuerKeys(
+  config: BrokerConfig,
+  parts: { metrics: BrokerMetrics; activity: RecentActivity; log: ReturnType<typeof jsonLog>; now: () => number },
+): IssuerKeys {
+  return new IssuerKeys({
+    url: config.oidc.jwksUrl,
+    refreshMs: config.oidc.jwksRefreshMs,
+    staleForMs: config.oidc.jwksStaleForMs,
+    cooldownMs: config.oidc.jwksCooldownMs,
+    now: parts.now,
+    onFetch: (result, detail) => {
+      parts.metrics.jwksRefreshes.labels(result).inc();
+      parts.activity.jwksFetched(result);
+      if (result === 'failed') parts.log.warning(`could not fetch the issuer's keys from ${config.oidc.jwksUrl}: ${detail}`);
     },
-    metrics: async () => ({ type: metrics.registry.contentType, text: await metrics.registry.metrics() }),
-  };
-  const app = brokerApp({
-    ...operations,
-    webhook,
-    verifyCaller: callerVerifier(config.oidc, keys, now),
-    audit,
-    refusals,
-    limits: new CallerLimits(config.rules, config.limits.refusalsPerAddress, state, () => metrics.storeErrors.inc()),
-    health: { ...health, metricsHere: config.metrics.listener === 'api' },
-    connections,
-    clientAddress: clientAddress(config.listen.trustedProxies),
   });
+}
+
+/** The start-up check: a refused admin key stops the start (the store closed); Venice out of reach is said. */
+async function checkAdminKeyAtStart(
+  venice: (signal?: AbortSignal) => VeniceClient,
+  options: BrokerOptions,
+  state: SharedState,
+): Promise<void> {
+  await checkAdminKey(venice, options.config).catch(async (error: unknown) => {
+    if (!(error instanceof AdminKeyRefused)) return options.onAdminKeyUnchecked?.(messageOf(error));
+    await state.close();
+    throw error;
+  });
+}
+
+/** The internal listener (unless metrics are on the API's), then the API listener. */
+async function listeners(
+  config: BrokerConfig,
+  app: Hono,
+  internal: Hono,
+): Promise<{ api: Listener; metricsListener: Listener | undefined }> {
   const metricsListener =
-    config.metrics.listener === 'internal'
-      ? await listen(
-          internalApp(health, statusBoard({ config, state, leases, venice, keys, activity, now, pool })).fetch,
-          config.metrics,
-          config,
-          'metrics',
-        )
-      : undefined;
+    config.metrics.listener === 'internal' ? await listen(internal.fetch, config.metrics, config, 'metrics') : undefined;
   const api = await listen(app.fetch, config.listen, config, 'listen').catch(async (error: unknown) => {
     await new Promise<void>((done) => (metricsListener ? metricsListener.server.close(() => done()) : done()));
     throw error;
   });
-  connections.watch(api.server);
-  api.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Node's own answer to a request that never arrived whole is an empty 408/400: say it in JSON.
+  return { api, metricsListener };
+}
+
+/** Node's own answer to a request that never arrived whole is an empty 408/400: said in JSON, and counted. */
+function answerUnreadable(refusals: RefusalLog): (error: NodeJS.ErrnoException, socket: Socket) => void {
+  return (error, socket) => {
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (socket.writable) {
       const body = JSON.stringify({
@@ -270,36 +296,43 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       timedOut ? 'request-timeout' : 'bad-http',
       socket.remoteAddress ?? 'unknown',
     );
-  });
-  reconciler.start();
-  pool?.start();
-  return {
-    url: api.url,
-    metricsUrl: metricsListener?.url,
-    close: async (graceMs = 0) => {
-      drain.abort(); // readyz 503, queued callers answered 503, no new mints
-      const poolClosed = pool?.close(); // no more refills; the pool's keys are deleted
-      // Stop accepting (net.Server's close: http.Server's would also close idle keep-alive connections at
-      // once). Open connections linger a moment, so a load balancer's health check on one reads /readyz 503
-      // (every answer now says Connection: close) rather than a reset; then idle ones are closed.
-      const stopped = new Promise<void>((done) => NetServer.prototype.close.call(api.server, () => done()));
-      const linger = setTimeout(
-        () => api.server.closeIdleConnections(),
-        Math.min(graceMs, config.limits.keepAliveTimeoutMs, DRAIN_LINGER_MS),
-      );
-      const cutOff = setTimeout(() => api.server.closeAllConnections(), graceMs);
-      cutOff.unref();
-      await stopped;
-      clearTimeout(linger);
-      clearTimeout(cutOff);
-      refusals.close();
-      await poolClosed;
-      await reconciler.stop();
-      await webhook?.close();
-      await state.close();
-      if (metricsListener) await new Promise<void>((done) => metricsListener.server.close(() => done()));
-    },
   };
+}
+
+/** What a drain stops, in order. */
+interface Stopping {
+  drain: AbortController;
+  api: Listener;
+  metricsListener: Listener | undefined;
+  refusals: RefusalLog;
+  pool: WarmPool | undefined;
+  reconciler: Reconciler;
+  webhook: GitHubWebhook | undefined;
+  state: SharedState;
+}
+
+/** A drain: see RunningBroker.close. */
+async function stop(config: BrokerConfig, parts: Stopping, graceMs: number): Promise<void> {
+  const { api } = parts;
+  parts.drain.abort(); // readyz 503, queued callers answered 503, no new mints
+  const poolClosed = parts.pool?.close(); // no more refills; the pool's keys are deleted
+  // Stop accepting (net.Server's close: http.Server's would also close idle keep-alive connections at
+  // once). Open connections linger a moment, so a load balancer's health check on one reads /readyz 503
+  // (every answer now says Connection: close) rather than a reset; then idle ones are closed.
+  const stopped = new Promise<void>((done) => NetServer.prototype.close.call(api.server, () => done()));
+  const linger = setTimeout(() => api.server.closeIdleConnections(), Math.min(graceMs, config.limits.keepAliveTimeoutMs, DRAIN_LINGER_MS));
+  const cutOff = setTimeout(() => api.server.closeAllConnections(), graceMs);
+  cutOff.unref();
+  await stopped;
+  clearTimeout(linger);
+  clearTimeout(cutOff);
+  parts.refusals.close();
+  await poolClosed;
+  await parts.reconciler.stop();
+  await parts.webhook?.close();
+  await parts.state.close();
+  const metrics = parts.metricsListener;
+  if (metrics) await new Promise<void>((done) => metrics.server.close(() => done()));
 }
 
 /** The warm pool's collaborators: its turns from the shared queue, its keys counted in broker_pool_keys. */
