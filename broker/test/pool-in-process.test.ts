@@ -36,7 +36,7 @@ async function start(size: number, limits?: Record<string, unknown>): Promise<vo
   broker = await startTestBroker({ venice, issuer, rules: RULES, pool: { size, 'max-age': '30m' }, ...(limits ? { limits } : {}) });
   await until(() => pooled().length === size);
   // Venice lists a key a moment before the broker has its answer: wait for the broker's own count too.
-  for (let i = 0; i < 400 && (await scrape(broker)).value('broker_pool_keys') < size; i++)
+  for (let i = 0; i < 1_000 && (await scrape(broker)).value('broker_pool_keys') < size; i++)
     await new Promise((done) => setTimeout(done, 10));
 }
 
@@ -44,8 +44,8 @@ const pooled = () => venice.liveKeys().filter((key) => key.description.startsWit
 
 /** Waits (bounded) for a condition the broker reaches on its own: a full pool, say. */
 async function until(condition: () => boolean, what = 'the pool to fill'): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i++) await new Promise((done) => setTimeout(done, 10));
-  if (!condition()) throw new Error(`waited 4 s for ${what}`);
+  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise((done) => setTimeout(done, 10));
+  if (!condition()) throw new Error(`waited 10 s for ${what}`);
 }
 
 const push = (repository = 'octo-org/shop', run = '500') => issuer.sign(jobClaims(repository, run));
