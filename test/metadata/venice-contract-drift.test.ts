@@ -31,6 +31,8 @@ test('the contract on disk is whole: every schema the test server uses, with its
     'getResponse',
     'listResponse',
     'rateLimitsResponse',
+    'updateRequest',
+    'updateResponse',
   ]);
   expect(contract.provenance.sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(contract.provenance.specVersion).toMatch(/^\d{8}\.\d{6}$/);

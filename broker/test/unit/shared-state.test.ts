@@ -304,7 +304,13 @@ describe.runIf(REDIS_VERSION)('Redis out of reach', () => {
     const third = await redisState({ ...QUEUE, url: server.url, onError: () => undefined });
     expect(third.deployment).toMatch(/^[0-9a-f]{8}$/);
     await third.close();
+    // Redis out of reach at start: a name of its own (it then reaps only the pool keys it named).
+    const { url } = server;
     await server.dispose();
+    const alone = await redisState({ ...QUEUE, url, onError: () => undefined });
+    expect(alone.deployment).toMatch(/^[0-9a-f]{8}$/);
+    expect(alone.deployment).not.toBe(first.deployment);
+    await alone.close();
   });
 });
 
