@@ -16,12 +16,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ActionFailure } from '../../core/errors.js';
 import { AdminKeyRefused, ListenError, type RunningBroker, startBroker } from './broker.js';
-import { type BrokerConfig, ConfigError, parseConfig } from './config.js';
-import { type Level, logLine } from './log.js';
-import { leasesCommand, OperatorError, revokeCommand } from './operator.js';
-import { judgeRedisUrl } from './redis-url.js';
-import { StoreUnavailable } from './shared-state.js';
-import { BROKER_VERSION } from './version.js';
+import { leasesCommand, OperatorError, revokeCommand } from './keys/operator.js';
+import { type Level, logLine } from './observe/log.js';
+import { BROKER_VERSION } from './observe/version.js';
+import { type BrokerConfig, ConfigError, parseConfig } from './policy/config.js';
+import { judgeRedisUrl } from './policy/redis-url.js';
+import { StoreUnavailable } from './state/shared-state.js';
 
 const NAME = 'venice-key-broker';
 

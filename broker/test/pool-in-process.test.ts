@@ -1,4 +1,4 @@
-// The warm pool in-process (broker/src/pool.ts, mint.ts's re-shape): a mint takes a pool key and gets
+// The warm pool in-process (broker/src/keys/pool.ts, mint.ts's re-shape): a mint takes a pool key and gets
 // exactly the key it was granted (read back from Venice), with no create in its path; a pooled key
 // spends nothing; a PATCH that fails or answers oddly costs a create, never a wrong key, and leaves no
 // key behind; a drain deletes the pool; rotate orders by hand-out, not Venice's createdAt.

@@ -12,7 +12,7 @@ import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addKeysThatMustSurvive, addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
-import { recordKeys, signRecord } from '../src/sealed-records.ts';
+import { recordKeys, signRecord } from '../src/keys/sealed-records.ts';
 
 test("a crashed mint's key is found through the journal in state-dir and deleted at the next start; nothing else is", async () => {
   const venice = await new VeniceServer().start();

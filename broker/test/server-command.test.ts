@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { NODE24, REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { parseConfig } from '../src/config.ts';
+import { parseConfig } from '../src/policy/config.ts';
 
 function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((done) => {

@@ -6,7 +6,7 @@
 import { expect, test } from 'vitest';
 import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { call, leasedKey, useBrokerBed } from '../../test/support/broker-bed.ts';
-import { BROKER_VERSION } from '../src/version.ts';
+import { BROKER_VERSION } from '../src/observe/version.ts';
 
 const bed = useBrokerBed();
 

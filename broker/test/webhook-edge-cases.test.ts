@@ -11,7 +11,7 @@ import { addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
 import { undocumented } from '../../test/support/broker-openapi.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
-import { signatureMatches } from '../src/github-webhook.ts';
+import { signatureMatches } from '../src/keys/github-webhook.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 let venice: VeniceServer;

@@ -11,9 +11,9 @@ import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, expectCleanAudit, spawnBroker } from '../../test/support/broker-bed.ts';
 import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
-import { LeaseBook } from '../src/lease-book.ts';
-import { redisState } from '../src/redis-state.ts';
-import { recordKeys } from '../src/sealed-records.ts';
+import { LeaseBook } from '../src/keys/lease-book.ts';
+import { recordKeys } from '../src/keys/sealed-records.ts';
+import { redisState } from '../src/state/redis-state.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';

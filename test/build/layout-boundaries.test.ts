@@ -1,7 +1,10 @@
 // The layout, as rules the imports keep (CONTRIBUTING.md's "Layout" says why):
 //   core/        what the action and the broker share: imports nothing outside core/
 //   src/         the action: imports src/ and core/, never the broker
-//   broker/src/  the broker: imports broker/src/ and core/ only
+//   broker/src/  the broker: imports broker/src/ and core/ only, in rooms, each importing only those below:
+//                state/ (what replicas share), policy/ (config, rules, tokens), observe/ (audit, metrics,
+//                log, version), keys/ (every key's life), http/ (the doors); server.ts and broker.ts,
+//                the only files at its top level, wire them
 //   fakes/       Venice, GitHub, the OIDC issuer, the runner and the broker as a process, for tests,
 //                demo and bench: imports fakes/ and core/
 //   scripts/     demo, bench, bundle, checks: anything but tests
@@ -16,6 +19,11 @@ import { REPO } from '../../fakes/runner.ts';
 const MAY_IMPORT: [string, string[]][] = [
   ['core/', ['core/']],
   ['src/', ['src/', 'core/']],
+  ['broker/src/state/', ['broker/src/state/', 'core/']],
+  ['broker/src/policy/', ['broker/src/policy/', 'core/']],
+  ['broker/src/observe/', ['broker/src/observe/', 'broker/src/policy/', 'core/']],
+  ['broker/src/keys/', ['broker/src/keys/', 'broker/src/observe/', 'broker/src/policy/', 'broker/src/state/', 'core/']],
+  ['broker/src/http/', ['broker/src/', 'core/']],
   ['broker/src/', ['broker/src/', 'core/']],
   ['fakes/', ['fakes/', 'core/']],
   ['scripts/', ['scripts/', 'fakes/', 'core/', 'src/', 'broker/src/']],
@@ -82,12 +90,19 @@ test('the checker finds a forbidden import and a cycle in a made-up tree (positi
     ['scripts/demo.ts', ['test/support/bed.ts']],
     ['src/a.ts', ['src/b.ts']],
     ['src/b.ts', ['src/a.ts']],
+    // The broker's rooms: the shared state imports no other room; observe does not reach the keys.
+    ['broker/src/state/redis-state.ts', ['broker/src/keys/leases.ts', 'broker/src/state/shared-state.ts']],
+    ['broker/src/observe/audit.ts', ['broker/src/keys/pool.ts', 'broker/src/policy/caller-token.ts']],
+    ['broker/src/keys/mint.ts', ['broker/src/http/app.ts', 'broker/src/state/fair-queue.ts']],
   ]);
   expect(layoutProblems(madeUp)).toEqual([
     'core/tag.ts imports src/runner/inputs.ts: core/ may import only core/',
     'broker/src/app.ts imports src/modes/mint.ts: broker/src/ may import only broker/src/, core/',
     'src/modes/mint.ts imports broker/src/app.ts: src/ may import only src/, core/',
     'scripts/demo.ts imports test/support/bed.ts: nothing outside the tests imports them',
+    'broker/src/state/redis-state.ts imports broker/src/keys/leases.ts: broker/src/state/ may import only broker/src/state/, core/',
+    'broker/src/observe/audit.ts imports broker/src/keys/pool.ts: broker/src/observe/ may import only broker/src/observe/, broker/src/policy/, core/',
+    'broker/src/keys/mint.ts imports broker/src/http/app.ts: broker/src/keys/ may import only broker/src/keys/, broker/src/observe/, broker/src/policy/, broker/src/state/, core/',
     'cycle: broker/src/app.ts → src/modes/mint.ts → broker/src/app.ts',
     'cycle: src/a.ts → src/b.ts → src/a.ts',
   ]);
@@ -99,4 +114,20 @@ test('the repository keeps its layout: core imports neither program, the broker 
   expect([...graph.keys()].filter((file) => file.startsWith('core/')).length).toBeGreaterThan(10);
   expect(layoutProblems(graph)).toEqual([]);
   expect(relative(REPO, join(REPO, 'core'))).toBe('core');
+});
+
+test("the broker's top level holds only its wiring; every other file is in a room", () => {
+  const top = readdirSync(join(REPO, 'broker/src'), { withFileTypes: true });
+  expect(
+    top
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name)
+      .sort(),
+  ).toEqual(['broker.ts', 'server.ts']);
+  expect(
+    top
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort(),
+  ).toEqual(['http', 'keys', 'observe', 'policy', 'state']);
 });

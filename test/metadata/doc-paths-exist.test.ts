@@ -42,7 +42,7 @@ test('every path the docs name exists', () => {
 });
 
 test('a path that does not exist is caught, in prose and from test/README.md', () => {
-  expect(missingPaths('README.md', 'See `src/safe-text.ts` and `broker/src/app.ts:12`, not `<owner>/x`.')).toEqual([
+  expect(missingPaths('README.md', 'See `src/safe-text.ts` and `broker/src/http/app.ts:12`, not `<owner>/x`.')).toEqual([
     'README.md: src/safe-text.ts',
   ]);
   expect(missingPaths('test/README.md', 'The `../broker/test/nothing.test.ts` file.')).toEqual([

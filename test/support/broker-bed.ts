@@ -5,7 +5,7 @@
 // through the broker's own parser.
 import { afterEach, beforeEach, expect } from 'vitest';
 import { startBroker } from '../../broker/src/broker.ts';
-import { parseConfig } from '../../broker/src/config.ts';
+import { parseConfig } from '../../broker/src/policy/config.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from '../../fakes/broker-process.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { BROKER_VENICE_DEADLINE } from '../../broker/src/venice-advice.ts';
+import { BROKER_VENICE_DEADLINE } from '../../broker/src/keys/venice-advice.ts';
 import { Deadline } from '../../core/deadline.ts';
 import { ActionFailure } from '../../core/errors.ts';
 import { backoffDelayMs, defaultRetryPolicy, type RetryPolicy, rateLimitDelayMs, withRetries } from '../../core/retry.ts';

@@ -1,7 +1,7 @@
 // One audit line per decision: named fields only, a reason kept to one short line; refusals before a
 // rule counted per window, their line written when the window ends (or the broker stops).
 import { expect, test } from 'vitest';
-import { type AuditRecord, auditLine, RefusalLog } from '../../src/audit.ts';
+import { type AuditRecord, auditLine, RefusalLog } from '../../src/observe/audit.ts';
 
 test('a long reason is cut to 500 characters, so one decision stays one short line', () => {
   const line = JSON.parse(auditLine({ action: 'mint', outcome: 'refused', status: 403, reason: 'x'.repeat(600) }, 0)) as { reason: string };

@@ -2,8 +2,8 @@
 // from the right past trusted hops; without the setting the header is ignored. Too wide a range, or a
 // value that is not a CIDR, is refused at load with the setting's path and an example.
 import { expect, test } from 'vitest';
-import { clientAddress, parseCidr } from '../../src/client-address.ts';
-import { ConfigError, parseConfig } from '../../src/config.ts';
+import { clientAddress, parseCidr } from '../../src/policy/client-address.ts';
+import { ConfigError, parseConfig } from '../../src/policy/config.ts';
 
 const MINIMAL = `oidc: { audience: https://broker.example.org }
 rules: [{ name: ci, match: { repository_owner_id: 1 }, ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }]

@@ -8,7 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { REPO } from '../../../fakes/runner.ts';
-import { parseConfig } from '../../src/config.ts';
+import { parseConfig } from '../../src/policy/config.ts';
 
 const SCHEMA = JSON.parse(readFileSync(join(REPO, 'broker', 'config.schema.json'), 'utf8')) as Record<string, unknown>;
 const validator = (schema: Record<string, unknown>) => new Ajv2020({ strict: false, allErrors: true }).compile(schema);

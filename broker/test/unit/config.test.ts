@@ -1,8 +1,8 @@
 // broker.yaml: every setting read into the typed config with its default, and every mistake reported
 // at once with its path and an accepted value; a typo in a key is refused, never ignored.
 import { expect, test } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.ts';
-import { globPattern } from '../../src/glob.ts';
+import { ConfigError, parseConfig } from '../../src/policy/config.ts';
+import { globPattern } from '../../src/policy/glob.ts';
 
 const MINIMAL = `
 oidc:

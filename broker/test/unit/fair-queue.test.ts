@@ -2,7 +2,7 @@
 // repositories (never first come, first served), a caller that leaves gives its turn back, and a place
 // whose turn would come past the queue timeout is refused at once with the wait before the next.
 import { expect, test } from 'vitest';
-import { FairQueue, LeftQueue, QueueFull } from '../../src/fair-queue.ts';
+import { FairQueue, LeftQueue, QueueFull } from '../../src/state/fair-queue.ts';
 
 /**
  * A virtual clock for the queue alone: time jumps to the earliest sleeper's wake-up only when nothing

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { afterEach, expect, test } from 'vitest';
 import { closeServer, listenOnLoopback } from '../../../fakes/loopback.ts';
 import { newSigningKey } from '../../../fakes/oidc-issuer.ts';
-import { IssuerKeys } from '../../src/issuer-keys.ts';
+import { IssuerKeys } from '../../src/policy/issuer-keys.ts';
 
 let answer: { status: number; body: string } = { status: 200, body: '{"keys":[]}' };
 const server = createServer((_, res) => void res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body));

@@ -2,10 +2,10 @@
 // (or signed with another admin key, or altered by one byte) is ignored, deletes nothing, counts toward
 // nothing, and is said once in the log; a failed deletion marks the lease ending with a doubling wait.
 import { expect, test } from 'vitest';
-import { LeaseBook } from '../../src/lease-book.ts';
-import type { Lease } from '../../src/leases.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { openAnswer, recordKeys, sealAnswer, signRecord, verifyRecord } from '../../src/sealed-records.ts';
+import { LeaseBook } from '../../src/keys/lease-book.ts';
+import type { Lease } from '../../src/keys/leases.ts';
+import { openAnswer, recordKeys, sealAnswer, signRecord, verifyRecord } from '../../src/keys/sealed-records.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
 
 const lease: Lease = {
   keyId: 'k1',

@@ -9,12 +9,12 @@ import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { addOwnedKey } from '../../../test/support/bed.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
-import type { AuditRecord } from '../../src/audit.ts';
-import { LeaseBook } from '../../src/lease-book.ts';
-import { endLeasedKey, endLeasedKeys } from '../../src/lease-ends.ts';
-import type { Lease } from '../../src/leases.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { recordKeys } from '../../src/sealed-records.ts';
+import { LeaseBook } from '../../src/keys/lease-book.ts';
+import { endLeasedKey, endLeasedKeys } from '../../src/keys/lease-ends.ts';
+import type { Lease } from '../../src/keys/leases.ts';
+import { recordKeys } from '../../src/keys/sealed-records.ts';
+import type { AuditRecord } from '../../src/observe/audit.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
 
 test('ends: deleted, not ours any more, no tag at all; a failed batch names what it could not delete', async () => {
   const venice = await new VeniceServer().start();

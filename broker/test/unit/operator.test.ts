@@ -11,8 +11,8 @@ import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { AUDIENCE, call, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
 import { inRedis, useRedisServer, withRedis } from '../../../test/support/redis.ts';
-import { parseConfig } from '../../src/config.ts';
-import { leasesCommand, OperatorError, revokeCommand } from '../../src/operator.ts';
+import { leasesCommand, OperatorError, revokeCommand } from '../../src/keys/operator.ts';
+import { parseConfig } from '../../src/policy/config.ts';
 
 const redis = useRedisServer();
 

@@ -9,10 +9,10 @@ import { createTransport } from '../../../core/http.ts';
 import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
-import { KeyListing } from '../../src/key-listing.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/pool.ts';
-import type { SharedState } from '../../src/shared-state.ts';
+import { KeyListing } from '../../src/keys/key-listing.ts';
+import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/keys/pool.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
+import type { SharedState } from '../../src/state/shared-state.ts';
 
 let now = Date.UTC(2026, 11, 2, 10);
 let venice: VeniceServer;

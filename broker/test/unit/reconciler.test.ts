@@ -11,14 +11,14 @@ import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { addOwnedKey } from '../../../test/support/bed.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
-import type { AuditRecord } from '../../src/audit.ts';
-import { KeyListing } from '../../src/key-listing.ts';
-import { LeaseBook } from '../../src/lease-book.ts';
-import type { Lease } from '../../src/leases.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { BrokerMetrics } from '../../src/metrics.ts';
-import { Reconciler } from '../../src/reconciler.ts';
-import { recordKeys, signRecord } from '../../src/sealed-records.ts';
+import { KeyListing } from '../../src/keys/key-listing.ts';
+import { LeaseBook } from '../../src/keys/lease-book.ts';
+import type { Lease } from '../../src/keys/leases.ts';
+import { Reconciler } from '../../src/keys/reconciler.ts';
+import { recordKeys, signRecord } from '../../src/keys/sealed-records.ts';
+import type { AuditRecord } from '../../src/observe/audit.ts';
+import { BrokerMetrics } from '../../src/observe/metrics.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
 
 function setUp(venice: VeniceServer) {
   const state = memoryState({ perWindow: 20, windowMs: 60_000, timeoutMs: 0, now: Date.now, sleep: async () => {}, stateDir: undefined });

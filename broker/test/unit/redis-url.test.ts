@@ -2,7 +2,7 @@
 // password is refused (unless the config says the network protects it), redis:// to another host is
 // warned about, loopback is fine as it is; what is said never holds the password.
 import { expect, test } from 'vitest';
-import { judgeRedisUrl } from '../../src/redis-url.ts';
+import { judgeRedisUrl } from '../../src/policy/redis-url.ts';
 
 test.each([
   ['loopback without a password', 'redis://127.0.0.1:6379/0', false, { warn: undefined }],

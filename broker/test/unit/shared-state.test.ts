@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RedisServer } from '../../../fakes/redis-server.ts';
 import { REDIS_VERSION } from '../../../test/support/redis.ts';
-import { LeftQueue } from '../../src/fair-queue.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { describeRedisError, redisAddress, redisState } from '../../src/redis-state.ts';
-import { type HandOut, type MintAdmission, type SharedState, StoreUnavailable, type Ticket } from '../../src/shared-state.ts';
+import { LeftQueue } from '../../src/state/fair-queue.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
+import { describeRedisError, redisAddress, redisState } from '../../src/state/redis-state.ts';
+import { type HandOut, type MintAdmission, type SharedState, StoreUnavailable, type Ticket } from '../../src/state/shared-state.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((done, fail) => {

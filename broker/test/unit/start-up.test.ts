@@ -11,7 +11,7 @@ import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { AUDIENCE, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
 import { AdminKeyRefused, ListenError, startBroker } from '../../src/broker.ts';
-import { parseConfig } from '../../src/config.ts';
+import { parseConfig } from '../../src/policy/config.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();

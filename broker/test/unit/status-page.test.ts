@@ -3,9 +3,9 @@
 // a webhook delivery and its deletions, the issuer's keys lost), hostile text escaped, and the hour of
 // counts rolling over on a virtual clock.
 import { expect, test } from 'vitest';
-import type { Lease } from '../../src/leases.ts';
-import { RecentActivity, repositoryRows, type StatusSnapshot } from '../../src/status.ts';
-import { html, renderOverview, renderRepository } from '../../src/status-page.ts';
+import { RecentActivity, repositoryRows, type StatusSnapshot } from '../../src/http/status.ts';
+import { html, renderOverview, renderRepository } from '../../src/http/status-page.ts';
+import type { Lease } from '../../src/keys/leases.ts';
 
 const lease = (fields: Partial<Lease>): Lease => ({
   keyId: '11111111-2222-4333-8444-555555555555',

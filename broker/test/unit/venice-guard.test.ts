@@ -7,8 +7,8 @@ import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
-import { memoryState } from '../../src/memory-state.ts';
-import { VeniceGuard } from '../../src/venice-guard.ts';
+import { VeniceGuard } from '../../src/keys/venice-guard.ts';
+import { memoryState } from '../../src/state/memory-state.ts';
 
 const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, text: '' });
 

@@ -4,7 +4,7 @@
  * protects it (store.allow-unauthenticated); plain redis:// to another host is warned about (rediss://
  * is TLS). Judged before any connection is made. What is said names the address, never the password.
  */
-import { isLoopbackHost } from '../../core/http.js';
+import { isLoopbackHost } from '../../../core/http.js';
 
 export type RedisUrlVerdict = { refuse: string } | { warn: string | undefined };
 

@@ -15,16 +15,18 @@
  * 409, the same key with another body 422.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { deleteInvocationKeys } from '../../core/delete-keys.js';
-import { buildDescription, formatTag, type KeyTag, newInvocationToken, parseTag, tagForRequest } from '../../core/description-tag.js';
-import { messageOf } from '../../core/errors.js';
-import { sealHandle } from '../../core/key-handle.js';
-import type { KeyRequest } from '../../core/key-request.js';
-import { prFromRef } from '../../core/ownership.js';
-import { createKeyBody, type MintedKey } from '../../core/venice-client.js';
-import type { CallerClaims } from './caller-token.js';
-import type { Rule } from './config.js';
-import { LeftQueue } from './fair-queue.js';
+import { deleteInvocationKeys } from '../../../core/delete-keys.js';
+import { buildDescription, formatTag, type KeyTag, newInvocationToken, parseTag, tagForRequest } from '../../../core/description-tag.js';
+import { messageOf } from '../../../core/errors.js';
+import { sealHandle } from '../../../core/key-handle.js';
+import type { KeyRequest } from '../../../core/key-request.js';
+import { prFromRef } from '../../../core/ownership.js';
+import { createKeyBody, type MintedKey } from '../../../core/venice-client.js';
+import type { CallerClaims } from '../policy/caller-token.js';
+import type { Rule } from '../policy/config.js';
+import { decide } from '../policy/policy.js';
+import { LeftQueue } from '../state/fair-queue.js';
+import type { Ticket } from '../state/shared-state.js';
 import {
   checkActiveKeys,
   type Granted,
@@ -35,10 +37,8 @@ import {
   refuseWhileDraining,
 } from './key-operations.js';
 import type { Lease } from './leases.js';
-import { decide } from './policy.js';
 import type { PoolKey } from './pool.js';
 import { openAnswer, sealAnswer, signRecord } from './sealed-records.js';
-import type { Ticket } from './shared-state.js';
 
 /** For what is tried once on the way out (giving a mark back, ending a lease): a store out of reach is said elsewhere. */
 const ignore = (): undefined => undefined;

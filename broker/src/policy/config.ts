@@ -16,8 +16,8 @@
  * - patterns use only `*`, `**` and `?`; the rest of GitHub's filter syntax is refused, naming it.
  */
 import { parse } from 'yaml';
-import { parseDuration } from '../../core/duration.js';
-import { isLoopbackHost } from '../../core/http.js';
+import { parseDuration } from '../../../core/duration.js';
+import { isLoopbackHost } from '../../../core/http.js';
 import {
   type KeyScope,
   LIMIT_PERIODS,
@@ -26,7 +26,7 @@ import {
   MODEL_PRIVACIES,
   type ModelPrivacy,
   SCOPES,
-} from '../../core/key-request.js';
+} from '../../../core/key-request.js';
 import { parseCidr } from './client-address.js';
 import {
   type CompiledMatch,

@@ -27,11 +27,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
-import { messageOf } from '../../core/errors.js';
-import { endsWithPullRequest, endsWithRun, prNumberOf } from '../../core/ownership.js';
-import { safeText } from '../../core/safe-text.js';
-import type { Audit } from './audit.js';
-import type { Rule, WebhookConfig } from './config.js';
+import { messageOf } from '../../../core/errors.js';
+import { endsWithPullRequest, endsWithRun, prNumberOf } from '../../../core/ownership.js';
+import { safeText } from '../../../core/safe-text.js';
+import type { Audit } from '../observe/audit.js';
+import type { Rule, WebhookConfig } from '../policy/config.js';
 import type { OperationDeps } from './key-operations.js';
 import { endLeasedKey } from './lease-ends.js';
 import { leaseFacts } from './leases.js';

@@ -18,11 +18,11 @@
  * Written here rather than with a pool library: a pool key costs a turn in a window shared by replicas,
  * and that decision is the shared queue's.
  */
-import { newInvocationToken } from '../../core/description-tag.js';
-import { messageOf } from '../../core/errors.js';
-import { createKeyBody, type VeniceClient } from '../../core/venice-client.js';
+import { newInvocationToken } from '../../../core/description-tag.js';
+import { messageOf } from '../../../core/errors.js';
+import { createKeyBody, type VeniceClient } from '../../../core/venice-client.js';
+import type { SharedState } from '../state/shared-state.js';
 import type { KeyListing } from './key-listing.js';
-import type { SharedState } from './shared-state.js';
 
 /** Keys kept free of the account's active-key limit whatever the pool wants (for callers' creates). */
 export const POOL_MARGIN = 10;

@@ -6,8 +6,8 @@
  * and by how much. A scope the rule does not allow, or skip-delete where the rule forbids it, is always
  * refused: neither can be lowered to something else.
  */
-import { formatDuration } from '../../core/duration.js';
-import type { KeyRequest, ModelPrivacy } from '../../core/key-request.js';
+import { formatDuration } from '../../../core/duration.js';
+import type { KeyRequest, ModelPrivacy } from '../../../core/key-request.js';
 import type { Rule } from './config.js';
 import { matchesClaims } from './glob.js';
 

@@ -7,25 +7,25 @@
  * Who owns a key is read from the broker's lease for it (leases.ts), never from the request or from a
  * description in Venice's listing: a key the broker did not hand out is not a caller's to delete.
  */
-import type { Spent } from '../../core/delete-keys.js';
-import type { KeyTag } from '../../core/description-tag.js';
-import type { InputErrors } from '../../core/errors.js';
-import { messageOf } from '../../core/errors.js';
-import { isKeyHandle, openRunKey } from '../../core/key-handle.js';
-import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../core/key-request.js';
-import { isKeyId, mayDeleteFromRun } from '../../core/ownership.js';
-import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
-import type { Audit } from './audit.js';
-import type { CallerClaims } from './caller-token.js';
-import type { BrokerConfig, Rule } from './config.js';
+import type { Spent } from '../../../core/delete-keys.js';
+import type { KeyTag } from '../../../core/description-tag.js';
+import type { InputErrors } from '../../../core/errors.js';
+import { messageOf } from '../../../core/errors.js';
+import { isKeyHandle, openRunKey } from '../../../core/key-handle.js';
+import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../../core/key-request.js';
+import { isKeyId, mayDeleteFromRun } from '../../../core/ownership.js';
+import { type VeniceClient, VeniceError } from '../../../core/venice-client.js';
+import type { Audit } from '../observe/audit.js';
+import type { BrokerMetrics } from '../observe/metrics.js';
+import type { CallerClaims } from '../policy/caller-token.js';
+import type { BrokerConfig, Rule } from '../policy/config.js';
+import type { SharedState } from '../state/shared-state.js';
 import type { KeyListing } from './key-listing.js';
 import type { LeaseBook } from './lease-book.js';
 import { endLeasedKey } from './lease-ends.js';
 import { leaseFacts } from './leases.js';
-import type { BrokerMetrics } from './metrics.js';
 import type { WarmPool } from './pool.js';
 import type { RecordKeys } from './sealed-records.js';
-import type { SharedState } from './shared-state.js';
 import type { VeniceGuard } from './venice-guard.js';
 
 /** An answer other than success: its status, a reason for the caller, and one for the audit log. */

@@ -3,10 +3,10 @@
  * verify (forged by whoever can write to Redis, altered, or signed with another admin key) is ignored:
  * it deletes nothing, counts toward nothing, and is said once in the log.
  */
-import { safeText } from '../../core/safe-text.js';
+import { safeText } from '../../../core/safe-text.js';
+import type { LeaseStore } from '../state/shared-state.js';
 import { isLease, type Lease, leaseRecord } from './leases.js';
 import { type RecordKeys, signRecord, verifyRecord } from './sealed-records.js';
-import type { LeaseStore } from './shared-state.js';
 
 export class LeaseBook {
   private readonly warned = new Set<string>();

@@ -11,19 +11,19 @@
  *   again, with backoff, until its key expires.
  * - **expiries**: a lease whose key expired ends, with one audit line.
  */
-import { deleteTaggedKey, ownedKeys } from '../../core/delete-keys.js';
-import { formatTag } from '../../core/description-tag.js';
-import { messageOf } from '../../core/errors.js';
-import { safeText } from '../../core/safe-text.js';
-import type { VeniceClient } from '../../core/venice-client.js';
-import type { Audit } from './audit.js';
+import { deleteTaggedKey, ownedKeys } from '../../../core/delete-keys.js';
+import { formatTag } from '../../../core/description-tag.js';
+import { messageOf } from '../../../core/errors.js';
+import { safeText } from '../../../core/safe-text.js';
+import type { VeniceClient } from '../../../core/venice-client.js';
+import type { Audit } from '../observe/audit.js';
+import type { BrokerMetrics } from '../observe/metrics.js';
+import type { SharedState } from '../state/shared-state.js';
 import type { KeyListing } from './key-listing.js';
 import type { LeaseBook } from './lease-book.js';
 import { endLeasedKey } from './lease-ends.js';
 import type { Lease } from './leases.js';
-import type { BrokerMetrics } from './metrics.js';
 import { type RecordKeys, verifyRecord } from './sealed-records.js';
-import type { SharedState } from './shared-state.js';
 
 interface Intent {
   id: string;

@@ -12,20 +12,20 @@
  * rewrite) its file, so revoke there while the broker is stopped; a store in memory is only the running
  * process's and cannot be read from outside.
  */
-import { Deadline } from '../../core/deadline.js';
-import { createTransport } from '../../core/http.js';
-import { defaultRetryPolicy } from '../../core/retry.js';
-import { safeText } from '../../core/safe-text.js';
-import { type ListedKey, VeniceClient } from '../../core/venice-client.js';
-import { auditLine } from './audit.js';
-import type { BrokerConfig } from './config.js';
+import { Deadline } from '../../../core/deadline.js';
+import { createTransport } from '../../../core/http.js';
+import { defaultRetryPolicy } from '../../../core/retry.js';
+import { safeText } from '../../../core/safe-text.js';
+import { type ListedKey, VeniceClient } from '../../../core/venice-client.js';
+import { auditLine } from '../observe/audit.js';
+import type { BrokerConfig } from '../policy/config.js';
+import { memoryState } from '../state/memory-state.js';
+import { redisState } from '../state/redis-state.js';
+import type { SharedState } from '../state/shared-state.js';
 import { LeaseBook } from './lease-book.js';
 import { endLeasedKeys } from './lease-ends.js';
 import type { Lease } from './leases.js';
-import { memoryState } from './memory-state.js';
-import { redisState } from './redis-state.js';
 import { recordKeys } from './sealed-records.js';
-import type { SharedState } from './shared-state.js';
 import { adviceForBrokerCaller, BROKER_VENICE_DEADLINE } from './venice-advice.js';
 
 export interface OperatorIO {

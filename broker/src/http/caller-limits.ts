@@ -10,9 +10,9 @@
  * through uncounted; a refusal is answered with its own reason, uncounted (it costs nothing).
  */
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Rule } from './config.js';
-import { Refusal } from './key-operations.js';
-import type { SharedState } from './shared-state.js';
+import { Refusal } from '../keys/key-operations.js';
+import type { Rule } from '../policy/config.js';
+import type { SharedState } from '../state/shared-state.js';
 
 export type Endpoint = 'mint' | 'delete' | 'unwrap' | 'revoke' | 'list' | 'sweep';
 type Limited = keyof Rule['rateLimits'];

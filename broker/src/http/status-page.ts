@@ -6,7 +6,7 @@
  * store, Venice's words) passes through safeText, then HTML escaping, before it is written.
  */
 import type { Hono } from 'hono';
-import { safeText } from '../../core/safe-text.js';
+import { safeText } from '../../../core/safe-text.js';
 import type { KeyRow, RepositoryRow, StatusSnapshot } from './status.js';
 
 /** Text for HTML: neutralised (the one neutralising function), then escaped for markup and attributes. */

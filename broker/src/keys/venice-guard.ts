@@ -13,8 +13,8 @@
  * The hold lives in the shared state (shared-state.ts): with Redis, one replica's 429 holds every
  * replica off for that wait. The failure streak is counted per replica (5 each: still far below 50).
  */
-import type { HttpRequest, HttpResponse, HttpTransport } from '../../core/http.js';
-import type { VeniceBrake } from './shared-state.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../../core/http.js';
+import type { VeniceBrake } from '../state/shared-state.js';
 
 export const FAILED_STREAK = 5;
 const ABUSE_WINDOW_MS = 30_000;

@@ -8,11 +8,11 @@
  * reload, a tab left open, several operators): loads in between share it. Leases are read from the store on each load (one read). The recent activity is this
  * replica's own (each replica's page shows what it saw); the leases, the window and the store are shared.
  */
-import type { ListedKey } from '../../core/venice-client.js';
-import type { AuditRecord } from './audit.js';
-import { KeyListing } from './key-listing.js';
-import type { Lease } from './leases.js';
-import type { StoreHealth } from './shared-state.js';
+import type { ListedKey } from '../../../core/venice-client.js';
+import { KeyListing } from '../keys/key-listing.js';
+import type { Lease } from '../keys/leases.js';
+import type { AuditRecord } from '../observe/audit.js';
+import type { StoreHealth } from '../state/shared-state.js';
 
 /** How long the page reuses Venice's listing (it never asks Venice more often than this). */
 export const PAGE_LISTING_TTL_MS = 15_000;

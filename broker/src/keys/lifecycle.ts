@@ -10,11 +10,11 @@
  *   repository's and not `kept`.
  * A dry run lists what would go and deletes nothing. Each key's end is one audit line (lease-ends.ts).
  */
-import type { DeletedKeys } from '../../core/delete-keys.js';
-import type { KeyTag } from '../../core/description-tag.js';
-import { endsWithPullRequest, isKeyId, isOlderInSlot, isSweepable, prFromRef, prNumberOf } from '../../core/ownership.js';
-import type { CallerClaims } from './caller-token.js';
-import type { Operation, Rule } from './config.js';
+import type { DeletedKeys } from '../../../core/delete-keys.js';
+import type { KeyTag } from '../../../core/description-tag.js';
+import { endsWithPullRequest, isKeyId, isOlderInSlot, isSweepable, prFromRef, prNumberOf } from '../../../core/ownership.js';
+import type { CallerClaims } from '../policy/caller-token.js';
+import type { Operation, Rule } from '../policy/config.js';
 import { type OperationDeps, Refusal } from './key-operations.js';
 import { endLeasedKeys, type LeaseEndDeps, type WhyItEnds } from './lease-ends.js';
 import { type Lease, leaseFacts } from './leases.js';

@@ -4,14 +4,14 @@
  * lease's own rule and why. Post's delete, rotate, revoke, sweep, the webhook and the operators' revoke
  * all come here; a key that expired ends its lease without a delete (reconciler.ts).
  */
-import { type DeletedKeys, deleteTaggedKey, type Spent } from '../../core/delete-keys.js';
-import { ActionFailure, messageOf } from '../../core/errors.js';
-import { roundAmount } from '../../core/spend.js';
-import type { VeniceClient } from '../../core/venice-client.js';
-import type { Audit, AuditRecord } from './audit.js';
+import { type DeletedKeys, deleteTaggedKey, type Spent } from '../../../core/delete-keys.js';
+import { ActionFailure, messageOf } from '../../../core/errors.js';
+import { roundAmount } from '../../../core/spend.js';
+import type { VeniceClient } from '../../../core/venice-client.js';
+import type { Audit, AuditRecord } from '../observe/audit.js';
+import type { LeaseEnd } from '../observe/metrics.js';
 import type { LeaseBook } from './lease-book.js';
 import { type Lease, leaseTag } from './leases.js';
-import type { LeaseEnd } from './metrics.js';
 
 export interface LeaseEndDeps {
   /** A Venice client no caller can stop (clean-up). */

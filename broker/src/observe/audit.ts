@@ -8,8 +8,8 @@
  * flood produces, so they are logged in aggregate (RefusalLog): the first few of each minute get their
  * own line, the rest are counted, and one line a minute gives the counts by reason.
  */
-import type { KeyRequest } from '../../core/key-request.js';
-import type { CallerClaims } from './caller-token.js';
+import type { KeyRequest } from '../../../core/key-request.js';
+import type { CallerClaims } from '../policy/caller-token.js';
 import type { LeaseEnd } from './metrics.js';
 
 export interface AuditRecord {

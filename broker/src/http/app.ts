@@ -19,22 +19,22 @@
 import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ActionFailure, messageOf } from '../../core/errors.js';
-import { keyRequestFields } from '../../core/key-request.js';
-import { safeText } from '../../core/safe-text.js';
-import { UnusableKeyAnswer } from '../../core/venice-client.js';
-import type { Audit, AuditRecord, RefusalLog } from './audit.js';
+import { ActionFailure, messageOf } from '../../../core/errors.js';
+import { keyRequestFields } from '../../../core/key-request.js';
+import { safeText } from '../../../core/safe-text.js';
+import { UnusableKeyAnswer } from '../../../core/venice-client.js';
+import type { GitHubWebhook } from '../keys/github-webhook.js';
+import { deleteForCaller, isVeniceRefusal, type OperationDeps, Refusal, unwrapForCaller } from '../keys/key-operations.js';
+import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from '../keys/lifecycle.js';
+import { idempotencyKeyOf, mint } from '../keys/mint.js';
+import type { Audit, AuditRecord, RefusalLog } from '../observe/audit.js';
+import { type CallerClaims, CallerRefused, type VerifyCaller } from '../policy/caller-token.js';
+import type { ClientAddress } from '../policy/client-address.js';
+import type { Rule } from '../policy/config.js';
+import { findRule, NO_RULE } from '../policy/policy.js';
+import { type StoreProblem, StoreUnavailable } from '../state/shared-state.js';
 import type { CallerLimits, Endpoint } from './caller-limits.js';
-import { type CallerClaims, CallerRefused, type VerifyCaller } from './caller-token.js';
-import type { ClientAddress } from './client-address.js';
-import type { Rule } from './config.js';
 import type { ConnectionCap } from './connection-cap.js';
-import type { GitHubWebhook } from './github-webhook.js';
-import { deleteForCaller, isVeniceRefusal, type OperationDeps, Refusal, unwrapForCaller } from './key-operations.js';
-import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from './lifecycle.js';
-import { idempotencyKeyOf, mint } from './mint.js';
-import { findRule, NO_RULE } from './policy.js';
-import { type StoreProblem, StoreUnavailable } from './shared-state.js';
 
 export interface AppDeps extends OperationDeps {
   /** GitHub's webhook deliveries, when the config has github-webhook. */

@@ -5,9 +5,9 @@
  * post's delete, rotate, revoke, sweep, the webhook, the reconciler, `live-keys` and the operators'
  * `leases` and `revoke` commands. It holds no secret. It ends when its key is deleted or expires.
  */
-import type { KeyTag, Scope } from '../../core/description-tag.js';
-import { parseTag } from '../../core/description-tag.js';
-import type { KeyFacts } from '../../core/ownership.js';
+import type { KeyTag, Scope } from '../../../core/description-tag.js';
+import { parseTag } from '../../../core/description-tag.js';
+import type { KeyFacts } from '../../../core/ownership.js';
 
 export interface Lease {
   keyId: string;

@@ -13,7 +13,7 @@
  */
 
 import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
-import { messageOf } from '../../core/errors.js';
+import { messageOf } from '../../../core/errors.js';
 
 export class KeysUnavailable extends Error {
   constructor(readonly retryAfterMs: number) {

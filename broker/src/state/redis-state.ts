@@ -20,7 +20,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { safeText } from '../../core/safe-text.js';
+import { safeText } from '../../../core/safe-text.js';
 import { arrivalMarginMs, LeftQueue } from './fair-queue.js';
 import {
   ABANDON,

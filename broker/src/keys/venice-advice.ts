@@ -2,8 +2,8 @@
  * The broker's advice for what Venice says about its admin key or a request. Its callers hold no admin
  * key and cannot fix the broker's: they are told it is the broker's side, and who can act on it.
  */
-import type { DeadlineWording } from '../../core/deadline.js';
-import type { VeniceProblem } from '../../core/venice-client.js';
+import type { DeadlineWording } from '../../../core/deadline.js';
+import type { VeniceProblem } from '../../../core/venice-client.js';
 
 const OPERATOR = "the broker's operator";
 const ADVICE: Record<VeniceProblem, string> = {
