@@ -214,6 +214,19 @@ export function parseConfig(text: string): BrokerConfig {
     'reconcile-interval',
   ]);
   const store = read.object(top.store, 'store', ['redis-url-env', 'state-dir', 'allow-unauthenticated', 'command-timeout']);
+  const config = readSections({ listen, oidc, venice, limits, store }, read);
+  checkServiceLimits(config, read);
+  config.metrics = readMetrics(top.metrics, read);
+  if (top['github-webhook'] !== undefined) config.githubWebhook = readWebhook(top['github-webhook'], read);
+  if (top.pool !== undefined) config.pool = readPool(top.pool, read);
+  config.rules = readRules(top, read);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** listen, oidc, venice, limits and store, each value read with its default and bounds. */
+function readSections(sections: Record<'listen' | 'oidc' | 'venice' | 'limits' | 'store', Node>, read: Reader): BrokerConfig {
+  const { listen, oidc, venice, limits, store } = sections;
   const issuer = read.url(oidc.issuer, 'oidc.issuer', GITHUB_ISSUER);
   const config: BrokerConfig = {
     listen: {
@@ -273,63 +286,70 @@ export function parseConfig(text: string): BrokerConfig {
     pool: undefined,
     rules: [],
   };
+  return config;
+}
+
+/** The checks across settings of limits and store. */
+function checkServiceLimits(config: BrokerConfig, read: Reader): void {
   if (config.limits.reconcileIntervalMs > 30_000) {
-    problems.push('limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"');
+    read.problem('limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"');
   }
   if (config.store.redisUrlEnv && config.store.stateDir) {
-    problems.push(
+    read.problem(
       "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
     );
   }
   if (config.store.commandTimeoutMs > 60_000) {
-    problems.push('store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"');
+    read.problem('store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"');
   }
-  config.metrics = readMetrics(top.metrics, read);
-  if (top['github-webhook'] !== undefined) {
-    const webhook = read.object(top['github-webhook'], 'github-webhook', [
-      'secret-env',
-      'reconcile-interval',
-      'body-bytes',
-      'read-timeout',
-      'max-unverified',
-    ]);
-    config.githubWebhook = {
-      secretEnv: read.string(
-        webhook['secret-env'],
-        'github-webhook.secret-env',
-        'GITHUB_WEBHOOK_SECRET',
-        /^[A-Za-z_][A-Za-z0-9_]*$/,
-        'GITHUB_WEBHOOK_SECRET',
-      ),
-      reconcileIntervalMs: read.duration(webhook['reconcile-interval'], 'github-webhook.reconcile-interval', 600_000, '10m'),
-      bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 262_144, 1_024, 26_214_400),
-      readTimeoutMs: read.duration(webhook['read-timeout'], 'github-webhook.read-timeout', 2_000, '2s'),
-      maxUnverified: read.integer(webhook['max-unverified'], 'github-webhook.max-unverified', 16, 1, 4_096),
-    };
-    if (config.githubWebhook.readTimeoutMs > 10_000) {
-      problems.push(
-        'github-webhook.read-timeout: at most 10s (GitHub sends a delivery whole at once and waits 10 s for the answer); e.g. "2s"',
-      );
-    }
+}
+
+/** github-webhook: where the secret is, and how a stranger's deliveries are bounded before they verify. */
+function readWebhook(value: unknown, read: Reader): WebhookConfig {
+  const webhook = read.object(value, 'github-webhook', [
+    'secret-env',
+    'reconcile-interval',
+    'body-bytes',
+    'read-timeout',
+    'max-unverified',
+  ]);
+  const settings: WebhookConfig = {
+    secretEnv: read.string(
+      webhook['secret-env'],
+      'github-webhook.secret-env',
+      'GITHUB_WEBHOOK_SECRET',
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+      'GITHUB_WEBHOOK_SECRET',
+    ),
+    reconcileIntervalMs: read.duration(webhook['reconcile-interval'], 'github-webhook.reconcile-interval', 600_000, '10m'),
+    bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 262_144, 1_024, 26_214_400),
+    readTimeoutMs: read.duration(webhook['read-timeout'], 'github-webhook.read-timeout', 2_000, '2s'),
+    maxUnverified: read.integer(webhook['max-unverified'], 'github-webhook.max-unverified', 16, 1, 4_096),
+  };
+  if (settings.readTimeoutMs > 10_000) {
+    read.problem(
+      'github-webhook.read-timeout: at most 10s (GitHub sends a delivery whole at once and waits 10 s for the answer); e.g. "2s"',
+    );
   }
-  if (top.pool !== undefined) config.pool = readPool(top.pool, read);
+  return settings;
+}
+
+/** defaults, then the rules (at least one, names unique), each read with the defaults. */
+function readRules(top: Node, read: Reader): Rule[] {
   const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
   const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
   const defaultRates = readRateLimits(defaults['rate-limits'], 'defaults.rate-limits', DEFAULT_RATE_LIMITS, read);
   if (!Array.isArray(top.rules) || top.rules.length === 0) {
-    problems.push(
+    read.problem(
       'rules: at least one rule is needed, e.g. `rules: [{ name: ci, match: { repository_owner_id: 123456, event_name: push }, ceilings: { usd: 5, diem: 1, max-expiry: 1h, live-keys: 10 } }]`',
     );
-  } else {
-    config.rules = top.rules.map((rule, index) =>
-      readRule(rule, `rules[${index}]`, read, { ceilings: defaultCeilings, rates: defaultRates }),
-    );
-    const names = config.rules.map((rule) => rule.name);
-    const repeated = names.find((name, index) => names.indexOf(name) !== index);
-    if (repeated) problems.push(`rules: the name "${repeated}" is used twice; the audit log names rules, so each needs its own.`);
+    return [];
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  const rules = top.rules.map((rule, index) => readRule(rule, `rules[${index}]`, read, { ceilings: defaultCeilings, rates: defaultRates }));
+  const names = rules.map((rule) => rule.name);
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated) read.problem(`rules: the name "${repeated}" is used twice; the audit log names rules, so each needs its own.`);
+  return rules;
 }
 
 /** pool: { size, max-age }: up to 500 keys (Venice's active keys), living 5 minutes to a day. */
@@ -491,6 +511,17 @@ function reader(problems: string[]) {
       }
       return value as Node;
     },
+    ...scalarReaders(problem, shown),
+    ...measureReaders(problem, shown),
+  };
+}
+
+type Problem = (text: string) => void;
+type Shown = (value: unknown) => string;
+
+/** Strings, booleans, URLs and whole numbers. */
+function scalarReaders(problem: Problem, shown: Shown) {
+  return {
     string(value: unknown, path: string, fallback: string | undefined, pattern: RegExp, example: string): string {
       if (value === undefined && fallback !== undefined) return fallback;
       if (typeof value !== 'string' || !pattern.test(value)) {
@@ -528,6 +559,12 @@ function reader(problems: string[]) {
       }
       return value;
     },
+  };
+}
+
+/** Durations, ceilings, choices and lists. */
+function measureReaders(problem: Problem, shown: Shown) {
+  return {
     duration(value: unknown, path: string, fallback: number, example: string, allowZero = false): number {
       if (value === undefined) return fallback;
       if (allowZero && (value === '0' || value === '0s')) return 0;
