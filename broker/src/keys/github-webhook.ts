@@ -26,6 +26,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { PullRequestClosedEvent, WorkflowRunCompletedEvent } from '@octokit/webhooks-types';
 import type { Context } from 'hono';
 import { messageOf } from '../../../core/errors.js';
 import { endsWithPullRequest, endsWithRun, prNumberOf } from '../../../core/ownership.js';
@@ -177,9 +178,9 @@ export class GitHubWebhook {
     const first = await this.deps.state.firstTime(`delivery:${delivery}`, DELIVERY_MEMORY_MS).catch(() => true);
     if (!first) return c.json({ ok: true, duplicate: true }, 200);
     if (event === 'ping') return c.json({ ok: true }, 200);
-    let payload: Record<string, unknown>;
+    let payload: Delivered;
     try {
-      payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      payload = JSON.parse(body.toString('utf8')) as Delivered;
     } catch {
       return c.json({ error: 'the body is not JSON.' }, 400);
     }
@@ -272,8 +273,15 @@ type Job = { identity: Record<string, string> } & (
   | { kind: 'pr'; pr: { number: number; closedAt: number } }
 );
 
-function jobOf(event: string, payload: Record<string, unknown>, now: number): Job | undefined {
-  const repository = payload.repository as { id?: unknown; full_name?: unknown; owner?: { id?: unknown; login?: unknown } } | undefined;
+/**
+ * A delivery's payload as GitHub's own event types name its fields (@octokit/webhooks-types, types only),
+ * every value still unknown until checked here: signed by GitHub, but data all the same.
+ */
+type Untrusted<T> = { [K in keyof T]?: T[K] extends object ? Untrusted<T[K]> : unknown };
+type Delivered = Untrusted<WorkflowRunCompletedEvent> & Untrusted<PullRequestClosedEvent>;
+
+function jobOf(event: string, payload: Delivered, now: number): Job | undefined {
+  const { repository } = payload;
   const identity = {
     repository_id: String(repository?.id ?? ''),
     repository_owner_id: String(repository?.owner?.id ?? ''),
@@ -282,7 +290,7 @@ function jobOf(event: string, payload: Record<string, unknown>, now: number): Jo
   };
   if (!/^[1-9]\d{0,15}$/.test(identity.repository_id) || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(identity.repository)) return undefined;
   if (event === 'workflow_run' && payload.action === 'completed') {
-    const run = payload.workflow_run as { id?: unknown; run_attempt?: unknown } | undefined;
+    const run = payload.workflow_run;
     const runId = String(run?.id ?? '');
     const attempt =
       typeof run?.run_attempt === 'number' && Number.isSafeInteger(run.run_attempt) && run.run_attempt > 0 ? run.run_attempt : 1;
@@ -291,7 +299,7 @@ function jobOf(event: string, payload: Record<string, unknown>, now: number): Jo
   if (event === 'pull_request' && payload.action === 'closed') {
     const number = prNumberOf(payload.number);
     // When it closed (GitHub's closed_at); a delivery without one is taken as closed now.
-    const closedText = (payload.pull_request as { closed_at?: unknown } | undefined)?.closed_at;
+    const closedText = payload.pull_request?.closed_at;
     const closedAt = typeof closedText === 'string' && !Number.isNaN(Date.parse(closedText)) ? Date.parse(closedText) : now;
     return number === undefined ? undefined : { identity, kind: 'pr', pr: { number, closedAt } };
   }
