@@ -346,6 +346,7 @@ function poolDeps(
     size: settings.size,
     maxAgeMs: settings.maxAgeMs,
     activeKeys: config.limits.activeKeys,
+    perWindow: config.limits.createsPerMinute,
     // Looks every sixtieth of the window (1 s): a refill follows a turn coming free within about that.
     tickMs: Math.max(50, config.limits.createWindowMs / 60),
     sized: (size) => metrics.poolKeys.set(size),

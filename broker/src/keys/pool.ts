@@ -41,6 +41,8 @@ export interface PoolDeps {
   size: number;
   maxAgeMs: number;
   activeKeys: number;
+  /** The window's turns (limits.creates-per-minute): a full window is known without asking Venice. */
+  perWindow: number;
   state: Pick<SharedState, 'queue' | 'brake' | 'replica' | 'deployment' | 'alive'>;
   venice: () => VeniceClient;
   listing: KeyListing;
@@ -152,10 +154,14 @@ export class WarmPool {
     }
   }
 
-  /** Venice not holding off, room under the active-key limit, and an idle turn (taken if so). */
+  /**
+   * Venice not holding off, a turn free in the window, room under the active-key limit, and an idle turn
+   * (taken if so). The cheap store checks come first: a full window never costs Venice a listing.
+   */
   private async mayRefill(): Promise<boolean> {
     const { state, listing, activeKeys } = this.deps;
     if ((await state.brake.heldForMs()) > 0) return false;
+    if ((await state.queue.windowCreates()) >= this.deps.perWindow) return false;
     if ((await listing.keys()).length + POOL_MARGIN >= activeKeys) return false;
     return state.queue.takeIdle();
   }

@@ -46,6 +46,7 @@ function pool(size: number, activeKeys = 500): WarmPool {
     size,
     maxAgeMs: 30 * 60_000,
     activeKeys,
+    perWindow: 3,
     state,
     venice: client,
     listing: new KeyListing(
@@ -102,6 +103,17 @@ test('it stays under the active-key limit less the margin, counting every key of
   const warm = pool(3, 8 + POOL_MARGIN + 1);
   await warm.tick();
   expect(warm.size()).toBe(1);
+  await warm.close();
+});
+
+test('a full window costs Venice no listing: the store is asked first', async () => {
+  const warm = pool(5);
+  await warm.tick(); // the window's 3 turns
+  const listings = venice.count('list');
+  await warm.tick();
+  await warm.tick();
+  expect(warm.size()).toBe(3);
+  expect(venice.count('list')).toBe(listings);
   await warm.close();
 });
 
