@@ -1,6 +1,6 @@
 /**
  * Every deletion goes through here: post, recovery after an ambiguous create, rotate, revoke and sweep.
- * A key is deleted only when this action owns it for this repository: its description ends in this
+ * A key is deleted only when its maker (the action or the broker) owns it for this repository: its description ends in this
  * action's tag naming this repository exactly, it is an INFERENCE key, and it has an expiry. Anything
  * else (hand-made keys with look-alike descriptions, admin keys, never-expiring keys, other
  * repositories' keys) is never touched, whatever it is called.
@@ -33,7 +33,7 @@ export interface Spent {
   diem: number;
 }
 
-/** The tag of a key this action owns for `repository`, or undefined. */
+/** The tag of a key owned for `repository` (one the action or the broker made for it), or undefined. */
 export function ownerTag(key: Pick<ListedKey, 'description' | 'apiKeyType' | 'expiresAt'>, repository: string): KeyTag | undefined {
   if (key.apiKeyType !== 'INFERENCE' || key.expiresAt === null) return undefined;
   const tag = parseTag(key.description);
@@ -63,7 +63,7 @@ export type SingleOutcome =
 /**
  * Deletes one key by id after reading it (GET /api_keys/{id}): the read confirms the id still carries
  * `tag` and is owned by this repository (an id that does not is never deleted) and tells what the key
- * spent. A failed read is only a warning: the id came from this action's own state, so it is deleted.
+ * spent. A failed read is only a warning: the id came from the caller's own state, so it is deleted.
  */
 export async function deleteTaggedKey(
   { id, tag }: { id: string; tag: KeyTag },
@@ -113,7 +113,7 @@ export async function deleteKeys(
       if (options.readFirst) {
         const single = await deleteTaggedKey(key, deps);
         if (single.outcome === 'not-ours') {
-          deps.io.warning(`kept ${named}: Venice now shows it as ${quoted(single.description)}, which is not this action's tag.`);
+          deps.io.warning(`kept ${named}: Venice now shows it as ${quoted(single.description)}, which is not the tag it was minted with.`);
           continue;
         }
         spent = single.spent;

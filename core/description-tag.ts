@@ -1,5 +1,5 @@
 /**
- * The description every minted key carries: the user's label, then this action's tag, e.g.
+ * The description every minted key carries: the user's label, then the key's tag, e.g.
  *
  *   `preview deploy vek:octo/shop#7 pr:web r18234567890.1 k3f9a2`
  *
@@ -153,7 +153,7 @@ export function hasTag(description: string | null | undefined, tag: KeyTag): boo
 }
 
 /**
- * Whether a parsed tag names this repository in exactly one of the two forms this action writes:
+ * Whether a parsed tag names this repository in exactly one of the two forms a tag is written in:
  * repoToken() (compared case-insensitively, as GitHub compares names) or the hash alone.
  */
 export function isTagOfRepository(tag: KeyTag, repository: string): boolean {

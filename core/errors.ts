@@ -1,7 +1,5 @@
-// The kinds of failure the action reports, and how each is shown.
-
-/** Every message the action prints on failure starts with its name, so it stands out in a long log. */
-export const ACTION_NAME = 'venice-ephemeral-key';
+// The kinds of failure core reports (each program words and shows them: the action's index.ts prefixes its
+// name, the broker answers in JSON).
 
 /** A user mistake in the workflow file: shown as one clear error, never with a stack trace. */
 export class InputError extends Error {

@@ -17,7 +17,7 @@ const VERSION = 'vek1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** The shape of a handle this action writes (about 320 characters); anything else is not one. */
+/** The shape of a handle that is sealed here (about 320 characters); anything else is not one. */
 export function isKeyHandle(value: unknown): value is string {
   return typeof value === 'string' && /^vek1\.[0-9A-Za-z._-]{1,4096}$/.test(value);
 }

@@ -1,5 +1,5 @@
 /**
- * The Venice API as this action uses it (swagger.yaml, /api_keys): create, verify, list, read and
+ * The Venice API as the action and the broker use it (swagger.yaml, /api_keys): create, verify, list, read and
  * delete keys. Each request is built from one routing table (ROUTES), sent through the step's one
  * transport, retried through withRetries, and its answer validated before anything uses it: an id, a
  * date or a secret that does not look like Venice's is not trusted. Errors are explained for a person.
@@ -275,7 +275,7 @@ export class VeniceClient {
         'answered with a secret that does not look like a Venice key. This is not expected from Venice; if api-url points at a proxy or gateway, check what it does to the answer.',
       );
     }
-    // Every key this action makes expires: one without an expiry, or expiring later than asked, goes at once.
+    // Every key made here expires: one without an expiry, or expiring later than asked, goes at once.
     const expiresAt = isoDate(data.expiresAt);
     if (expiresAt === undefined || Date.parse(expiresAt) > Date.parse(body.expiresAt) + EXPIRY_SLACK_MS) {
       throw await this.unusable(

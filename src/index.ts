@@ -5,11 +5,13 @@
  */
 
 import { newInvocationToken } from '../core/description-tag.js';
-import { ACTION_NAME } from '../core/errors.js';
 import { defaultRetryPolicy } from '../core/retry.js';
 import type { ActionIO } from './runner/action-io.js';
 import * as runner from './runner/runner-commands.js';
 import { type CancelSignals, runMainStep, runPostStep, type StepEnvironment } from './steps.js';
+
+/** Every message the action prints on failure starts with its name, so it stands out in a long log. */
+const ACTION_NAME = 'venice-ephemeral-key';
 
 /** After SIGINT the runner sends SIGTERM at 7.5 s and kills at 10 s; a create in flight gets this long to settle. */
 export const CANCEL_GRACE_MS = 5_000;
