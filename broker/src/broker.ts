@@ -25,9 +25,9 @@ import { Reconciler } from './keys/reconciler.js';
 import { recordKeys } from './keys/sealed-records.js';
 import { adviceForBrokerCaller, BROKER_VENICE_DEADLINE } from './keys/venice-advice.js';
 import { VeniceGuard } from './keys/venice-guard.js';
-import { type Audit, type AuditRecord, auditLine, RefusalLog } from './observe/audit.js';
+import { type Audit, auditLine, RefusalLog } from './observe/audit.js';
 import { jsonLog } from './observe/log.js';
-import { BrokerMetrics, type LeaseEnd } from './observe/metrics.js';
+import { BrokerMetrics } from './observe/metrics.js';
 import { BROKER_VERSION } from './observe/version.js';
 import { callerVerifier } from './policy/caller-token.js';
 import { clientAddress } from './policy/client-address.js';
@@ -204,7 +204,7 @@ function auditing(writeAudit: (line: string) => void, metrics: BrokerMetrics, no
     activity.refused(reason);
   };
   const audit: Audit = (record) => {
-    const ended = leaseEndOf(record);
+    const ended = record.leaseEnded ?? record.endsLease;
     if (ended) {
       metrics.leasesEnded.labels(ended).inc();
       activity.ended(ended);
@@ -476,14 +476,6 @@ function metered(transport: HttpTransport, metrics: BrokerMetrics): HttpTranspor
       }
     },
   };
-}
-
-/**
- * The lease a record ends, if any: a lease-end line says why; a post step's delete (200) is itself the
- * line of its lease's end (key-operations.ts writes no second one).
- */
-function leaseEndOf(record: AuditRecord): LeaseEnd | undefined {
-  return record.leaseEnded ?? (record.action === 'delete' && record.status === 200 ? 'post' : undefined);
 }
 
 /** A refusal's reason for broker_refusals_total, from its status (after a rule matched). */

@@ -57,6 +57,8 @@ test('every named metric is there from the start; after a mix of requests the co
     expect(after.sum('broker_refusals_total')).toBe(lines.filter((line) => line.outcome === 'refused').length);
     expect(after.value('broker_refusals_total', { reason: 'no-rule' })).toBe(1);
     expect(after.value('broker_refusals_total', { reason: 'bad-request' })).toBe(1);
+    // One lease ended by post (the minted key's); the made-up id had no lease, though its answer is 200.
+    expect(after.value('broker_leases_ended_total', { why: 'post' })).toBe(1);
     expect(after.sum('broker_venice_requests_total')).toBe(venice.requests.length);
     expect(after.sum('broker_venice_requests_total', { route: 'POST /api_keys' })).toBe(venice.count('create'));
     expect(after.value('broker_queue_wait_seconds')).toBe(2); // the histogram's count: two turns taken

@@ -202,12 +202,18 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
   app.delete('/v1/keys/:id', (c) =>
     decide(deps, c, 'delete', async (claims, rule) => {
       requireOperation(rule, 'delete');
-      const { rule: leaseRule, ...deleted } = await deleteForCaller(claims, rule, c.req.param('id'), deps);
+      const { rule: leaseRule, leaseEnded, ...deleted } = await deleteForCaller(claims, rule, c.req.param('id'), deps);
       // The line of the lease's end (post): it names the rule that granted the key.
       return {
         status: 200,
         body: { ...deleted },
-        audit: { outcome: deleted.outcome, rule: leaseRule, keyId: deleted.keyId, reason: 'post' },
+        audit: {
+          outcome: deleted.outcome,
+          rule: leaseRule,
+          keyId: deleted.keyId,
+          reason: 'post',
+          endsLease: leaseEnded ? 'post' : undefined,
+        },
       };
     }),
   );

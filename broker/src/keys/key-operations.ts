@@ -170,6 +170,8 @@ export interface Deleted {
   spent: Spent | undefined;
   /** The rule the audit line names: the lease's own. */
   rule: string;
+  /** Whether a lease ended (false for an id that had none and is gone). */
+  leaseEnded: boolean;
 }
 
 /**
@@ -184,7 +186,7 @@ export async function deleteForCaller(claims: CallerClaims, rule: Rule, keyId: s
   const lease = await deps.leases.get(keyId);
   if (!lease || lease.repositoryId !== claims.repository_id) {
     const listed = (await deps.listing.keys()).some((key) => key.id === keyId);
-    if (!listed) return { keyId, outcome: 'already-gone', spent: undefined, rule: lease?.rule ?? rule.name };
+    if (!listed) return { keyId, outcome: 'already-gone', spent: undefined, rule: lease?.rule ?? rule.name, leaseEnded: false };
     throw new Refusal(
       403,
       `key ${keyId} was not handed out to ${claims.repository} by this broker (it has no lease); it was not deleted.`,
@@ -215,7 +217,7 @@ export async function deleteForCaller(claims: CallerClaims, rule: Rule, keyId: s
   if (ended.outcome === 'not-ours') {
     throw new Refusal(403, `key ${keyId} no longer carries this repository's tag; it was not deleted.`, { rule: lease.rule, keyId });
   }
-  return { keyId, outcome: ended.outcome, spent: ended.spent, rule: lease.rule };
+  return { keyId, outcome: ended.outcome, spent: ended.spent, rule: lease.rule, leaseEnded: true };
 }
 
 /** A run key's handle → the key, for a job of the same repository and run whose rule allows run keys. */

@@ -32,6 +32,8 @@ export interface AuditRecord {
   run?: string | undefined;
   /** The line of a lease's end: why it ended (not a request: counted in broker_leases_ended_total). */
   leaseEnded?: LeaseEnd | undefined;
+  /** A request's line that is also its lease's end (post's delete: no line of its own is written). */
+  endsLease?: LeaseEnd | undefined;
   /** Who asked, when not a workflow's token: an operator's command. */
   by?: 'operator' | undefined;
 }
