@@ -372,7 +372,7 @@ function statusBoard(parts: {
   now: () => number;
   pool: WarmPool | undefined;
 }): StatusBoard {
-  const { config, state } = parts;
+  const { config, state, pool } = parts;
   return new StatusBoard({
     version: BROKER_VERSION,
     now: parts.now,
@@ -386,7 +386,7 @@ function statusBoard(parts: {
     jwksHeld: () => parts.keys.held(),
     webhookConfigured: config.githubWebhook !== undefined,
     activity: parts.activity,
-    pool: parts.pool && { keys: () => parts.pool?.size() ?? 0, size: config.pool?.size ?? 0 },
+    pool: pool && config.pool && { keys: () => pool.size(), size: config.pool.size },
   });
 }
 

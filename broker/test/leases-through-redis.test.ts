@@ -21,15 +21,14 @@ import { NODE24, REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, DEFAULT_RULES, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
 import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function eventually(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !done(); i++) await sleep(25);
-  expect(done()).toBe(true);
-}
+/** Background work (the webhook's deletions) done, within a bound. */
+const eventually = (done: () => boolean): Promise<void> => waitUntil(done, 'the background deletions', { withinMs: 5_000 });
 
 withRedis(
   'a re-run and a reopened PR keep their keys through late and repeated deliveries; attempt 1 and the closed PR lose theirs',

@@ -7,6 +7,7 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { INFERENCE_COST, VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 
 const CEILINGS = { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100 };
 const RULES = [
@@ -34,19 +35,12 @@ async function start(size: number, limits?: Record<string, unknown>): Promise<vo
   venice = await new VeniceServer().start();
   issuer = await new OidcIssuer(AUDIENCE).start();
   broker = await startTestBroker({ venice, issuer, rules: RULES, pool: { size, 'max-age': '30m' }, ...(limits ? { limits } : {}) });
-  await until(() => pooled().length === size);
+  await waitUntil(() => pooled().length === size, 'the pool to fill');
   // Venice lists a key a moment before the broker has its answer: wait for the broker's own count too.
-  for (let i = 0; i < 1_000 && (await scrape(broker)).value('broker_pool_keys') < size; i++)
-    await new Promise((done) => setTimeout(done, 10));
+  await waitUntil(async () => (await scrape(broker)).value('broker_pool_keys') === size, "the broker's count of its pool");
 }
 
 const pooled = () => venice.liveKeys().filter((key) => key.description.startsWith('vek:pool '));
-
-/** Waits (bounded) for a condition the broker reaches on its own: a full pool, say. */
-async function until(condition: () => boolean, what = 'the pool to fill'): Promise<void> {
-  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise((done) => setTimeout(done, 10));
-  if (!condition()) throw new Error(`waited 10 s for ${what}`);
-}
 
 const push = (repository = 'octo-org/shop', run = '500') => issuer.sign(jobClaims(repository, run));
 const pull = (pr: number) => issuer.sign(jobClaims('octo-org/shop', '500', { ref: `refs/pull/${pr}/merge`, event_name: 'pull_request' }));
@@ -100,7 +94,7 @@ test('a pool key becomes exactly the key granted, with no create in the mint; wh
   const exposition = await (await fetch(`${broker.metricsUrl}/metrics`)).text();
   const counts = exposition.split('\n').filter((line) => line.startsWith('broker_mint_seconds_count'));
   expect(counts.sort()).toEqual(['broker_mint_seconds_count{source="create"} 0', 'broker_mint_seconds_count{source="pool"} 1']);
-  await until(() => pooled().length === 2, 'the pool to refill');
+  await waitUntil(() => pooled().length === 2, 'the pool to refill');
   expect((await scrape(broker)).value('broker_pool_keys')).toBe(2);
   expect((await scrape(broker)).value('broker_pool_size')).toBe(2);
   expect(await (await fetch(`${broker.metricsUrl}/`)).text()).toContain('<b>Warm pool</b><br>2 of 2 keys here');
@@ -121,7 +115,7 @@ test.each([
   expect(venice.minted.find((key) => key.id === answer.json.id)?.description).toBe(answer.json.description);
   expect(broker.logs.join('\n')).toContain(`pool key ${inert?.id} could not be re-shaped`);
   expect((await call(broker, 'DELETE', `/v1/keys/${answer.json.id}`, { token: await push() })).status).toBe(200);
-  await until(() => pooled().length === 1, 'the pool to refill');
+  await waitUntil(() => pooled().length === 1, 'the pool to refill');
   expect(venice.liveKeys().map((key) => key.id)).toEqual(pooled().map((key) => key.id));
 });
 
@@ -130,8 +124,8 @@ test('a slow PATCH whose caller hangs up: the re-shaped key is deleted, never ha
   const [inert] = pooled();
   venice.inject('update', { kind: 'delay', ms: 300 });
   await expect(call(broker, 'POST', '/v1/keys', { token: await push(), body: {}, timeoutMs: 150 })).rejects.toThrow();
-  await until(() => !venice.keys.has(inert?.id as string), 'the unheld key to be deleted');
-  await until(() => pooled().length === 1, 'the pool to refill');
+  await waitUntil(() => !venice.keys.has(inert?.id as string), 'the unheld key to be deleted');
+  await waitUntil(() => pooled().length === 1, 'the pool to refill');
   expect(venice.liveKeys().map((key) => key.id)).toEqual(pooled().map((key) => key.id));
   expect(broker.audit.at(-1)).toMatchObject({ action: 'mint', status: 408 });
 });

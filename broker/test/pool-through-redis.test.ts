@@ -11,6 +11,7 @@ import { VeniceServer } from '../../fakes/venice-server.ts';
 import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
 import { scrape } from '../../test/support/metrics.ts';
 import { inRedis, withRedis } from '../../test/support/redis.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 
 const test = withRedis;
 let redis: RedisServer;
@@ -49,18 +50,12 @@ async function start(count: number, pool: number): Promise<void> {
 const pooled = () => venice.liveKeys().filter((key) => key.description.startsWith('vek:pool '));
 const token = (repository: string, run = '700') => issuer.sign(jobClaims(repository, run));
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 50) {
-    if (waited > ms) throw new Error(`waited ${ms / 1000} s for ${what}`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
-}
 const poolKeys = async (replica: TestBroker) => (await scrape(replica)).value('broker_pool_keys');
 
 test('keys from the pool are exactly as granted; pooled keys spend nothing; an odd PATCH costs a create and leaves nothing', async () => {
   await start(1, 2);
   const replica = replicas[0] as TestBroker;
-  await until(async () => (await poolKeys(replica)) === 2, 'a full pool');
+  await waitUntil(async () => (await poolKeys(replica)) === 2, 'a full pool');
   for (const key of pooled()) {
     const spent = await fetch(`${venice.apiUrl}/chat/completions`, {
       method: 'POST',
@@ -102,12 +97,12 @@ test("SIGTERM deletes the replica's pool; kill -9 leaves it to another replica, 
   await start(2, 2);
   const [first, second] = replicas as [TestBroker & { child: import('node:child_process').ChildProcess }, TestBroker];
   // Two replicas share the window's 2 turns a 6 s: each pool fills as turns come free.
-  await until(async () => (await poolKeys(first)) + (await poolKeys(second)) === 4, 'both pools full');
+  await waitUntil(async () => (await poolKeys(first)) + (await poolKeys(second)) === 4, 'both pools full');
   expect(pooled()).toHaveLength(4);
   first.child.kill('SIGKILL');
   await new Promise((done) => first.child.once('exit', done));
   // Its heartbeat lapses in 6 s, then the next reconcile (every 2 s) deletes them: well within the bound.
-  await until(() => pooled().length === 2, "the killed replica's pool keys deleted", 30_000);
+  await waitUntil(() => pooled().length === 2, "the killed replica's pool keys deleted", { withinMs: 30_000 });
   expect(second.logs.join('\n')).toMatch(/deleted 2 pool key\(s\) of stopped replicas/);
   await second.stop();
   expect(pooled()).toEqual([]);
@@ -117,7 +112,7 @@ test("SIGTERM deletes the replica's pool; kill -9 leaves it to another replica, 
 test('a caller waiting for a turn is never passed by a refill', async () => {
   await start(1, 2);
   const replica = replicas[0] as TestBroker;
-  await until(async () => (await poolKeys(replica)) === 2, 'a full pool');
+  await waitUntil(async () => (await poolKeys(replica)) === 2, 'a full pool');
   const before = venice.createBodies.length;
   // Five callers at once: two served from the pool, three wait for creates at 2 per 6 s.
   const repositories = ['octo-org/a', 'octo-org/b', 'octo-org/c', 'octo-org/d', 'octo-org/e'];

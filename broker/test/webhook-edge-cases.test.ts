@@ -11,6 +11,7 @@ import { addOwnedKey } from '../../test/support/bed.ts';
 import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
 import { undocumented } from '../../test/support/broker-openapi.ts';
 import { fastPolicy } from '../../test/support/in-process.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 import { signatureMatches } from '../src/keys/github-webhook.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -38,10 +39,8 @@ async function start(reconcile = '30s'): Promise<void> {
   });
 }
 
-async function eventually(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(done()).toBe(true);
-}
+/** Background work (the webhook's deletions) done, within a bound. */
+const eventually = (done: () => boolean): Promise<void> => waitUntil(done, 'the background deletions', { withinMs: 5_000 });
 
 test('deliveries that ask nothing of the broker are answered and change nothing', async () => {
   await start();

@@ -1,18 +1,14 @@
 // The Redis tests' gate: they need the real redis-server (fakes/redis-server.ts). Outside CI, without it,
 // they are skipped with one line saying how to install it; in CI (CI=true) its absence is a failure,
 // because .ci/run installs it.
-import { afterAll, test } from 'vitest';
+import { afterAll } from 'vitest';
 import { REDIS_MISSING, RedisServer, redisServerVersion } from '../../fakes/redis-server.ts';
+import { gate } from './gate.ts';
 
 export const REDIS_VERSION = redisServerVersion();
-if (!REDIS_VERSION) {
-  if (process.env.CI)
-    throw new Error(`CI must run the Redis tests, and ${REDIS_MISSING.replace(': the Redis tests are skipped', '')}. .ci/run installs it.`);
-  process.stdout.write(`${REDIS_MISSING}\n`);
-}
 
 /** `test` when redis-server is here, else `test.skip`. */
-export const withRedis = REDIS_VERSION ? test : test.skip;
+export const withRedis = gate(REDIS_VERSION !== undefined, REDIS_MISSING, 'Redis tests');
 
 /** A real redis-server for this test file, started by the test that needs it (`start()`), disposed after all. */
 export function useRedisServer(): RedisServer {

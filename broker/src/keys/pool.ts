@@ -95,7 +95,7 @@ export class WarmPool {
   }
 
   /** A key that must not go back (its PATCH failed or answered oddly): deleted at Venice. */
-  async discard(key: PoolKey, why: string): Promise<void> {
+  async discard(key: Pick<PoolKey, 'id'>, why: string): Promise<void> {
     await this.deps
       .venice()
       .forCleanup()
@@ -133,7 +133,7 @@ export class WarmPool {
       const owner = poolKeyOwner(key.description);
       if (owner?.deployment !== state.deployment || owner.replica === state.replica || (await state.alive(owner.replica))) continue;
       const { replica } = owner;
-      await this.discard({ id: key.id, apiKey: '', expiresAt: 0 }, `its replica ${replica} stopped`);
+      await this.discard(key, `its replica ${replica} stopped`);
       reaped++;
     }
     if (reaped > 0) this.deps.log.info(`deleted ${reaped} pool key(s) of stopped replicas`);
@@ -176,7 +176,7 @@ export class WarmPool {
     );
     try {
       const key = await deps.venice().createKey(body, { recover: () => this.deleteDescribed(description) });
-      if (this.stopped) return void (await this.discard({ ...key, expiresAt: 0 }, 'the broker is stopping'));
+      if (this.stopped) return void (await this.discard(key, 'the broker is stopping'));
       this.keys.push({ id: key.id, apiKey: key.apiKey, expiresAt: Date.parse(key.expiresAt) });
       this.resized();
     } finally {

@@ -160,7 +160,6 @@ function memoryMints(memory: Memory): Mints {
   return {
     admit: async (admission: MintAdmission): Promise<Admission> => {
       const { repositoryId, idempotency } = admission;
-      memory.busyUntil = now() + memory.quietMs;
       const held = Math.min(memory.maxHold, memory.heldUntil - now());
       if (held > 0) return { outcome: 'held', retryAfterMs: held };
       const earlier = idempotency && memory.idempotencyOf(repositoryId, idempotency.key);
@@ -171,6 +170,7 @@ function memoryMints(memory: Memory): Mints {
       const live = memory.liveLeases(repositoryId).length;
       const running = memory.mintsOf(repositoryId);
       if (live + running.size >= admission.liveKeys) return { outcome: 'live-keys', live, inFlight: running.size };
+      memory.busyUntil = now() + memory.quietMs; // as MINT_ADMIT: a mint past these checks is arriving
       let ticket: Ticket = { leave: () => undefined };
       try {
         if (admission.queued !== false) ticket = memory.fair.admit(repositoryId);

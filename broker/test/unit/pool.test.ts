@@ -9,6 +9,7 @@ import { createTransport } from '../../../core/http.ts';
 import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { fastPolicy } from '../../../test/support/in-process.ts';
+import { waitUntil } from '../../../test/support/wait.ts';
 import { KeyListing } from '../../src/keys/key-listing.ts';
 import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/keys/pool.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
@@ -130,7 +131,7 @@ test('keys near the end of their life are replaced; take skips them; a key given
   expect(taken).toBeDefined();
   await warm.close();
   warm.giveBack(taken as NonNullable<typeof taken>);
-  for (let i = 0; i < 100 && venice.keys.has(taken?.id as string); i++) await new Promise((done) => setTimeout(done, 5));
+  await waitUntil(() => !venice.keys.has(taken?.id as string), 'the key given back after close to be deleted');
   expect(venice.keys.has(taken?.id as string)).toBe(false);
 });
 
