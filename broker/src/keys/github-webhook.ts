@@ -34,9 +34,8 @@ import { safeText } from '../../../core/safe-text.js';
 import type { Audit } from '../observe/audit.js';
 import type { Rule, WebhookConfig } from '../policy/config.js';
 import type { OperationDeps } from './key-operations.js';
-import { endLeasedKey } from './lease-ends.js';
+import { endLeasedKey, leaseEndDeps } from './lease-ends.js';
 import { leaseFacts } from './leases.js';
-import { leaseEndDeps } from './lifecycle.js';
 
 const DELIVERY_MEMORY_MS = 86_400_000;
 const IDENTITY_CLAIMS = new Set(['repository_owner_id', 'repository_id', 'repository_owner', 'repository']);

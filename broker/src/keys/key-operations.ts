@@ -22,7 +22,7 @@ import type { BrokerConfig, Rule } from '../policy/config.js';
 import type { SharedState } from '../state/shared-state.js';
 import type { KeyListing } from './key-listing.js';
 import type { LeaseBook } from './lease-book.js';
-import { endLeasedKey } from './lease-ends.js';
+import { endLeasedKey, leaseEndDeps } from './lease-ends.js';
 import { leaseFacts } from './leases.js';
 import type { WarmPool } from './pool.js';
 import type { RecordKeys } from './sealed-records.js';
@@ -203,17 +203,7 @@ export async function deleteForCaller(claims: CallerClaims, rule: Rule, keyId: s
       { rule: rule.name, keyId },
     );
   }
-  const ended = await endLeasedKey(
-    lease,
-    { why: 'post', action: 'delete', reason: 'post', audit: false },
-    {
-      cleanup: () => deps.venice().forCleanup(),
-      leases: deps.leases,
-      audit: deps.audit,
-      log: deps.log,
-      changed: () => deps.listing.changed(),
-    },
-  );
+  const ended = await endLeasedKey(lease, { why: 'post', action: 'delete', reason: 'post', audit: false }, leaseEndDeps(deps));
   if (ended.outcome === 'not-ours') {
     throw new Refusal(403, `key ${keyId} no longer carries this repository's tag; it was not deleted.`, { rule: lease.rule, keyId });
   }

@@ -23,6 +23,23 @@ export interface LeaseEndDeps {
   changed: () => void;
 }
 
+/** A lease end's collaborators from a request's or a process's own (what every caller of endLeasedKey passes). */
+export function leaseEndDeps(deps: {
+  venice: () => VeniceClient;
+  leases: LeaseBook;
+  audit: Audit;
+  log: LeaseEndDeps['log'];
+  listing: { changed: () => void };
+}): LeaseEndDeps {
+  return {
+    cleanup: () => deps.venice().forCleanup(),
+    leases: deps.leases,
+    audit: deps.audit,
+    log: deps.log,
+    changed: () => deps.listing.changed(),
+  };
+}
+
 export interface WhyItEnds {
   why: LeaseEnd;
   /** The audit line's action: the request or process that ended it. */

@@ -16,7 +16,7 @@ import { endsWithPullRequest, isKeyId, isOlderInSlot, isSweepable, prFromRef, pr
 import type { CallerClaims } from '../policy/caller-token.js';
 import type { Operation, Rule } from '../policy/config.js';
 import { type OperationDeps, Refusal } from './key-operations.js';
-import { endLeasedKeys, type LeaseEndDeps, type WhyItEnds } from './lease-ends.js';
+import { endLeasedKeys, leaseEndDeps, type WhyItEnds } from './lease-ends.js';
 import { type Lease, leaseFacts } from './leases.js';
 
 export function requireOperation(rule: Rule, operation: Operation): void {
@@ -44,16 +44,6 @@ function shown(lease: Lease): ListedOwnedKey {
     createdAt: new Date(lease.handedOutAt).toISOString(),
     expiresAt: new Date(lease.expiresAt).toISOString(),
     tag: { pr, scope, slot, runId, runAttempt },
-  };
-}
-
-export function leaseEndDeps(deps: OperationDeps): LeaseEndDeps {
-  return {
-    cleanup: () => deps.venice().forCleanup(),
-    leases: deps.leases,
-    audit: deps.audit,
-    log: deps.log,
-    changed: () => deps.listing.changed(),
   };
 }
 
