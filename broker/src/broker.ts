@@ -104,10 +104,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const drain = new AbortController();
   const listing = new KeyListing(() => venice().listKeys(), LISTING_TTL_MS, now);
   const records = recordKeys(adminKey);
-  // A failed deletion is tried again with backoff; github-webhook.reconcile-interval is the longest wait.
+  // A failed deletion is tried again with backoff; github-webhook.delete-retry-max-wait is the longest wait.
   const leases = new LeaseBook(state.leases, records, log, {
-    firstMs: config.limits.reconcileIntervalMs,
-    maxMs: Math.max(config.limits.reconcileIntervalMs, config.githubWebhook?.reconcileIntervalMs ?? 600_000),
+    firstMs: config.limits.orphanScanIntervalMs,
+    maxMs: Math.max(config.limits.orphanScanIntervalMs, config.githubWebhook?.deleteRetryMaxWaitMs ?? 600_000),
   });
   const pool = config.pool && new WarmPool(poolDeps(config.pool, { config, state, venice, listing, log, now, metrics }));
   metrics.poolSize.set(config.pool?.size ?? 0);
@@ -117,7 +117,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     config.githubWebhook && options.webhookSecret
       ? new GitHubWebhook({ ...deps, secret: options.webhookSecret, webhook: config.githubWebhook })
       : undefined;
-  const reconciler = new Reconciler({ ...operations, venice: () => venice().forCleanup(), intervalMs: config.limits.reconcileIntervalMs });
+  const reconciler = new Reconciler({ ...operations, venice: () => venice().forCleanup(), intervalMs: config.limits.orphanScanIntervalMs });
   const health = {
     /** Ready: not draining, the issuer's keys held, the store answering. */
     ready: async (): Promise<Readiness> => {

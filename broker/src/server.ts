@@ -120,6 +120,11 @@ async function main(): Promise<void> {
   const args = readArguments();
   const configPath = args.config;
   const config = loadConfig(configPath);
+  // A setting under its former name still works; it is said on every start until it is renamed.
+  for (const notice of config.notices) {
+    if (args.check) process.stderr.write(`${NAME}: ${configPath}: ${notice}\n`);
+    else say('warning', notice);
+  }
   if (args.check) {
     process.stdout.write(
       `${NAME}: ${configPath} is valid: ${config.rules.length} rule(s) (${config.rules.map((rule) => rule.name).join(', ')}).\n`,

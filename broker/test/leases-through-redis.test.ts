@@ -42,7 +42,7 @@ withRedis(
       ...inRedis(redis),
       githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
       webhookSecret: SECRET,
-      limits: { 'reconcile-interval': '1s' },
+      limits: { 'orphan-scan-interval': '1s' },
     });
     try {
       const mint = async (claims: Record<string, string>, body: Record<string, unknown> = {}) =>

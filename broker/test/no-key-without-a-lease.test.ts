@@ -23,7 +23,13 @@ withRedis("Redis gone at the hand-out: 503, and Venice keeps no key of it; the k
   await redis.start();
   const venice = await new VeniceServer().start();
   const issuer = await new OidcIssuer(AUDIENCE).start();
-  const broker = await spawnBroker({ venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis), limits: { 'reconcile-interval': '1s' } });
+  const broker = await spawnBroker({
+    venice,
+    issuer,
+    defaults: TEST_DEFAULTS,
+    ...inRedis(redis),
+    limits: { 'orphan-scan-interval': '1s' },
+  });
   try {
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
     const held = await call(broker, 'POST', '/v1/keys', { token, body: {} });
@@ -60,7 +66,7 @@ withRedis('a lease and an intent forged into Redis delete nothing, and the broke
     ...inRedis(redis),
     githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
     webhookSecret: SECRET,
-    limits: { 'reconcile-interval': '1s' },
+    limits: { 'orphan-scan-interval': '1s' },
   });
   const admin = new Redis(redis.url);
   try {

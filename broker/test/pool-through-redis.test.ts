@@ -40,7 +40,7 @@ async function start(count: number, pool: number): Promise<void> {
         issuer,
         defaults: TEST_DEFAULTS,
         ...inRedis(redis),
-        limits: { 'creates-per-minute': 2, 'create-window': '6s', 'queue-timeout': '30s', 'reconcile-interval': '2s' },
+        limits: { 'creates-per-minute': 2, 'create-window': '6s', 'queue-timeout': '30s', 'orphan-scan-interval': '2s' },
         pool: { size: pool, 'max-age': '30m' },
       }),
     );

@@ -48,7 +48,7 @@ const startReplica = () =>
       'create-window': '12s',
       'queue-timeout': '24s',
       'venice-timeout': '12s',
-      'reconcile-interval': '2s',
+      'orphan-scan-interval': '2s',
     },
     defaults: { ...TEST_DEFAULTS, 'rate-limits': { mint: 100 } },
   });

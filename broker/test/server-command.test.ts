@@ -118,3 +118,17 @@ rules: [{ name: ci, match: { repository_owner_id: 1, event_name: push } }]
     await venice.stop();
   }
 });
+
+test('--check names a setting written under its former name and still passes the config', async () => {
+  const config = configFile(`oidc: { audience: https://broker.example.org }
+limits: { reconcile-interval: 10s }
+defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
+rules: [{ name: ci, match: { repository_owner_id: 1, event_name: push } }]
+`);
+  const result = await runServer(['--config', config, '--check']);
+  expect(result.code).toBe(0);
+  expect(result.stderr).toBe(
+    `venice-key-broker: ${config}: limits.reconcile-interval is now limits.orphan-scan-interval; it is read as before, but rename it in the config\n`,
+  );
+  expect(result.stdout).toBe(`venice-key-broker: ${config} is valid: 1 rule(s) (ci).\n`);
+});

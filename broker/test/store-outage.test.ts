@@ -21,7 +21,7 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     issuer,
     defaults: TEST_DEFAULTS,
     ...inRedis(redis),
-    limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s', 'reconcile-interval': '1s' },
+    limits: { 'creates-per-minute': 4, 'create-window': '12s', 'queue-timeout': '24s', 'orphan-scan-interval': '1s' },
   });
   try {
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));

@@ -35,7 +35,7 @@ async function start(reconcile = '30s'): Promise<void> {
     policy: fastPolicy(),
     githubWebhook: { 'secret-env': 'GITHUB_WEBHOOK_SECRET' },
     webhookSecret: SECRET,
-    limits: { 'reconcile-interval': reconcile },
+    limits: { 'orphan-scan-interval': reconcile },
   });
 }
 

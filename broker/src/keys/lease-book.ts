@@ -15,7 +15,7 @@ export class LeaseBook {
     private readonly store: LeaseStore,
     private readonly keys: RecordKeys,
     private readonly log: { warning: (message: string) => void },
-    /** A failed deletion's first wait (the reconcile's interval), doubling up to the longest (github-webhook.reconcile-interval). */
+    /** A failed deletion's first wait (limits.orphan-scan-interval), doubling up to the longest (github-webhook.delete-retry-max-wait). */
     private readonly retry = { firstMs: 30_000, maxMs: 600_000 },
   ) {}
 

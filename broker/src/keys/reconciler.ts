@@ -1,5 +1,5 @@
 /**
- * The broker's periodic look at what it knows (every replica, every `limits.reconcile-interval`, one at a
+ * The broker's periodic look at what it knows (every replica, every `limits.orphan-scan-interval`, one at a
  * time through the store, and once at start):
  * - **orphans**: a mint writes a signed intent before its create and ends it when the key is handed out
  *   (with its lease, in one store step). An intent still there after its deadline belongs to a mint whose

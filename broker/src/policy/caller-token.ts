@@ -68,7 +68,7 @@ export function callerVerifier(oidc: BrokerConfig['oidc'], keys: IssuerKeys, now
     } catch {
       throw new CallerRefused(401, 'the token is not a JWT.', 'not-jwt');
     }
-    if (typeof alg !== 'string' || !oidc.algorithms.includes(alg)) {
+    if (typeof alg !== 'string' || !(oidc.algorithms as string[]).includes(alg)) {
       throw new CallerRefused(401, `"alg": the token's algorithm is not allowed (allowed: ${oidc.algorithms.join(', ')}).`, 'alg');
     }
     let payload: JWTPayload;

@@ -2,7 +2,8 @@
  * broker.yaml, read into one typed, validated BrokerConfig. Unknown keys are refused (a typo such as
  * `max_expiry` must not silently drop a ceiling), and every mistake is reported with its path in the
  * file and an accepted value. The admin key is never in this file: only the name of the variable that
- * holds it.
+ * holds it. Each plain setting (its default, bounds and example) is declared once in config-settings.ts,
+ * which this file reads by and the schema is generated from; what is here is what a table cannot say.
  *
  * A policy must not be able to admit more than its author meant, so a rule that could fails to load,
  * naming the rule and the fix (see checkRuleCannotFailOpen):
@@ -18,16 +19,26 @@
 import { parse } from 'yaml';
 import { parseDuration } from '../../../core/duration.js';
 import { isLoopbackHost } from '../../../core/http.js';
-import {
-  type KeyScope,
-  LIMIT_PERIODS,
-  type LimitPeriod,
-  MAX_LIMIT,
-  MODEL_PRIVACIES,
-  type ModelPrivacy,
-  SCOPES,
-} from '../../../core/key-request.js';
+import { type KeyScope, type LimitPeriod, MAX_LIMIT, type ModelPrivacy } from '../../../core/key-request.js';
 import { parseCidr } from './client-address.js';
+import {
+  CEILINGS,
+  GITHUB_WEBHOOK,
+  LIMITS,
+  LISTEN,
+  METRICS,
+  OIDC,
+  type OPERATIONS,
+  POOL,
+  RATE_LIMITS,
+  REQUIRED_CEILINGS,
+  RULE,
+  type SectionOf,
+  type Setting,
+  type Settings,
+  STORE,
+  VENICE,
+} from './config-settings.js';
 import {
   type CompiledMatch,
   compileMatch,
@@ -38,9 +49,9 @@ import {
   unsupportedCharacter,
 } from './glob.js';
 
-export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+export { GITHUB_ISSUER, OPERATIONS } from './config-settings.js';
 
-export interface Ceilings {
+export type Ceilings = {
   /** null: no ceiling (written as "unlimited"). */
   usd: number | null;
   diem: number | null;
@@ -49,90 +60,39 @@ export interface Ceilings {
   privacyFloor: ModelPrivacy | undefined;
   scopes: KeyScope[] | undefined;
   liveKeys: number;
-}
+};
 
 /** Requests per repository per minute, for each endpoint. */
-export interface RateLimits {
-  mint: number;
-  delete: number;
-  unwrap: number;
-}
+export type RateLimits = SectionOf<typeof RATE_LIMITS>;
 
-export const DEFAULT_RATE_LIMITS: RateLimits = { mint: 60, delete: 120, unwrap: 120 };
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  mint: RATE_LIMITS.mint.default,
+  delete: RATE_LIMITS.delete.default,
+  unwrap: RATE_LIMITS.unwrap.default,
+};
 
-/** What a rule lets its callers do: `use` opens a run key's handle; rotate, revoke and sweep are the preview lifecycle. */
-export const OPERATIONS = ['mint', 'use', 'delete', 'rotate', 'revoke', 'sweep'] as const;
 export type Operation = (typeof OPERATIONS)[number];
-export const DEFAULT_OPERATIONS: Operation[] = ['mint', 'use', 'delete'];
 
-export interface Rule {
-  name: string;
+export interface Rule extends SectionOf<typeof RULE> {
   match: Partial<Record<MatchableClaim, string>>;
   /** The match, compiled at load. */
   matcher: CompiledMatch;
-  /** What a request above a ceiling gets: lowered to the ceiling, or refused. */
-  overCeiling: 'clamp' | 'refuse';
-  /** Whether a job key may outlive its job (the action's skip-delete: a `kept` key). Default: no. */
-  allowSkipDelete: boolean;
   ceilings: Ceilings;
   rateLimits: RateLimits;
-  operations: Operation[];
 }
 
+/** Each section's fields and what they mean are declared in config-settings.ts. */
 export interface BrokerConfig {
-  listen: {
-    host: string;
-    port: number;
-    /** Proxies whose X-Forwarded-For names the client (CIDRs); empty: the header is ignored. */
-    trustedProxies: string[];
-  };
-  oidc: {
-    issuer: string;
-    audience: string;
-    jwksUrl: string;
-    algorithms: string[];
-    clockToleranceMs: number;
-    maxTokenAgeMs: number;
-    /** How old the issuer's keys may get before they are fetched again. */
-    jwksRefreshMs: number;
-    /** How long keys are still used after refreshes fail (the issuer is down). */
-    jwksStaleForMs: number;
-    /** At most one fetch of the issuer's keys in this time, whether the last one worked or not. */
-    jwksCooldownMs: number;
-  };
-  venice: { apiUrl: string; adminKeyEnv: string };
-  limits: {
-    createsPerMinute: number;
-    /** Venice's creation window (a minute): the count above is per this window. */
-    createWindowMs: number;
-    activeKeys: number;
-    queueTimeoutMs: number;
-    bodyBytes: number;
-    requestTimeoutMs: number;
-    keepAliveTimeoutMs: number;
-    maxConnections: number;
-    /** Requests refused before a rule matched (401, 403, 413), per client address per minute. */
-    refusalsPerAddress: number;
-    /** On SIGTERM/SIGINT, how long creates in flight may take to finish before the process exits. */
-    shutdownTimeoutMs: number;
-    /** How long the broker works on one request against Venice (the queue wait comes on top). */
-    veniceTimeoutMs: number;
-    /** How often every replica looks for mints that were never handed out (at most 30 s). */
-    reconcileIntervalMs: number;
-  };
+  listen: SectionOf<typeof LISTEN>;
+  oidc: SectionOf<typeof OIDC>;
+  venice: SectionOf<typeof VENICE>;
+  limits: SectionOf<typeof LIMITS>;
   /**
    * Where the state shared by replicas lives. Absent: in this process (one instance), the mint journal
    * in `stateDir` when set. With Redis: the creation window, the fair queue, mints in flight, the
    * per-caller limits, Venice's back-off and the journal, for every replica.
    */
-  store: {
-    redisUrlEnv: string | undefined;
-    stateDir: string | undefined;
-    /** A Redis on another host without a password is refused at start unless this is true. */
-    allowUnauthenticated: boolean;
-    /** How long one Redis command may take before the call counts as failed. */
-    commandTimeoutMs: number;
-  };
+  store: SectionOf<typeof STORE>;
   /**
    * Where /metrics is served. `internal` (the default): a listener of its own (127.0.0.1:9090 unless
    * set), with copies of /readyz and /healthz; the API listener, which runners and GitHub must reach,
@@ -145,23 +105,20 @@ export interface BrokerConfig {
    * The warm pool (pool.ts): each replica keeps up to `size` inert keys (caps 0, LIFETIME, expiring
    * within `maxAgeMs`) in its own memory, re-shaped into a caller's key at a mint. Absent: off.
    */
-  pool: { size: number; maxAgeMs: number } | undefined;
+  pool: SectionOf<typeof POOL> | undefined;
   rules: Rule[];
+  /** Settings written under a former name: read as the new one, and said at start so they get renamed. */
+  notices: string[];
 }
 
-export interface WebhookConfig {
-  secretEnv: string;
-  reconcileIntervalMs: number;
-  /** The largest body read (GitHub's workflow_run and pull_request payloads are tens of kB). */
-  bodyBytes: number;
-  /** How long an unverified body may take to arrive whole. */
-  readTimeoutMs: number;
-  /** Unverified bodies read at once; past this a delivery is answered 503 with Retry-After. */
-  maxUnverified: number;
-}
+export type WebhookConfig = SectionOf<typeof GITHUB_WEBHOOK>;
 
 /** Where /metrics listens when the config says nothing: an internal port, never the public one. */
-export const DEFAULT_METRICS = { listener: 'internal', host: '127.0.0.1', port: 9090 } as const;
+export const DEFAULT_METRICS = {
+  listener: 'internal',
+  host: METRICS.host.default,
+  port: METRICS.port.default,
+} as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -171,173 +128,59 @@ export class ConfigError extends Error {
 }
 
 type Node = Record<string, unknown>;
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
-const CEILING_KEYS = ['usd', 'diem', 'periods', 'max-expiry', 'privacy-floor', 'scopes', 'live-keys'];
-const RATE_LIMIT_KEYS = ['mint', 'delete', 'unwrap'] as const;
+const TOP_KEYS = ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'pool', 'defaults', 'rules'];
 const RULE_KEYS = ['name', 'match', 'over-ceiling', 'allow-skip-delete', 'operations', 'ceilings', 'rate-limits'];
+const PLAIN_SECTIONS = { listen: LISTEN, oidc: OIDC, venice: VENICE, limits: LIMITS, store: STORE } as const;
 
 export function parseConfig(text: string): BrokerConfig {
   const problems: string[] = [];
+  const notices: string[] = [];
   let root: unknown;
   try {
     root = parse(text);
   } catch (error) {
     throw new ConfigError([`not YAML: ${(error as Error).message.split('\n')[0]}`]);
   }
-  const read = reader(problems);
-  const top = read.object(
-    root,
-    '',
-    ['listen', 'oidc', 'venice', 'limits', 'store', 'metrics', 'github-webhook', 'pool', 'defaults', 'rules'],
-    true,
-  );
-  const listen = read.object(top.listen, 'listen', ['host', 'port', 'trusted-proxies']);
-  const oidc = read.object(
-    top.oidc,
-    'oidc',
-    ['issuer', 'audience', 'jwks-url', 'algorithms', 'clock-tolerance', 'max-token-age', 'jwks-refresh', 'jwks-stale-for', 'jwks-cooldown'],
-    true,
-  );
-  const venice = read.object(top.venice, 'venice', ['api-url', 'admin-key-env']);
-  const limits = read.object(top.limits, 'limits', [
-    'creates-per-minute',
-    'create-window',
-    'active-keys',
-    'queue-timeout',
-    'body-bytes',
-    'request-timeout',
-    'keep-alive-timeout',
-    'max-connections',
-    'refusals-per-address',
-    'shutdown-timeout',
-    'venice-timeout',
-    'reconcile-interval',
-  ]);
-  const store = read.object(top.store, 'store', ['redis-url-env', 'state-dir', 'allow-unauthenticated', 'command-timeout']);
-  const config = readSections({ listen, oidc, venice, limits, store }, read);
-  checkServiceLimits(config, read);
-  config.metrics = readMetrics(top.metrics, read);
-  if (top['github-webhook'] !== undefined) config.githubWebhook = readWebhook(top['github-webhook'], read);
-  if (top.pool !== undefined) config.pool = readPool(top.pool, read);
-  config.rules = readRules(top, read);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
-}
-
-/** listen, oidc, venice, limits and store, each value read with its default and bounds. */
-function readSections(sections: Record<'listen' | 'oidc' | 'venice' | 'limits' | 'store', Node>, read: Reader): BrokerConfig {
-  const { listen, oidc, venice, limits, store } = sections;
-  const issuer = read.url(oidc.issuer, 'oidc.issuer', GITHUB_ISSUER);
+  const read = reader(problems, notices);
+  const top = read.object(root, '', TOP_KEYS, true);
+  // Every section's keys are judged before any value, so unknown keys are listed first.
+  const nodes = Object.fromEntries(
+    Object.entries(PLAIN_SECTIONS).map(([name, table]) => [name, read.section(top[name], name, table, name === 'oidc')]),
+  ) as Record<keyof typeof PLAIN_SECTIONS, Node>;
   const config: BrokerConfig = {
-    listen: {
-      host: read.string(listen.host, 'listen.host', '127.0.0.1', /^[0-9A-Za-z.:-]+$/, '0.0.0.0'),
-      port: read.integer(listen.port, 'listen.port', 8080, 0, 65_535),
-      trustedProxies: readTrustedProxies(listen['trusted-proxies'], read),
-    },
-    oidc: {
-      issuer,
-      audience: read.string(oidc.audience, 'oidc.audience', undefined, /^[\x21-\x7e]{1,200}$/, 'https://broker.example.org'),
-      jwksUrl: read.url(oidc['jwks-url'], 'oidc.jwks-url', `${issuer}/.well-known/jwks`),
-      algorithms: read.list(oidc.algorithms, 'oidc.algorithms', ALGORITHMS, ['RS256']),
-      clockToleranceMs: read.duration(oidc['clock-tolerance'], 'oidc.clock-tolerance', 30_000, '30s'),
-      maxTokenAgeMs: read.duration(oidc['max-token-age'], 'oidc.max-token-age', 600_000, '10m'),
-      jwksRefreshMs: read.duration(oidc['jwks-refresh'], 'oidc.jwks-refresh', 600_000, '10m'),
-      jwksStaleForMs: read.duration(oidc['jwks-stale-for'], 'oidc.jwks-stale-for', 6 * 3_600_000, '6h'),
-      jwksCooldownMs: read.duration(oidc['jwks-cooldown'], 'oidc.jwks-cooldown', 30_000, '30s', true),
-    },
-    venice: {
-      apiUrl: read.url(venice['api-url'], 'venice.api-url', 'https://api.venice.ai/api/v1'),
-      adminKeyEnv: read.string(
-        venice['admin-key-env'],
-        'venice.admin-key-env',
-        'VENICE_ADMIN_KEY',
-        /^[A-Za-z_][A-Za-z0-9_]*$/,
-        'VENICE_ADMIN_KEY',
-      ),
-    },
-    limits: {
-      createsPerMinute: read.integer(limits['creates-per-minute'], 'limits.creates-per-minute', 20, 1, 20),
-      createWindowMs: read.duration(limits['create-window'], 'limits.create-window', 60_000, '1m'),
-      activeKeys: read.integer(limits['active-keys'], 'limits.active-keys', 500, 1, 500),
-      queueTimeoutMs: read.duration(limits['queue-timeout'], 'limits.queue-timeout', 120_000, '2m'),
-      bodyBytes: read.integer(limits['body-bytes'], 'limits.body-bytes', 16_384, 256, 1_048_576),
-      requestTimeoutMs: read.duration(limits['request-timeout'], 'limits.request-timeout', 10_000, '10s'),
-      keepAliveTimeoutMs: read.duration(limits['keep-alive-timeout'], 'limits.keep-alive-timeout', 5_000, '5s'),
-      maxConnections: read.integer(limits['max-connections'], 'limits.max-connections', 512, 8, 100_000),
-      refusalsPerAddress: read.integer(limits['refusals-per-address'], 'limits.refusals-per-address', 60, 1, 100_000),
-      shutdownTimeoutMs: read.duration(limits['shutdown-timeout'], 'limits.shutdown-timeout', 20_000, '20s'),
-      veniceTimeoutMs: read.duration(limits['venice-timeout'], 'limits.venice-timeout', 60_000, '1m'),
-      reconcileIntervalMs: read.duration(limits['reconcile-interval'], 'limits.reconcile-interval', 30_000, '30s'),
-    },
-    store: {
-      redisUrlEnv:
-        store['redis-url-env'] === undefined
-          ? undefined
-          : read.string(store['redis-url-env'], 'store.redis-url-env', undefined, /^[A-Za-z_][A-Za-z0-9_]*$/, 'BROKER_REDIS_URL'),
-      stateDir:
-        store['state-dir'] === undefined
-          ? undefined
-          : read.string(store['state-dir'], 'store.state-dir', undefined, /^\/[^\0]*$/, '/var/lib/venice-key-broker'),
-      allowUnauthenticated: read.boolean(store['allow-unauthenticated'], 'store.allow-unauthenticated', false),
-      commandTimeoutMs: read.duration(store['command-timeout'], 'store.command-timeout', 2_000, '2s'),
-    },
+    listen: read.values(nodes.listen, 'listen', LISTEN),
+    oidc: read.values(nodes.oidc, 'oidc', OIDC),
+    venice: read.values(nodes.venice, 'venice', VENICE),
+    limits: read.values(nodes.limits, 'limits', LIMITS),
+    store: read.values(nodes.store, 'store', STORE),
     metrics: { ...DEFAULT_METRICS },
     githubWebhook: undefined,
     pool: undefined,
     rules: [],
+    notices,
   };
-  return config;
-}
-
-/** The checks across settings of limits and store. */
-function checkServiceLimits(config: BrokerConfig, read: Reader): void {
-  if (config.limits.reconcileIntervalMs > 30_000) {
-    read.problem('limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"');
-  }
   if (config.store.redisUrlEnv && config.store.stateDir) {
     read.problem(
       "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
     );
   }
-  if (config.store.commandTimeoutMs > 60_000) {
-    read.problem('store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"');
-  }
-}
-
-/** github-webhook: where the secret is, and how a stranger's deliveries are bounded before they verify. */
-function readWebhook(value: unknown, read: Reader): WebhookConfig {
-  const webhook = read.object(value, 'github-webhook', [
-    'secret-env',
-    'reconcile-interval',
-    'body-bytes',
-    'read-timeout',
-    'max-unverified',
-  ]);
-  const settings: WebhookConfig = {
-    secretEnv: read.string(
-      webhook['secret-env'],
-      'github-webhook.secret-env',
-      'GITHUB_WEBHOOK_SECRET',
-      /^[A-Za-z_][A-Za-z0-9_]*$/,
-      'GITHUB_WEBHOOK_SECRET',
-    ),
-    reconcileIntervalMs: read.duration(webhook['reconcile-interval'], 'github-webhook.reconcile-interval', 600_000, '10m'),
-    bodyBytes: read.integer(webhook['body-bytes'], 'github-webhook.body-bytes', 262_144, 1_024, 26_214_400),
-    readTimeoutMs: read.duration(webhook['read-timeout'], 'github-webhook.read-timeout', 2_000, '2s'),
-    maxUnverified: read.integer(webhook['max-unverified'], 'github-webhook.max-unverified', 16, 1, 4_096),
-  };
-  if (settings.readTimeoutMs > 10_000) {
-    read.problem(
-      'github-webhook.read-timeout: at most 10s (GitHub sends a delivery whole at once and waits 10 s for the answer); e.g. "2s"',
+  config.metrics = readMetrics(top.metrics, read);
+  if (top['github-webhook'] !== undefined)
+    config.githubWebhook = read.values(
+      read.section(top['github-webhook'], 'github-webhook', GITHUB_WEBHOOK),
+      'github-webhook',
+      GITHUB_WEBHOOK,
     );
-  }
-  return settings;
+  if (top.pool !== undefined) config.pool = read.values(read.section(top.pool, 'pool', POOL), 'pool', POOL);
+  config.rules = readRules(top, read);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }
 
 /** defaults, then the rules (at least one, names unique), each read with the defaults. */
 function readRules(top: Node, read: Reader): Rule[] {
   const defaults = read.object(top.defaults, 'defaults', ['ceilings', 'rate-limits']);
-  const defaultCeilings = read.object(defaults.ceilings, 'defaults.ceilings', CEILING_KEYS);
+  const defaultCeilings = read.section(defaults.ceilings, 'defaults.ceilings', CEILINGS);
   const defaultRates = readRateLimits(defaults['rate-limits'], 'defaults.rate-limits', DEFAULT_RATE_LIMITS, read);
   if (!Array.isArray(top.rules) || top.rules.length === 0) {
     read.problem(
@@ -352,29 +195,18 @@ function readRules(top: Node, read: Reader): Rule[] {
   return rules;
 }
 
-/** pool: { size, max-age }: up to 500 keys (Venice's active keys), living 5 minutes to a day. */
-function readPool(value: unknown, read: Reader): BrokerConfig['pool'] {
-  const pool = read.object(value, 'pool', ['size', 'max-age']);
-  const size = read.integer(pool.size, 'pool.size', 20, 1, 500);
-  const maxAgeMs = read.duration(pool['max-age'], 'pool.max-age', 1_800_000, '30m');
-  if (maxAgeMs < 300_000 || maxAgeMs > 86_400_000) {
-    read.problem('pool.max-age: from 5m to 1d, so a pool key is replaced before long and lives past a refill; e.g. "30m"');
-  }
-  return { size, maxAgeMs };
-}
-
 /** listen.trusted-proxies: CIDRs, each judged (client-address.ts); too wide a range is refused. */
-function readTrustedProxies(value: unknown, read: Reader): string[] {
+function readTrustedProxies(value: unknown, path: string, problem: Problem): string[] {
   if (value === undefined) return [];
   const items: unknown[] = Array.isArray(value) ? value : [];
   if (items.length === 0) {
-    read.problem("listen.trusted-proxies: must be a list of your proxies' CIDRs; e.g. [10.0.0.0/24]");
+    problem(`${path}: must be a list of your proxies' CIDRs; e.g. [10.0.0.0/24]`);
     return [];
   }
   return items.flatMap((item, index) => {
     const cidr = typeof item === 'string' ? parseCidr(item) : 'is not a string';
     if (typeof cidr === 'string') {
-      read.problem(`listen.trusted-proxies[${index}]: ${JSON.stringify(item)} ${cidr}; e.g. 10.0.0.0/24`);
+      problem(`${path}[${index}]: ${JSON.stringify(item)} ${cidr}; e.g. 10.0.0.0/24`);
       return [];
     }
     return [`${cidr.address}/${cidr.prefix}`];
@@ -383,36 +215,56 @@ function readTrustedProxies(value: unknown, read: Reader): string[] {
 
 /** metrics: absent → internal 127.0.0.1:9090; { listener: api } → on the API listener (nothing else beside it). */
 function readMetrics(value: unknown, read: Reader): BrokerConfig['metrics'] {
-  const metrics = read.object(value, 'metrics', ['listener', 'host', 'port']);
-  const listener = read.choice(metrics.listener, 'metrics.listener', ['internal', 'api'] as const) ?? 'internal';
-  if (listener === 'api') {
-    if (metrics.host !== undefined || metrics.port !== undefined) {
+  const node = read.section(value, 'metrics', METRICS);
+  if (read.values(node, 'metrics', { listener: METRICS.listener }).listener === 'api') {
+    if (node.host !== undefined || node.port !== undefined) {
       read.problem('metrics: host and port are for the internal listener; with listener: api, /metrics is on listen.host and listen.port');
     }
     return { listener: 'api' };
   }
-  return {
-    listener: 'internal',
-    host: read.string(metrics.host, 'metrics.host', DEFAULT_METRICS.host, /^[0-9A-Za-z.:-]+$/, '127.0.0.1'),
-    port: read.integer(metrics.port, 'metrics.port', DEFAULT_METRICS.port, 0, 65_535),
-  };
+  const { host, port } = read.values(node, 'metrics', { host: METRICS.host, port: METRICS.port });
+  return { listener: 'internal', host, port };
 }
 
 function readRateLimits(value: unknown, path: string, fallback: RateLimits, read: Reader): RateLimits {
-  const node = read.object(value, path, RATE_LIMIT_KEYS);
+  const node = read.section(value, path, RATE_LIMITS);
   const limits = { ...fallback };
-  for (const key of RATE_LIMIT_KEYS) limits[key] = read.integer(node[key], `${path}.${key}`, fallback[key], 1, 100_000);
+  for (const [key, setting] of Object.entries(RATE_LIMITS)) {
+    limits[setting.field] = read.integer(node[key], `${path}.${key}`, fallback[setting.field], setting.min, setting.max);
+  }
   return limits;
 }
 
 function readRule(value: unknown, path: string, read: Reader, defaults: { ceilings: Node; rates: RateLimits }): Rule {
   const rule = read.object(value, path, RULE_KEYS, true);
-  const name = read.string(rule.name, `${path}.name`, undefined, /^[A-Za-z0-9_.-]{1,64}$/, 'main-branch-ci');
+  const name = read.setting(rule.name, `${path}.name`, RULE.name) as string;
   const where = name ? `${path} ("${name}")` : path;
   const match = read.object(rule.match, `${where}.match`, MATCHABLE_CLAIMS, true);
   // The rule's own ceilings, each falling back to defaults.ceilings.
-  const own = read.object(rule.ceilings, `${where}.ceilings`, CEILING_KEYS);
-  const ceilings: Node = { ...defaults.ceilings, ...own };
+  const own = read.section(rule.ceilings, `${where}.ceilings`, CEILINGS);
+  const patterns = readMatch(match, where, read);
+  if (Object.keys(patterns).length === 0) read.problem(`${where}.match: name at least one claim, e.g. \`repository_owner_id: 123456\``);
+  else checkRuleCannotFailOpen(patterns, where, read);
+  const ceilings = { ...defaults.ceilings, ...own };
+  for (const [required, example] of Object.entries(REQUIRED_CEILINGS)) {
+    if (ceilings[required] === undefined)
+      read.problem(`${where}.ceilings.${required}: required (here or in defaults.ceilings); e.g. ${example}`);
+  }
+  const { 'over-ceiling': overCeiling, 'allow-skip-delete': allowSkipDelete, operations } = RULE;
+  const scalars = read.values(rule, where, { 'over-ceiling': overCeiling, 'allow-skip-delete': allowSkipDelete });
+  return {
+    name,
+    ...scalars,
+    match: patterns,
+    matcher: compileMatch(patterns),
+    ceilings: readCeilings(ceilings, `${where}.ceilings`, read),
+    rateLimits: readRateLimits(rule['rate-limits'], `${where}.rate-limits`, defaults.rates, read),
+    ...read.values(rule, where, { operations }),
+  };
+}
+
+/** Each claim of a rule's match: ids as digits, the rest as patterns of *, ** and ? only. */
+function readMatch(match: Node, where: string, read: Reader): Rule['match'] {
   const patterns: Rule['match'] = {};
   for (const claim of MATCHABLE_CLAIMS) {
     const pattern = match[claim];
@@ -431,35 +283,17 @@ function readRule(value: unknown, path: string, read: Reader, defaults: { ceilin
     }
     patterns[claim] = text;
   }
-  if (Object.keys(patterns).length === 0) read.problem(`${where}.match: name at least one claim, e.g. \`repository_owner_id: 123456\``);
-  else checkRuleCannotFailOpen(patterns, where, read);
-  for (const required of ['usd', 'diem', 'max-expiry', 'live-keys']) {
-    if (ceilings[required] === undefined) {
-      read.problem(
-        `${where}.ceilings.${required}: required (here or in defaults.ceilings); e.g. ${required === 'max-expiry' ? '1h' : required === 'live-keys' ? '10' : '5, or "unlimited" for no ceiling'}`,
-      );
-    }
+  return patterns;
+}
+
+/** A rule's ceilings (its own over defaults.ceilings); a missing required one (reported before) reads as 0. */
+function readCeilings(node: Node, path: string, read: Reader): Ceilings {
+  const ceilings: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(CEILINGS)) {
+    const missing = node[key] === undefined;
+    ceilings[setting.field] = missing ? (key in REQUIRED_CEILINGS ? 0 : undefined) : read.setting(node[key], `${path}.${key}`, setting);
   }
-  return {
-    name,
-    match: patterns,
-    matcher: compileMatch(patterns),
-    overCeiling: read.choice(rule['over-ceiling'], `${where}.over-ceiling`, ['clamp', 'refuse'] as const) ?? 'refuse',
-    allowSkipDelete: read.boolean(rule['allow-skip-delete'], `${where}.allow-skip-delete`, false),
-    ceilings: {
-      // A missing ceiling was reported above (the 0 stands in); null is "unlimited", as written.
-      usd: ceilings.usd === undefined ? 0 : (read.limit(ceilings.usd, `${where}.ceilings.usd`) as number | null),
-      diem: ceilings.diem === undefined ? 0 : (read.limit(ceilings.diem, `${where}.ceilings.diem`) as number | null),
-      periods: ceilings.periods === undefined ? undefined : read.list(ceilings.periods, `${where}.ceilings.periods`, LIMIT_PERIODS, []),
-      maxExpiryMs:
-        ceilings['max-expiry'] === undefined ? 0 : read.duration(ceilings['max-expiry'], `${where}.ceilings.max-expiry`, 0, '2h'),
-      privacyFloor: read.choice(ceilings['privacy-floor'], `${where}.ceilings.privacy-floor`, MODEL_PRIVACIES),
-      scopes: ceilings.scopes === undefined ? undefined : read.list(ceilings.scopes, `${where}.ceilings.scopes`, SCOPES, []),
-      liveKeys: ceilings['live-keys'] === undefined ? 0 : read.integer(ceilings['live-keys'], `${where}.ceilings.live-keys`, 20, 0, 500),
-    },
-    rateLimits: readRateLimits(rule['rate-limits'], `${where}.rate-limits`, defaults.rates, read),
-    operations: read.list(rule.operations, `${where}.operations`, OPERATIONS, DEFAULT_OPERATIONS),
-  };
+  return ceilings as Ceilings;
 }
 
 /** The shapes of rule that admit more than they read (see the file's header); each problem names the fix. */
@@ -492,28 +326,92 @@ function checkRuleCannotFailOpen(patterns: Rule['match'], where: string, read: R
 type Reader = ReturnType<typeof reader>;
 
 /** Readers for each kind of value; each records a problem (path, value, an example) and returns a stand-in. */
-function reader(problems: string[]) {
+function reader(problems: string[], notices: string[]) {
   const problem = (text: string): void => void problems.push(text);
   const shown = (value: unknown): string => JSON.stringify(value)?.slice(0, 80) ?? String(value);
+  const scalars = scalarReaders(problem, shown);
+  const measures = measureReaders(problem, shown);
+  const object = (value: unknown, path: string, keys: readonly string[], required = false, formerly: string[] = []): Node => {
+    if (value === undefined || value === null) {
+      if (required) problem(`${path || 'the file'}: missing; it needs ${keys.slice(0, 3).join(', ')}…`);
+      return {};
+    }
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      problem(`${path || 'the file'}: must be a mapping of ${keys.join(', ')}`);
+      return {};
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key) && !formerly.includes(key)) {
+        problem(`${path ? `${path}.` : ''}${key}: not a known setting; known here: ${keys.join(', ')}`);
+      }
+    }
+    return value as Node;
+  };
+  /** One setting, read by its declaration; `values` are the section's settings read before it. */
+  const setting = (value: unknown, path: string, declared: Setting, values: Record<string, unknown> = {}): unknown => {
+    switch (declared.kind) {
+      case 'string':
+        return declared.optional && value === undefined
+          ? undefined
+          : scalars.string(value, path, declared.default, declared.pattern, declared.example);
+      case 'url':
+        return scalars.url(
+          value,
+          path,
+          declared.default.replace(/\{(\w+)\}/g, (_, field: string) => String(values[field])),
+        );
+      case 'integer':
+        return scalars.integer(value, path, declared.default, declared.min, declared.max);
+      case 'duration':
+        return measures.duration(value, path, declared);
+      case 'boolean':
+        return scalars.boolean(value, path, declared.default);
+      case 'choice':
+        return measures.choice(value, path, declared.values) ?? declared.default;
+      case 'list':
+        return measures.list(value, path, declared.values, declared.default);
+      case 'limit':
+        return measures.limit(value, path);
+      case 'cidrs':
+        return readTrustedProxies(value, path, problem);
+    }
+  };
   return {
     problem,
-    object(value: unknown, path: string, keys: readonly string[], required = false): Node {
-      if (value === undefined || value === null) {
-        if (required) problem(`${path || 'the file'}: missing; it needs ${keys.slice(0, 3).join(', ')}…`);
-        return {};
-      }
-      if (typeof value !== 'object' || Array.isArray(value)) {
-        problem(`${path || 'the file'}: must be a mapping of ${keys.join(', ')}`);
-        return {};
-      }
-      for (const key of Object.keys(value)) {
-        if (!keys.includes(key)) problem(`${path ? `${path}.` : ''}${key}: not a known setting; known here: ${keys.join(', ')}`);
-      }
-      return value as Node;
+    object,
+    setting,
+    /** A section's mapping, its keys judged against the table (former names accepted). */
+    section(value: unknown, path: string, table: Settings, required = false): Node {
+      const formerly = Object.values(table).flatMap((declared) => (declared.formerly ? [declared.formerly] : []));
+      return object(value, path, Object.keys(table), required, formerly);
     },
-    ...scalarReaders(problem, shown),
-    ...measureReaders(problem, shown),
+    /** Every setting of a table from its section's mapping, keyed by field. */
+    values<T extends Settings>(node: Node, path: string, table: T): SectionOf<T> {
+      const values: Record<string, unknown> = {};
+      for (const [name, declared] of Object.entries(table)) {
+        values[declared.field] = setting(
+          renamed(node, path, name, declared.formerly, problem, notices),
+          `${path}.${name}`,
+          declared,
+          values,
+        );
+      }
+      return values as SectionOf<T>;
+    },
+    ...scalars,
+    ...measures,
   };
+}
+
+/** A setting's value, also when written under its former name (said in the notices). */
+function renamed(node: Node, path: string, name: string, formerly: string | undefined, problem: Problem, notices: string[]): unknown {
+  if (formerly === undefined || node[formerly] === undefined) return node[name];
+  if (node[name] !== undefined) {
+    problem(`${path}.${formerly}: the former name of ${path}.${name}, which is also set; keep ${name} only`);
+    return node[name];
+  }
+  notices.push(`${path}.${formerly} is now ${path}.${name}; it is read as before, but rename it in the config`);
+  return node[formerly];
 }
 
 type Problem = (text: string) => void;
@@ -565,13 +463,19 @@ function scalarReaders(problem: Problem, shown: Shown) {
 /** Durations, ceilings, choices and lists. */
 function measureReaders(problem: Problem, shown: Shown) {
   return {
-    duration(value: unknown, path: string, fallback: number, example: string, allowZero = false): number {
+    duration(value: unknown, path: string, declared: Extract<Setting, { kind: 'duration' }>): number {
+      const fallback = declared.default === undefined ? 0 : (parseDuration(declared.default) as number);
+      const example = declared.example ?? declared.default;
       if (value === undefined) return fallback;
-      if (allowZero && (value === '0' || value === '0s')) return 0;
+      if (declared.zero && (value === '0' || value === '0s')) return 0;
       const ms = typeof value === 'string' ? parseDuration(value) : undefined;
       if (ms === undefined) {
         problem(`${path}: ${shown(value)} is not a duration; use d, h, m, s in that order, e.g. "${example}"`);
         return fallback;
+      }
+      const { min, max, why = '' } = declared;
+      if ((min && ms < (parseDuration(min) as number)) || (max && ms > (parseDuration(max) as number))) {
+        problem(`${path}: ${min ? `from ${min} to ${max}` : `at most ${max}`}${why}; e.g. "${example}"`);
       }
       return ms;
     },
@@ -591,13 +495,13 @@ function measureReaders(problem: Problem, shown: Shown) {
         problem(`${path}: ${shown(value)} is not one of ${allowed.join(', ')}; e.g. ${allowed[0]}`);
       return found;
     },
-    list<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback: T[]): T[] {
-      if (value === undefined) return fallback;
+    list<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback?: readonly T[]): T[] | undefined {
+      if (value === undefined) return fallback && [...fallback];
       const items = Array.isArray(value) ? value : [];
       const found = items.map((item) => allowed.find((choice) => choice.toLowerCase() === String(item).toLowerCase()));
       if (items.length === 0 || found.some((item) => item === undefined)) {
         problem(`${path}: ${shown(value)} must be a list of ${allowed.join(', ')}; e.g. [${allowed[0]}]`);
-        return fallback;
+        return [...(fallback ?? [])];
       }
       return found as T[];
     },

@@ -1,4 +1,6 @@
-// broker/config.schema.json (for editors and a config repository's CI) means what the parser means: the
+// broker/config.schema.json (for editors and a config repository's CI) is generated from the settings the
+// parser reads by (config-settings.ts): the committed file is what they generate, and a changed bound
+// changes it (positive control). It also means what the parser means: the
 // example and the operator guide's config (docs/broker.md) are valid; each config of a corpus is accepted by the schema exactly
 // when the parser accepts it (rule-name uniqueness aside, which the schema cannot say). A schema with one
 // rule taken out disagrees with the parser on the corpus (positive control).
@@ -9,6 +11,8 @@ import { expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { REPO } from '../../../fakes/runner.ts';
 import { parseConfig } from '../../src/policy/config.ts';
+import { configSchema } from '../../src/policy/config-schema.ts';
+import * as declared from '../../src/policy/config-settings.ts';
 
 const SCHEMA = JSON.parse(readFileSync(join(REPO, 'broker', 'config.schema.json'), 'utf8')) as Record<string, unknown>;
 const validator = (schema: Record<string, unknown>) => new Ajv2020({ strict: false, allErrors: true }).compile(schema);
@@ -39,7 +43,9 @@ const CORPUS = [
   `${HEAD}metrics: { listener: api }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}listen: { trusted-proxies: [10.0.0.0/24, "2001:db8::/32", 192.0.2.7] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}pool: { size: 40, max-age: 30m }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
+  `${HEAD}limits: { reconcile-interval: 10s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   // refused
+  `${HEAD}limits: { reconcile-interval: 10s, orphan-scan-interval: 10s }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}pool: { size: 0 }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}pool: { size: 10, max-age: soon }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
   `${HEAD}listen: { trusted-proxies: [proxy.internal] }\nrules: [{ name: a, match: { repository_owner_id: 7 }, ceilings: ${CEILINGS} }]\n`,
@@ -90,7 +96,7 @@ test("the example config and the operator guide's config are valid under the sch
 });
 
 test('the schema accepts exactly what the parser accepts, over a corpus of both', () => {
-  expect(CORPUS.filter(parserAccepts).length).toBe(11);
+  expect(CORPUS.filter(parserAccepts).length).toBe(12);
   expect(disagreements(SCHEMA)).toEqual([]);
 });
 
@@ -98,4 +104,11 @@ test('a schema without the owner-pin rule disagrees with the parser (positive co
   const loosened = structuredClone(SCHEMA) as { properties: { rules: { items: { properties: { match: { allOf: unknown[] } } } } } };
   loosened.properties.rules.items.properties.match.allOf.shift();
   expect(disagreements(loosened as unknown as Record<string, unknown>).length).toBeGreaterThan(0);
+});
+
+test('the committed schema is the one the declared settings generate; a changed bound generates another (positive control)', () => {
+  expect(SCHEMA).toEqual(configSchema());
+  const widened = { ...declared, POOL: { ...declared.POOL, size: { ...declared.POOL.size, max: 600 } } };
+  expect(configSchema(widened)).not.toEqual(SCHEMA);
+  expect(JSON.stringify(configSchema(widened))).toContain('"maximum":600');
 });

@@ -51,10 +51,11 @@ test('a minimal config takes the documented defaults', () => {
       refusalsPerAddress: 60,
       shutdownTimeoutMs: 20_000,
       veniceTimeoutMs: 60_000,
-      reconcileIntervalMs: 30_000,
+      orphanScanIntervalMs: 30_000,
     },
     store: { redisUrlEnv: undefined, stateDir: undefined, allowUnauthenticated: false, commandTimeoutMs: 2_000 },
     metrics: { listener: 'internal', host: '127.0.0.1', port: 9090 },
+    notices: [],
     rules: [
       {
         name: 'ci',
@@ -144,9 +145,9 @@ rules:
   ).toEqual([
     'listen.tls: not a known setting; known here: host, port, trusted-proxies',
     'oidc.max_token_age: not a known setting; known here: issuer, audience, jwks-url, algorithms, clock-tolerance, max-token-age, jwks-refresh, jwks-stale-for, jwks-cooldown',
-    'oidc.issuer: "http://token.example.com" is not an https URL (http is allowed only on loopback); e.g. https://token.actions.githubusercontent.com',
     'listen.host: "a b" is not accepted; e.g. 0.0.0.0',
     'listen.port: 70000 is not a whole number from 0 to 65535; e.g. 8080',
+    'oidc.issuer: "http://token.example.com" is not an https URL (http is allowed only on loopback); e.g. https://token.actions.githubusercontent.com',
     'oidc.audience: "" is not accepted; e.g. https://broker.example.org',
     'oidc.algorithms: ["none"] must be a list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; e.g. [RS256]',
     'oidc.clock-tolerance: 30 is not a duration; use d, h, m, s in that order, e.g. "30s"',
@@ -326,7 +327,7 @@ rules:
 `);
   expect(config.githubWebhook).toEqual({
     secretEnv: 'GITHUB_WEBHOOK_SECRET',
-    reconcileIntervalMs: 600_000,
+    deleteRetryMaxWaitMs: 600_000,
     bodyBytes: 262_144,
     readTimeoutMs: 2_000,
     maxUnverified: 16,
@@ -342,15 +343,15 @@ rules:
   expect(
     problemsOf(`
 oidc: { audience: https://broker.example.org }
-github-webhook: { secret-env: "1X", reconcile-interval: often, body-bytes: 10, events: [push] }
+github-webhook: { secret-env: "1X", delete-retry-max-wait: often, body-bytes: 10, events: [push] }
 defaults: { ceilings: { usd: 1, diem: 1, max-expiry: 1h, live-keys: 5 } }
 rules:
   - { name: plain, match: { repository_owner_id: 1 }, operations: [mint, destroy] }
 `),
   ).toEqual([
-    'github-webhook.events: not a known setting; known here: secret-env, reconcile-interval, body-bytes, read-timeout, max-unverified',
+    'github-webhook.events: not a known setting; known here: secret-env, delete-retry-max-wait, body-bytes, read-timeout, max-unverified',
     'github-webhook.secret-env: "1X" is not accepted; e.g. GITHUB_WEBHOOK_SECRET',
-    'github-webhook.reconcile-interval: "often" is not a duration; use d, h, m, s in that order, e.g. "10m"',
+    'github-webhook.delete-retry-max-wait: "often" is not a duration; use d, h, m, s in that order, e.g. "10m"',
     'github-webhook.body-bytes: 10 is not a whole number from 1024 to 26214400; e.g. 262144',
     'rules[0] ("plain").operations: ["mint","destroy"] must be a list of mint, use, delete, rotate, revoke, sweep; e.g. [mint]',
   ]);
@@ -359,7 +360,7 @@ rules:
 test('store, metrics and the service limits: read with their defaults; a config that mixes stores or reconciles too seldom is refused', () => {
   const config = parseConfig(`${MINIMAL}store: { redis-url-env: BROKER_REDIS_URL }
 metrics: { port: 9464 }
-limits: { shutdown-timeout: 45s, venice-timeout: 30s, reconcile-interval: 10s }
+limits: { shutdown-timeout: 45s, venice-timeout: 30s, orphan-scan-interval: 10s }
 `);
   expect(config.store).toEqual({
     redisUrlEnv: 'BROKER_REDIS_URL',
@@ -381,17 +382,17 @@ limits: { shutdown-timeout: 45s, venice-timeout: 30s, reconcile-interval: 10s }
   expect(problemsOf(`${MINIMAL}store: { redis-url-env: R, command-timeout: 5m }\n`)).toEqual([
     'store.command-timeout: from 1s to 1m, so a Redis that stops answering is noticed; e.g. "2s"',
   ]);
-  expect([config.limits.shutdownTimeoutMs, config.limits.veniceTimeoutMs, config.limits.reconcileIntervalMs]).toEqual([
+  expect([config.limits.shutdownTimeoutMs, config.limits.veniceTimeoutMs, config.limits.orphanScanIntervalMs]).toEqual([
     45_000, 30_000, 10_000,
   ]);
   expect(parseConfig(`${MINIMAL}store: { state-dir: /var/lib/venice-key-broker }\n`).store.stateDir).toBe('/var/lib/venice-key-broker');
   expect(
     problemsOf(`${MINIMAL}store: { redis-url-env: BROKER_REDIS_URL, state-dir: /var/lib/venice-key-broker }
 metrics: { host: "a b", port: 70000, path: /m }
-limits: { reconcile-interval: 5m }
+limits: { orphan-scan-interval: 5m }
 `),
   ).toEqual([
-    'limits.reconcile-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"',
+    'limits.orphan-scan-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"',
     "store: redis-url-env and state-dir are two different stores (Redis is shared by replicas; state-dir is one process's); keep one of them.",
     'metrics.path: not a known setting; known here: listener, host, port',
     'metrics.host: "a b" is not accepted; e.g. 127.0.0.1',
@@ -410,5 +411,20 @@ test('pool: off unless written; size and max-age read with their defaults; a max
     'pool.spare: not a known setting; known here: size, max-age',
     'pool.size: 501 is not a whole number from 1 to 500; e.g. 20',
     'pool.max-age: from 5m to 1d, so a pool key is replaced before long and lives past a refill; e.g. "30m"',
+  ]);
+});
+
+test('the two reconcile-interval settings are read under their former names, with a notice to rename them; both names at once are refused', () => {
+  const config = parseConfig(`${MINIMAL}limits: { reconcile-interval: 10s }\ngithub-webhook: { reconcile-interval: 5m }\n`);
+  expect([config.limits.orphanScanIntervalMs, config.githubWebhook?.deleteRetryMaxWaitMs]).toEqual([10_000, 300_000]);
+  expect(config.notices).toEqual([
+    'limits.reconcile-interval is now limits.orphan-scan-interval; it is read as before, but rename it in the config',
+    'github-webhook.reconcile-interval is now github-webhook.delete-retry-max-wait; it is read as before, but rename it in the config',
+  ]);
+  expect(problemsOf(`${MINIMAL}limits: { reconcile-interval: 5m }\n`)).toEqual([
+    'limits.orphan-scan-interval: at most 30s, so a crashed mint\'s key is found within about two minutes; e.g. "30s"',
+  ]);
+  expect(problemsOf(`${MINIMAL}limits: { reconcile-interval: 10s, orphan-scan-interval: 20s }\n`)).toEqual([
+    'limits.reconcile-interval: the former name of limits.orphan-scan-interval, which is also set; keep orphan-scan-interval only',
   ]);
 });
