@@ -10,7 +10,8 @@ import { createTransport, type HttpTransport } from '../core/http.js';
 import type { ReadInput } from '../core/key-request.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { VeniceClient } from '../core/venice-client.js';
-import type { BrokerClient } from './broker-path/broker-client.js';
+import { directBackend } from './backends/direct.js';
+import type { KeyBackend } from './backends/key-backend.js';
 import { type GitHubApi, gitHubApi } from './github/github-api.js';
 import { cleanUp } from './modes/cleanup.js';
 import { mintKey } from './modes/mint.js';
@@ -61,14 +62,12 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
         return gitHub;
       },
     };
-    const brokerPath = config.brokerUrl ? await import('./broker-path/broker-mint.js') : undefined;
-    const broker = brokerPath && brokerClient(brokerPath, config, step, context);
+    const backend = await keyBackend(config, step, context);
     const isCancelled = (): boolean => step.cancel.signal.aborted;
-    if (config.mode === 'use') return await useRunKey(config, { ...deps, broker });
-    if (config.mode === 'revoke') return await revoke(config, { ...deps, broker });
-    if (config.mode === 'sweep') return await sweep(config, { ...deps, broker });
-    if (brokerPath && broker) return await brokerPath.mintThroughBroker(config, { ...deps, broker, isCancelled });
-    await mintKey(config, { ...deps, token: step.newToken(), isCancelled });
+    if (config.mode === 'use') return await useRunKey(config, { ...deps, backend });
+    if (config.mode === 'revoke') return await revoke(config, { ...deps, backend });
+    if (config.mode === 'sweep') return await sweep(config, { ...deps, backend });
+    await mintKey(config, { ...deps, backend, isCancelled });
   } catch (error) {
     fail(step, error);
   }
@@ -96,8 +95,7 @@ export async function runPostStep(step: StepEnvironment): Promise<void> {
       sleep: (ms) => step.policy.sleep(ms, step.cancel.signal),
       context: () => readRunContext(step.env),
       loadConfig: () => readConfig(step.readInput),
-      connect: (config) => veniceClient(config, step),
-      broker: async (config) => brokerClient(await import('./broker-path/broker-mint.js'), config, step, readRunContext(step.env)),
+      keyBackend: (config) => keyBackend(config, step, readRunContext(step.env)),
     });
   } catch (error) {
     fail(step, error);
@@ -124,13 +122,17 @@ function transportOf(step: StepEnvironment): HttpTransport {
 }
 
 /**
- * The broker path (its client, the OIDC request, mint through the broker) is loaded only with
- * broker-url, from its own chunk: a workflow with an admin key never pays for it at start-up.
+ * The one place that chooses where keys are made and ended: with broker-url, the broker (its client and
+ * the OIDC request are loaded then, from their own chunk: a workflow with an admin key never pays for
+ * them at start-up); else Venice, directly, with the admin key.
  */
-type BrokerPath = typeof import('./broker-path/broker-mint.js');
-
-function brokerClient(path: BrokerPath, config: Config, step: StepEnvironment, context: RunContext): BrokerClient {
-  return path.connectBroker({
+async function keyBackend(config: Config, step: StepEnvironment, context: RunContext): Promise<KeyBackend> {
+  if (!config.brokerUrl) {
+    const client = veniceClient(config, step);
+    return directBackend({ io: step.io, client, context, now: step.now, adminKey: config.adminKey, newToken: step.newToken });
+  }
+  const { brokerBackend } = await import('./backends/broker/broker-backend.js');
+  return brokerBackend({
     brokerUrl: config.brokerUrl,
     audience: config.brokerAudience,
     env: step.env,

@@ -6,14 +6,14 @@
  * still shows with this invocation's tag.
  */
 
-import { deleteInvocationKeys, deleteTaggedKey, spentText } from '../../core/delete-keys.js';
+import { spentText } from '../../core/delete-keys.js';
 import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
 import { formatDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/errors.js';
 import { isKeyId } from '../../core/ownership.js';
 import { quoted } from '../../core/safe-text.js';
-import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
-import type { BrokerClient } from '../broker-path/broker-client.js';
+import { VeniceError } from '../../core/venice-client.js';
+import type { KeyBackend } from '../backends/key-backend.js';
 import { type ActionIO, STATE } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
 import type { RunContext } from '../runner/run-context.js';
@@ -30,9 +30,8 @@ export interface CleanupDeps {
   context: () => RunContext;
   /** Inputs are read only when there is something to delete: a post after a failed main must stay quiet. */
   loadConfig: () => Config;
-  connect: (config: Config) => VeniceClient;
-  /** With broker-url: the key is deleted through the broker, which checks the token owns it. */
-  broker: (config: Config) => Promise<BrokerClient>;
+  /** Where keys are deleted: Venice directly, or the broker (which checks the token owns the key). */
+  keyBackend: (config: Config) => Promise<KeyBackend>;
 }
 
 export async function cleanUp(deps: CleanupDeps): Promise<void> {
@@ -58,15 +57,11 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
   const config = deps.loadConfig();
   try {
     await io.group('Delete the key', async () => {
-      if (config.brokerUrl) {
-        // The broker cannot list keys for a caller: only the key main handed out is known, and deleted.
-        if (handedOut && !keep) await deleteThroughBroker(handedOut, await deps.broker(config), io);
-        return;
-      }
-      const client = deps.connect(config);
-      const postDeps = { ...deps, client, repository: context.repository };
-      if (handedOut && !keep) await deleteMintedKey(handedOut, tag, postDeps);
-      if (!handedOut || mayLandLate) await deleteKeysOfMain(tag, postDeps, handedOut);
+      const backend = await deps.keyBackend(config);
+      if (handedOut && !keep) await deleteMintedKey(handedOut, tag, { ...deps, backend });
+      // Through the broker there is nothing to look for: a key it made and never handed out is its own to delete.
+      const leftovers = backend.deleteLeftovers;
+      if (leftovers && (!handedOut || mayLandLate)) await deleteKeysOfMain(tag, { ...deps, deleteLeftovers: leftovers }, handedOut);
     });
   } catch (error) {
     const message = cleanupFailureMessage(keyId, io.getState(STATE.expiresAt), error);
@@ -75,10 +70,8 @@ export async function cleanUp(deps: CleanupDeps): Promise<void> {
   }
 }
 
-type PostDeps = CleanupDeps & { client: VeniceClient; repository: string };
-
-async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Promise<void> {
-  const result = await deleteTaggedKey({ id: keyId, tag }, deps);
+async function deleteMintedKey(keyId: string, tag: KeyTag, deps: CleanupDeps & { backend: KeyBackend }): Promise<void> {
+  const result = await deps.backend.deleteKey(keyId, tag);
   if (result.outcome === 'not-ours') {
     deps.io.warning(
       `key ${keyId} was not deleted: Venice shows it as ${quoted(result.description)}, without this job's tag. ` +
@@ -89,16 +82,9 @@ async function deleteMintedKey(keyId: string, tag: KeyTag, deps: PostDeps): Prom
   if (result.outcome === 'already-gone') {
     deps.io.info(`Key ${keyId} was already gone.`);
   } else {
-    deps.io.info(`Deleted key ${keyId}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
+    deps.io.info(`Deleted key ${keyId}${deps.backend.via}.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
   }
   await writeSummary(deps.io, postSummary(keyId, result.outcome, result.spent));
-}
-
-async function deleteThroughBroker(keyId: string, broker: BrokerClient, io: ActionIO): Promise<void> {
-  const result = await broker.deleteKey(keyId);
-  if (result.outcome === 'already-gone') io.info(`Key ${keyId} was already gone.`);
-  else io.info(`Deleted key ${keyId} through the broker.${result.spent ? ` It spent ${spentText(result.spent)}.` : ''}`);
-  await writeSummary(io, postSummary(keyId, result.outcome, result.spent));
 }
 
 /**
@@ -106,14 +92,18 @@ async function deleteThroughBroker(keyId: string, broker: BrokerClient, io: Acti
  * lost): found by their tag, all but `keep` (the key main did hand out). When a create may still land,
  * keep looking for a bounded time.
  */
-async function deleteKeysOfMain(tag: KeyTag, deps: PostDeps, keep?: string): Promise<void> {
+async function deleteKeysOfMain(
+  tag: KeyTag,
+  deps: CleanupDeps & { deleteLeftovers: NonNullable<KeyBackend['deleteLeftovers']> },
+  keep?: string,
+): Promise<void> {
   const pendingUntil = Number(deps.io.getState(STATE.createPendingUntil)) || 0;
   const watchUntil = Math.min(pendingUntil, deps.now() + LATE_CREATE_WATCH_MS);
   // Bounded in time and in count: one list per poll interval of the watch, at most.
   const polls = Math.max(0, Math.ceil((watchUntil - deps.now()) / LATE_CREATE_POLL_MS));
   let said = false;
   for (let poll = 0; ; poll++) {
-    const count = await deleteInvocationKeys(tag, deps, { why: 'main did not hand it out', keep });
+    const count = await deps.deleteLeftovers(tag, keep);
     if (count > 0) {
       deps.io.info(`Deleted ${count} key(s) left by main.`);
       return;

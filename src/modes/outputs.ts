@@ -2,9 +2,8 @@
  * What the modes hand the rest of the workflow: the key's outputs (mint, use, and mint through the
  * broker) and what revoke and sweep deleted, and the checks every mint path shares before it publishes.
  */
-import type { DeletedKeys, OwnedKey } from '../../core/delete-keys.js';
+import type { DeletedKeys } from '../../core/delete-keys.js';
 import { ActionFailure } from '../../core/errors.js';
-import { quoted } from '../../core/safe-text.js';
 import type { MintedKey, VeniceClient } from '../../core/venice-client.js';
 import type { ActionIO } from '../runner/action-io.js';
 
@@ -33,15 +32,4 @@ export function publishDeleted(io: ActionIO, deleted: DeletedKeys, dryRun: boole
   io.setOutput('deleted-count', String(deleted.ids.length));
   io.setOutput('deleted-ids', deleted.ids.join(','));
   if (dryRun) io.info('Dry run: nothing was deleted.');
-}
-
-/**
- * What the broker did with the keys a revoke or sweep named, one line each as deleteKeys logs a direct
- * deletion: deleted, kept by the broker (no longer this repository's to delete), or, in a dry run, to go.
- */
-export function reportBrokerDeletions(io: Pick<ActionIO, 'info'>, keys: OwnedKey[], deletedIds: string[], dryRun: boolean): void {
-  for (const key of keys) {
-    const verb = dryRun ? 'Would delete' : deletedIds.includes(key.id) ? 'Deleted' : 'The broker kept';
-    io.info(`${verb} key ${key.id} ${quoted(key.description)}${dryRun ? ' (dry run)' : ''}.`);
-  }
 }

@@ -6,26 +6,24 @@
  * did answer is still handled, and the step then ends with a warning.
  */
 
-import { deleteKeys, listedFacts, type OwnedKey, ownedKeys } from '../../core/delete-keys.js';
+import { listedFacts, type OwnedKey } from '../../core/delete-keys.js';
 import { ActionFailure, messageOf } from '../../core/errors.js';
 import { isSweepable } from '../../core/ownership.js';
 import { safeText } from '../../core/safe-text.js';
-import type { VeniceClient } from '../../core/venice-client.js';
-import type { BrokerClient } from '../broker-path/broker-client.js';
+import type { KeyBackend } from '../backends/key-backend.js';
 import type { GitHubApi } from '../github/github-api.js';
 import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
 import type { RunContext } from '../runner/run-context.js';
 import { keyTable, writeSummary } from '../runner/summary.js';
-import { publishDeleted, reportBrokerDeletions } from './outputs.js';
+import { publishDeleted } from './outputs.js';
 
 export interface SweepDeps {
   io: ActionIO;
-  client: VeniceClient;
   context: RunContext;
   gitHub: () => GitHubApi;
-  /** With a broker: it lists this repository's keys and deletes the ones named (its rule must allow sweep). */
-  broker?: BrokerClient | undefined;
+  /** Lists this repository's keys and deletes the ones named: directly, or the broker (its rule must allow sweep). */
+  backend: KeyBackend;
 }
 
 interface Verdict {
@@ -34,9 +32,8 @@ interface Verdict {
 }
 
 export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
-  const { io, context } = deps;
-  const { broker } = deps;
-  const keys = broker ? await broker.listKeys() : ownedKeys(await deps.client.listKeys(), context.repository);
+  const { io, context, backend } = deps;
+  const keys = await backend.listOwned();
   const unanswered: string[] = [];
   const asked = new Map<string, Promise<Verdict>>();
   // One question per PR and per run, however many keys share it; a failure is kept to that PR or run.
@@ -77,12 +74,7 @@ export async function sweep(config: Config, deps: SweepDeps): Promise<void> {
   const keep = keys.filter((key) => !(verdicts.get(key) as Verdict).remove);
   io.info(`${keys.length} key(s) of ${context.repository}: ${remove.length} to delete, ${keep.length} kept.`);
 
-  const deleted = await io.group('Delete the keys nobody else will', async () => {
-    if (!broker) return deleteKeys(remove, { ...deps, repository: context.repository }, { dryRun: config.dryRun });
-    const result = (await broker.sweep(remove, config.dryRun)).deleted;
-    reportBrokerDeletions(io, remove, result.ids, config.dryRun);
-    return result;
-  });
+  const deleted = await io.group('Delete the keys nobody else will', () => backend.deleteOwned(remove, config.dryRun));
   publishDeleted(io, deleted, config.dryRun);
   io.setOutput('kept-count', String(keep.length));
   const why = (key: OwnedKey): string => (verdicts.get(key) as Verdict).why;

@@ -6,33 +6,28 @@
  */
 
 import { ActionFailure } from '../../core/errors.js';
-import { openRunKey } from '../../core/key-handle.js';
 import { quoted } from '../../core/safe-text.js';
 import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
-import type { BrokerClient } from '../broker-path/broker-client.js';
+import type { KeyBackend } from '../backends/key-backend.js';
 import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';
-import type { RunContext } from '../runner/run-context.js';
 import { useSummary, writeSummary } from '../runner/summary.js';
 import { publishKey } from './outputs.js';
 
 export interface UseDeps {
   io: ActionIO;
   client: VeniceClient;
-  context: RunContext;
   now: () => number;
-  /** With a broker, the broker opens the handle (it holds the handle's key); else it is opened here. */
-  broker?: BrokerClient | undefined;
+  /** Opens the handle: here with the admin key, or the broker (it holds the handle's key). */
+  backend: KeyBackend;
 }
 
 const RERUN_ADVICE =
   'If this is a "Re-run failed jobs" attempt, the run\'s last job already revoked the key: use "Re-run all jobs" so the key is minted again.';
 
 export async function useRunKey(config: Config, deps: UseDeps): Promise<void> {
-  const { io, context } = deps;
-  const key = deps.broker
-    ? await io.group("Open the run's key-handle through the broker", () => (deps.broker as BrokerClient).unwrap(config.keyHandle))
-    : openRunKey(config.keyHandle, { adminKey: config.adminKey, repository: context.repository, runId: context.runId }, io.setSecret);
+  const { io } = deps;
+  const key = await deps.backend.openHandle(config.keyHandle);
   if (Date.parse(key.expiresAt) <= deps.now()) {
     throw new ActionFailure(`the run's key ${key.keyId} expired at ${key.expiresAt}. Mint it with a longer expires-in. ${RERUN_ADVICE}`);
   }

@@ -55,7 +55,9 @@ test('rotate through the broker: the older key goes; when the broker cannot rota
   const failed = await mainInProcess({ inputs, env: env(events.pullRequest(7), ofPull) });
   expect(failed.errors).toEqual([]);
   expect(failed.warnings).toEqual([
-    expect.stringContaining('the broker could not delete the older keys of PR #7 slot web; they expire as set.'),
+    expect.stringContaining(
+      'could not delete the older keys of PR #7 slot web through the broker (the broker said its rotation failed); they expire as set.',
+    ),
   ]);
 });
 

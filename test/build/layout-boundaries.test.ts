@@ -1,6 +1,8 @@
 // The layout, as rules the imports keep (CONTRIBUTING.md's "Layout" says why):
 //   core/        what the action and the broker share: imports nothing outside core/
-//   src/         the action: imports src/ and core/, never the broker
+//   src/         the action: imports src/ and core/, never the broker; in rooms: runner/ (the runner's
+//                side), github/, backends/ (where keys are made: direct or the broker), modes/ (each
+//                written once against backends/key-backend.ts, never a backend itself); steps.ts wires
 //   broker/src/  the broker: imports broker/src/ and core/ only, in rooms, each importing only those below:
 //                state/ (what replicas share), policy/ (config, rules, tokens), observe/ (audit, metrics,
 //                log, version), keys/ (every key's life), http/ (the doors); server.ts and broker.ts,
@@ -18,6 +20,10 @@ import { REPO } from '../../fakes/runner.ts';
 
 const MAY_IMPORT: [string, string[]][] = [
   ['core/', ['core/']],
+  ['src/runner/', ['src/runner/', 'core/']],
+  ['src/github/', ['src/github/', 'src/runner/', 'core/']],
+  ['src/backends/', ['src/backends/', 'src/runner/', 'core/']],
+  ['src/modes/', ['src/modes/', 'src/backends/key-backend.ts', 'src/runner/', 'src/github/', 'core/']],
   ['src/', ['src/', 'core/']],
   ['broker/src/state/', ['broker/src/state/', 'core/']],
   ['broker/src/policy/', ['broker/src/policy/', 'core/']],
@@ -94,15 +100,18 @@ test('the checker finds a forbidden import and a cycle in a made-up tree (positi
     ['broker/src/state/redis-state.ts', ['broker/src/keys/leases.ts', 'broker/src/state/shared-state.ts']],
     ['broker/src/observe/audit.ts', ['broker/src/keys/pool.ts', 'broker/src/policy/caller-token.ts']],
     ['broker/src/keys/mint.ts', ['broker/src/http/app.ts', 'broker/src/state/fair-queue.ts']],
+    // The action's rooms: a mode never reaches a backend itself, only the interface.
+    ['src/modes/sweep.ts', ['src/backends/direct.ts', 'src/backends/key-backend.ts']],
   ]);
   expect(layoutProblems(madeUp)).toEqual([
     'core/tag.ts imports src/runner/inputs.ts: core/ may import only core/',
     'broker/src/app.ts imports src/modes/mint.ts: broker/src/ may import only broker/src/, core/',
-    'src/modes/mint.ts imports broker/src/app.ts: src/ may import only src/, core/',
+    'src/modes/mint.ts imports broker/src/app.ts: src/modes/ may import only src/modes/, src/backends/key-backend.ts, src/runner/, src/github/, core/',
     'scripts/demo.ts imports test/support/bed.ts: nothing outside the tests imports them',
     'broker/src/state/redis-state.ts imports broker/src/keys/leases.ts: broker/src/state/ may import only broker/src/state/, core/',
     'broker/src/observe/audit.ts imports broker/src/keys/pool.ts: broker/src/observe/ may import only broker/src/observe/, broker/src/policy/, core/',
     'broker/src/keys/mint.ts imports broker/src/http/app.ts: broker/src/keys/ may import only broker/src/keys/, broker/src/observe/, broker/src/policy/, broker/src/state/, core/',
+    'src/modes/sweep.ts imports src/backends/direct.ts: src/modes/ may import only src/modes/, src/backends/key-backend.ts, src/runner/, src/github/, core/',
     'cycle: broker/src/app.ts → src/modes/mint.ts → broker/src/app.ts',
     'cycle: src/a.ts → src/b.ts → src/a.ts',
   ]);

@@ -16,9 +16,11 @@
  *   GET    /readyz          readiness: the store answers, the issuer's keys are held, not draining
  *   GET    /metrics         Prometheus text (here unless `metrics:` gives it a listener of its own)
  */
+
 import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { DeleteAnswer, KeysAnswer, MintAnswer, RevokeAnswer, SweepAnswer, UnwrapAnswer } from '../../../core/broker-api.js';
 import { ActionFailure, messageOf } from '../../../core/errors.js';
 import { keyRequestFields } from '../../../core/key-request.js';
 import { safeText } from '../../../core/safe-text.js';
@@ -171,7 +173,7 @@ function addMintRoute(app: Hono, deps: AppDeps): void {
           granted: keyRequestFields(key.granted),
           clamped: key.clamped,
           ...(rotating ? { rotated: rotated ?? [], rotateFailed: rotated === undefined } : {}),
-        },
+        } satisfies MintAnswer,
         audit: {
           outcome: clamped ? 'clamped' : 'granted',
           rule: rule.name,
@@ -193,7 +195,7 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
       const key = unwrapForCaller(claims, rule, await jsonBody(c, rule), deps);
       return {
         status: 200,
-        body: { id: key.keyId, apiKey: key.apiKey, description: key.description, expiresAt: key.expiresAt },
+        body: { id: key.keyId, apiKey: key.apiKey, description: key.description, expiresAt: key.expiresAt } satisfies UnwrapAnswer,
         audit: { outcome: 'granted', rule: rule.name, keyId: key.keyId },
       };
     }),
@@ -206,7 +208,7 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
       // The line of the lease's end (post): it names the rule that granted the key.
       return {
         status: 200,
-        body: { ...deleted },
+        body: { ...deleted } satisfies DeleteAnswer,
         audit: {
           outcome: deleted.outcome,
           rule: leaseRule,
@@ -231,7 +233,7 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
           deletedIds: result.deleted.ids,
           spent: result.deleted.spent,
           unread: result.deleted.unread,
-        },
+        } satisfies RevokeAnswer,
         audit: { outcome: 'deleted', rule: rule.name, deleted: result.deleted.ids, reason: result.dryRun ? 'dry run' : undefined },
       };
     }),
@@ -241,7 +243,7 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
     decide(deps, c, 'list', async (claims, rule) => {
       requireOperation(rule, 'sweep');
       const keys = await listForCaller(claims, deps);
-      return { status: 200, body: { keys }, audit: { outcome: 'granted', rule: rule.name } };
+      return { status: 200, body: { keys } satisfies KeysAnswer, audit: { outcome: 'granted', rule: rule.name } };
     }),
   );
 
@@ -251,7 +253,7 @@ function addKeyRoutes(app: Hono, deps: AppDeps): void {
       const result = await sweepForCaller(claims, rule, objectBody(await jsonBody(c, rule), rule), deps);
       return {
         status: 200,
-        body: { dryRun: result.dryRun, keys: result.keys, deletedIds: result.deleted.ids, refused: result.refused },
+        body: { dryRun: result.dryRun, keys: result.keys, deletedIds: result.deleted.ids, refused: result.refused } satisfies SweepAnswer,
         audit: { outcome: 'deleted', rule: rule.name, deleted: result.deleted.ids, reason: result.dryRun ? 'dry run' : undefined },
       };
     }),

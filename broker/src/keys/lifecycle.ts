@@ -10,8 +10,8 @@
  *   repository's and not `kept`.
  * A dry run lists what would go and deletes nothing. Each key's end is one audit line (lease-ends.ts).
  */
+import type { OwnedKeyAnswer } from '../../../core/broker-api.js';
 import type { DeletedKeys } from '../../../core/delete-keys.js';
-import type { KeyTag } from '../../../core/description-tag.js';
 import { endsWithPullRequest, isKeyId, isOlderInSlot, isSweepable, prFromRef, prNumberOf } from '../../../core/ownership.js';
 import type { CallerClaims } from '../policy/caller-token.js';
 import type { Operation, Rule } from '../policy/config.js';
@@ -28,13 +28,8 @@ export function requireOperation(rule: Rule, operation: Operation): void {
 }
 
 /** A key as the broker shows it to its repository: never the secret. `createdAt` is when it was handed out. */
-export interface ListedOwnedKey {
-  id: string;
-  description: string;
-  createdAt: string | null;
-  expiresAt: string | null;
-  tag: { pr: number | undefined; scope: KeyTag['scope']; slot: string | undefined; runId: string; runAttempt: string };
-}
+/** A key as its owner sees it listed (core/broker-api.ts: the same type the action reads). */
+export type ListedOwnedKey = OwnedKeyAnswer;
 
 function shown(lease: Lease): ListedOwnedKey {
   const { pr, scope, slot, runId, runAttempt } = lease;

@@ -13,17 +13,27 @@
  * The broker's own 502 (Venice refused the request) is final: trying again cannot change Venice's mind.
  */
 import { randomUUID } from 'node:crypto';
-import type { Deadline } from '../../core/deadline.js';
-import type { DeletedKeys, OwnedKey, Spent } from '../../core/delete-keys.js';
-import { isTagOfRepository, type KeyTag, parseTag } from '../../core/description-tag.js';
-import { ActionFailure, messageOf } from '../../core/errors.js';
-import type { HttpTransport } from '../../core/http.js';
-import { type HandleContents, isKeyHandle } from '../../core/key-handle.js';
-import { KEY_REQUEST_DEFAULTS, type KeyRequestField } from '../../core/key-request.js';
-import { isKeyId } from '../../core/ownership.js';
-import { type RetryableFailure, type RetryPolicy, withRetries } from '../../core/retry.js';
-import { safeText } from '../../core/safe-text.js';
-import { isApiKey, isoDate, type MintedKey, retryAfterMs } from '../../core/venice-client.js';
+import {
+  type DeleteAnswer,
+  type KeysAnswer,
+  type MintAnswer,
+  type OwnedKeyAnswer,
+  type RevokeAnswer,
+  readGranted,
+  type SweepAnswer,
+  type Unchecked,
+  type UnwrapAnswer,
+} from '../../../core/broker-api.js';
+import type { Deadline } from '../../../core/deadline.js';
+import type { DeletedKeys, OwnedKey, Spent } from '../../../core/delete-keys.js';
+import { isTagOfRepository, type KeyTag, parseTag } from '../../../core/description-tag.js';
+import { ActionFailure, messageOf } from '../../../core/errors.js';
+import type { HttpTransport } from '../../../core/http.js';
+import { type HandleContents, isKeyHandle } from '../../../core/key-handle.js';
+import { isKeyId } from '../../../core/ownership.js';
+import { type RetryableFailure, type RetryPolicy, withRetries } from '../../../core/retry.js';
+import { safeText } from '../../../core/safe-text.js';
+import { isApiKey, isoDate, type MintedKey, retryAfterMs } from '../../../core/venice-client.js';
 
 export interface BrokerClientOptions {
   brokerUrl: string;
@@ -45,8 +55,8 @@ export interface BrokerMinted extends MintedKey {
   rule: string;
   /** What the broker lowered to its policy's ceilings, as it says it (untrusted text). */
   clamped: string[];
-  /** The caps granted, written as the inputs write them (read back with readKeyRequest). */
-  granted: Partial<Record<KeyRequestField, string>>;
+  /** The caps the answer says were granted (each one missing or malformed is left out). */
+  granted: ReturnType<typeof readGranted>;
   /** With rotate: the older keys of the slot the broker deleted (undefined: it could not rotate). */
   rotated: string[] | undefined;
 }
@@ -100,7 +110,7 @@ export class BrokerClient {
     // One Idempotency-Key for this step's mint, the same on every retry: a retry after a lost answer
     // gets the same key back (the broker keeps it 10 minutes), never a second one.
     const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, randomUUID());
-    const data = json as Record<string, unknown>;
+    const data = json as Unchecked<MintAnswer>;
     if (isApiKey(data.apiKey)) this.options.mask(data.apiKey); // before anything else is read or printed
     const tag = parseTag(typeof data.description === 'string' ? data.description : '');
     const expiresAt = isoDate(data.expiresAt);
@@ -127,7 +137,7 @@ export class BrokerClient {
       tag,
       handle: handle as string | undefined,
       rule: typeof data.rule === 'string' ? data.rule : '',
-      granted: grantedFields(data.granted),
+      granted: readGranted(data.granted),
       clamped: Array.isArray(data.clamped) ? data.clamped.filter((item): item is string => typeof item === 'string').slice(0, 10) : [],
       rotated: !rotate || data.rotateFailed === true ? undefined : idsOf(data.rotated),
     };
@@ -138,8 +148,8 @@ export class BrokerClient {
     const json = (await this.send('POST', '/v1/keys/revoke', `revoking the keys of PR #${pr ?? '?'}`, {
       ...(pr === undefined ? {} : { 'pr-number': pr }),
       'dry-run': dryRun,
-    })) as Record<string, unknown>;
-    const spent = json.spent as Record<string, unknown> | undefined;
+    })) as Unchecked<RevokeAnswer>;
+    const spent = json.spent as Unchecked<RevokeAnswer['spent']> | undefined;
     return {
       keys: this.ownedKeysOf(json.keys),
       deleted: {
@@ -152,7 +162,7 @@ export class BrokerClient {
 
   /** GET /v1/keys: this repository's keys (never a secret), for sweep to ask GitHub about. */
   async listKeys(): Promise<OwnedKey[]> {
-    const json = (await this.send('GET', '/v1/keys', "listing this repository's keys")) as Record<string, unknown>;
+    const json = (await this.send('GET', '/v1/keys', "listing this repository's keys")) as Unchecked<KeysAnswer>;
     return this.ownedKeysOf(json.keys);
   }
 
@@ -161,7 +171,7 @@ export class BrokerClient {
     const json = (await this.send('POST', '/v1/keys/sweep', 'deleting the keys nobody else will', {
       ids: keys.map((key) => key.id),
       'dry-run': dryRun,
-    })) as Record<string, unknown>;
+    })) as Unchecked<SweepAnswer>;
     return { keys: this.ownedKeysOf(json.keys), deleted: { ids: idsOf(json.deletedIds), spent: { usd: 0, diem: 0 }, unread: 0 } };
   }
 
@@ -169,7 +179,7 @@ export class BrokerClient {
   private ownedKeysOf(value: unknown): OwnedKey[] {
     // Anything that is not a list of this repository's keys counts as no keys: nothing is deleted for it.
     return (Array.isArray(value) ? value : []).flatMap((entry) => {
-      const key = entry as Record<string, unknown>;
+      const key = entry as Unchecked<OwnedKeyAnswer>;
       const tag = parseTag(typeof key.description === 'string' ? key.description : '');
       const expiresAt = key.expiresAt === null ? null : isoDate(key.expiresAt);
       if (!isKeyId(key.id) || !tag || !isTagOfRepository(tag, this.options.repository) || expiresAt === undefined) return [];
@@ -188,8 +198,8 @@ export class BrokerClient {
 
   /** DELETE /v1/keys/{id}: what the broker did, and what the key spent when it could read it. */
   async deleteKey(id: string): Promise<{ outcome: 'deleted' | 'already-gone'; spent: Spent | undefined }> {
-    const json = (await this.send('DELETE', `/v1/keys/${encodeURIComponent(id)}`, 'deleting the key')) as Record<string, unknown>;
-    const spent = json.spent as Record<string, unknown> | undefined;
+    const json = (await this.send('DELETE', `/v1/keys/${encodeURIComponent(id)}`, 'deleting the key')) as Unchecked<DeleteAnswer>;
+    const spent = json.spent as Unchecked<NonNullable<DeleteAnswer['spent']>> | undefined;
     return {
       outcome: json.outcome === 'already-gone' ? 'already-gone' : 'deleted',
       spent: spent && typeof spent.usd === 'number' && typeof spent.diem === 'number' ? { usd: spent.usd, diem: spent.diem } : undefined,
@@ -198,7 +208,7 @@ export class BrokerClient {
 
   /** POST /v1/keys/unwrap: the run's key from its handle (the broker holds the handle's key). */
   async unwrap(handle: string): Promise<HandleContents & { tag: KeyTag }> {
-    const data = (await this.send('POST', '/v1/keys/unwrap', "opening the run's key-handle", { handle })) as Record<string, unknown>;
+    const data = (await this.send('POST', '/v1/keys/unwrap', "opening the run's key-handle", { handle })) as Unchecked<UnwrapAnswer>;
     if (isApiKey(data.apiKey)) this.options.mask(data.apiKey);
     const tag = parseTag(typeof data.description === 'string' ? data.description : '');
     const expiresAt = isoDate(data.expiresAt);
@@ -263,16 +273,6 @@ export class BrokerClient {
       { policy: this.options.policy, deadline, log: this.options.log, signal: this.options.signal },
     );
   }
-}
-
-function grantedFields(value: unknown): BrokerMinted['granted'] {
-  if (typeof value !== 'object' || value === null) return {};
-  const fields: BrokerMinted['granted'] = {};
-  for (const name of Object.keys(KEY_REQUEST_DEFAULTS) as KeyRequestField[]) {
-    const field = (value as Record<string, unknown>)[name];
-    if (typeof field === 'string') fields[name] = field;
-  }
-  return fields;
 }
 
 function explain(status: number, json: unknown, doing: string, retryAfter: number | undefined): BrokerError {

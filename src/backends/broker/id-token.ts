@@ -5,8 +5,8 @@
  * @actions/core's getIDToken does; it is written here (a dozen lines) so the step keeps its one
  * transport and its own environment, and so @actions/core, which the action no longer loads, stays out.
  */
-import { ActionFailure, messageOf } from '../../core/errors.js';
-import type { HttpTransport } from '../../core/http.js';
+import { ActionFailure, messageOf } from '../../../core/errors.js';
+import type { HttpTransport } from '../../../core/http.js';
 
 export interface IdTokenRequest {
   env: Record<string, string | undefined>;

@@ -1,39 +1,64 @@
-export const id = 799;
-export const ids = [799];
+export const id = 734;
+export const ids = [734];
 export const modules = {
 
-/***/ 1799:
+/***/ 7734:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
-// ESM COMPAT FLAG
-__webpack_require__.r(__webpack_exports__);
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  connectBroker: () => (/* binding */ connectBroker),
-  mintThroughBroker: () => (/* binding */ mintThroughBroker)
+  brokerBackend: () => (/* binding */ brokerBackend)
 });
 
-// EXTERNAL MODULE: ./core/description-tag.ts
-var description_tag = __webpack_require__(9831);
 // EXTERNAL MODULE: ./core/errors.ts
 var errors = __webpack_require__(265);
 // EXTERNAL MODULE: ./core/key-request.ts
 var key_request = __webpack_require__(4955);
 // EXTERNAL MODULE: ./core/safe-text.ts
 var safe_text = __webpack_require__(883);
-// EXTERNAL MODULE: ./src/modes/outputs.ts
-var outputs = __webpack_require__(2382);
-// EXTERNAL MODULE: ./src/modes/pull-requests.ts
-var pull_requests = __webpack_require__(5508);
-// EXTERNAL MODULE: ./src/runner/action-io.ts
-var action_io = __webpack_require__(7363);
-// EXTERNAL MODULE: ./src/runner/run-context.ts
-var run_context = __webpack_require__(2825);
-// EXTERNAL MODULE: ./src/runner/summary.ts
-var summary = __webpack_require__(1070);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
+;// CONCATENATED MODULE: ./core/broker-api.ts
+/**
+ * The broker's answers on the wire, typed once: the broker builds each body as one of these types
+ * (broker/src/http/app.ts), and the action reads them back through the readers here
+ * (src/backends/broker/broker-client.ts). A field renamed or retyped on one side breaks the build of the
+ * other. broker/openapi.yaml describes the same bodies to everyone else (a test holds it to them).
+ *
+ * The action trusts nothing in an answer because it is typed: every reader here checks each value and
+ * keeps only what is well formed (the tag, a key's owner, is checked by the caller).
+ */
+
+/** The caps an answer says were granted; each one that is missing or malformed is left out. */
+function readGranted(value) {
+    const fields = (typeof value === 'object' && value !== null ? value : {});
+    const granted = {};
+    const usd = limitOf(fields['usd-limit']);
+    const diem = limitOf(fields['diem-limit']);
+    if (usd !== undefined)
+        granted.usdLimit = usd;
+    if (diem !== undefined)
+        granted.diemLimit = diem;
+    const period = key_request/* LIMIT_PERIODS */.bZ.find((known) => known === fields['limit-period']);
+    if (period)
+        granted.limitPeriod = period;
+    const privacy = fields['model-privacy'];
+    if (privacy === '')
+        granted.modelPrivacy = undefined;
+    else if (key_request/* MODEL_PRIVACIES */.RM.includes(privacy))
+        granted.modelPrivacy = privacy;
+    return granted;
+}
+function limitOf(value) {
+    if (value === 'unlimited')
+        return null;
+    const amount = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+    return amount >= 0 && amount <= key_request/* MAX_LIMIT */.tq ? amount : undefined;
+}
+
+// EXTERNAL MODULE: ./core/description-tag.ts
+var description_tag = __webpack_require__(9831);
 // EXTERNAL MODULE: ./core/key-handle.ts
 var key_handle = __webpack_require__(4698);
 // EXTERNAL MODULE: ./core/ownership.ts
@@ -42,7 +67,7 @@ var ownership = __webpack_require__(3389);
 var retry = __webpack_require__(3053);
 // EXTERNAL MODULE: ./core/venice-client.ts
 var venice_client = __webpack_require__(6900);
-;// CONCATENATED MODULE: ./src/broker-path/broker-client.ts
+;// CONCATENATED MODULE: ./src/backends/broker/broker-client.ts
 /**
  * The action's side of the key broker (broker/): mint, delete and unwrap, each sent with a fresh OIDC
  * token from the runner. Answers are validated like Venice's: a key is masked the moment it arrives,
@@ -122,7 +147,7 @@ class BrokerClient {
             tag,
             handle: handle,
             rule: typeof data.rule === 'string' ? data.rule : '',
-            granted: grantedFields(data.granted),
+            granted: readGranted(data.granted),
             clamped: Array.isArray(data.clamped) ? data.clamped.filter((item) => typeof item === 'string').slice(0, 10) : [],
             rotated: !rotate || data.rotateFailed === true ? undefined : idsOf(data.rotated),
         };
@@ -246,17 +271,6 @@ class BrokerClient {
         }, { policy: this.options.policy, deadline, log: this.options.log, signal: this.options.signal });
     }
 }
-function grantedFields(value) {
-    if (typeof value !== 'object' || value === null)
-        return {};
-    const fields = {};
-    for (const name of Object.keys(key_request/* KEY_REQUEST_DEFAULTS */.H1)) {
-        const field = value[name];
-        if (typeof field === 'string')
-            fields[name] = field;
-    }
-    return fields;
-}
 function explain(status, json, doing, retryAfter) {
     const error = json?.error;
     const reason = typeof error === 'string' && error !== '' ? (0,safe_text/* safeText */.Hk)(error.slice(0, 300)) : '';
@@ -317,7 +331,7 @@ function amountOf(value) {
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
-;// CONCATENATED MODULE: ./src/broker-path/id-token.ts
+;// CONCATENATED MODULE: ./src/backends/broker/id-token.ts
 /**
  * The job's OIDC token, asked of the runner as its documented protocol says: with `permissions:
  * id-token: write` the runner sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, and
@@ -362,28 +376,71 @@ async function requestIdToken(request) {
     return value;
 }
 
-;// CONCATENATED MODULE: ./src/broker-path/broker-mint.ts
-/**
- * Main step, mode mint, through the key broker: no admin key in the job. This module (with the broker
- * client and the OIDC request) is the broker path's own chunk, loaded by steps.ts only with broker-url. The broker builds the tag from
- * the job's OIDC token and applies its policy; the action sends its validated key inputs, masks the key
- * the moment it arrives, verifies it with the key itself, and publishes the same outputs as a direct
- * mint. A preview key is minted only for an open PR, as GitHub says. What the policy lowered is said
- * in the log and the summary. A failed step deletes its key
- * through the broker; a job key is deleted by the post step through the broker too.
- */
+;// CONCATENATED MODULE: ./src/backends/broker/broker-backend.ts
 
 
 
 
 
-
-
-
-
-
-
-/** A broker client for this step: each request carries a fresh OIDC token from the runner. */
+/** The broker backend for this step: each request carries a fresh OIDC token from the runner. */
+function brokerBackend(connection) {
+    const { io, brokerUrl } = connection;
+    const broker = connectBroker(connection);
+    // What the broker did to the slot's older keys at the mint (undefined: it could not).
+    let rotated;
+    return {
+        via: ' through the broker',
+        async mint({ config, pr, slot }) {
+            // The broker reads the PR from the token; pr-number is sent only for a preview key (e.g. a closing run's).
+            const preview = config.scope === 'pr';
+            const fields = (0,key_request/* keyRequestFields */.mC)({ ...config, prNumber: preview ? pr : undefined, slot: preview ? slot || 'default' : '' });
+            io.info(`Asking the broker at ${brokerUrl} for a ${config.scope} key.`);
+            const key = await broker.mint(fields, { rotate: config.rotate });
+            rotated = key.rotated;
+            const { tag, handle, rule, clamped } = key;
+            const caps = {
+                usdLimit: config.usdLimit,
+                diemLimit: config.diemLimit,
+                limitPeriod: config.limitPeriod,
+                modelPrivacy: config.modelPrivacy,
+            };
+            return {
+                id: key.id,
+                apiKey: key.apiKey,
+                description: key.description,
+                expiresAt: key.expiresAt,
+                tag,
+                handle,
+                broker: { rule, clamped },
+                granted: { ...caps, ...key.granted },
+                notes: [],
+            };
+        },
+        async discard(key) {
+            await broker.deleteKey(key.id);
+            return { postMustWatch: false };
+        },
+        async rotateOlder() {
+            if (rotated === undefined)
+                throw new errors/* ActionFailure */.dR('the broker said its rotation failed');
+            return rotated;
+        },
+        openHandle: (handle) => io.group("Open the run's key-handle through the broker", () => broker.unwrap(handle)),
+        deleteKey: (id) => broker.deleteKey(id),
+        deleteLeftovers: undefined,
+        listOwned: () => broker.listKeys(),
+        revokePr: (pr, dryRun) => io.group(`Delete the keys of PR #${pr} through the broker`, async () => {
+            const result = await broker.revokePr(pr, dryRun);
+            reportDeletions(io, result.keys, result.deleted.ids, dryRun);
+            return result;
+        }),
+        async deleteOwned(keys, dryRun) {
+            const { deleted } = await broker.sweep(keys, dryRun);
+            reportDeletions(io, keys, deleted.ids, dryRun);
+            return deleted;
+        },
+    };
+}
 function connectBroker(options) {
     const { io, transport, deadline, signal } = options;
     return new BrokerClient({
@@ -406,79 +463,14 @@ function connectBroker(options) {
         }),
     });
 }
-async function mintThroughBroker(config, deps) {
-    const { io, broker, context } = deps;
-    const pr = config.scope === 'pr' ? (0,run_context/* pullRequestFor */.uT)(config, context) : undefined;
-    // The same check as a direct mint: a closed or merged PR gets no preview key.
-    if (pr !== undefined && !(await (0,pull_requests/* pullRequestIsOpen */.v)(pr, deps)))
-        return;
-    const fields = (0,key_request/* keyRequestFields */.mC)({
-        ...config,
-        prNumber: pr,
-        slot: config.scope === 'pr' ? config.slot || context.job || 'default' : '',
-    });
-    const mintedAt = deps.now();
-    const key = await io.group('Create the inference key through the broker', async () => {
-        io.info(`Asking the broker at ${config.brokerUrl} for a ${config.scope} key.`);
-        return broker.mint(fields, { rotate: config.rotate });
-    });
-    io.saveState(action_io/* STATE */.c.tag, (0,description_tag/* formatTag */._3)(key.tag));
-    io.saveState(action_io/* STATE */.c.keyId, key.id);
-    io.saveState(action_io/* STATE */.c.expiresAt, key.expiresAt);
-    try {
-        if (deps.isCancelled())
-            throw new errors/* ActionFailure */.dR('the job was cancelled while the key was being created.');
-        io.info(`Minted key ${key.id} ${(0,safe_text/* quoted */.TL)(key.description)} under the broker's rule ${(0,safe_text/* quoted */.TL)(key.rule)}; it expires at ${key.expiresAt}.`);
-        for (const lowered of key.clamped)
-            io.warning(`the broker's policy lowered the request: ${(0,safe_text/* safeText */.Hk)(lowered)}`);
-        if (config.verify)
-            await io.group('Verify the new key', () => (0,outputs/* verifyNewKey */.v5)(key, deps));
-        (0,outputs/* publishKey */.jQ)(io, key, config.exportEnv);
-        if (key.handle)
-            io.setOutput('key-handle', key.handle);
-        if (key.tag.scope !== 'job')
-            io.saveState(action_io/* STATE */.c.deleteInPost, 'false');
-    }
-    catch (error) {
-        await deleteAfterFailure(key.id, deps);
-        throw error;
-    }
-    const where = `PR #${key.tag.pr} slot ${key.tag.slot}`;
-    if (config.rotate && key.rotated === undefined)
-        io.warning(`the broker could not delete the older keys of ${where}; they expire as set.`);
-    else if (config.rotate) {
-        io.info(key.rotated?.length
-            ? `Rotated out ${key.rotated.length} older key(s) of ${where} through the broker.`
-            : `No older key of ${where} to rotate out.`);
-    }
-    await (0,summary/* writeSummary */.Sy)(io, (0,summary/* mintSummary */.pb)({
-        keyId: key.id,
-        description: key.description,
-        expiresAt: key.expiresAt,
-        verified: config.verify,
-        rotated: key.rotated ?? [],
-        mintedAt,
-        broker: { rule: key.rule, clamped: key.clamped },
-    }, { ...config, ...grantedOf(key, config) }));
-}
-/** The caps the broker granted, read back with the inputs' own rules; the request's when it did not say. */
-function grantedOf(key, config) {
-    try {
-        return (0,key_request/* readKeyRequest */.jr)((name) => key.granted[name] ?? (0,key_request/* keyRequestFields */.mC)(config)[name]);
-    }
-    catch {
-        return {};
-    }
-}
-async function deleteAfterFailure(keyId, deps) {
-    try {
-        await deps.broker.deleteKey(keyId);
-        deps.io.saveState(action_io/* STATE */.c.keyId, '');
-        deps.io.saveState(action_io/* STATE */.c.tag, '');
-        deps.io.info(`Deleted key ${keyId} through the broker because the step failed.`);
-    }
-    catch (error) {
-        deps.io.warning(`Could not delete key ${keyId} after the failure (${(0,errors/* messageOf */.bD)(error)}); the post step will try again.`);
+/**
+ * What the broker did with the keys a revoke or sweep named, one line each as a direct deletion is
+ * logged: deleted, kept by the broker (no longer this repository's to delete), or, in a dry run, to go.
+ */
+function reportDeletions(io, keys, deletedIds, dryRun) {
+    for (const key of keys) {
+        const verb = dryRun ? 'Would delete' : deletedIds.includes(key.id) ? 'Deleted' : 'The broker kept';
+        io.info(`${verb} key ${key.id} ${(0,safe_text/* quoted */.TL)(key.description)}${dryRun ? ' (dry run)' : ''}.`);
     }
 }
 
