@@ -10,7 +10,8 @@ import { ActionFailure, messageOf } from './errors.js';
 import { factsOfTag, type KeyFacts } from './ownership.js';
 import { quoted } from './safe-text.js';
 import { roundAmount } from './spend.js';
-import type { ListedKey, VeniceClient } from './venice-client.js';
+import type { ListedKey } from './venice-api.js';
+import type { VeniceClient } from './venice-client.js';
 
 /** Log lines only: the broker, which deletes through here too, has no runner to talk to. */
 export interface DeleteLog {

@@ -1,11 +1,15 @@
 // The kinds of failure core reports (each program words and shows them: the action's index.ts prefixes its
 // name, the broker answers in JSON).
 
-/** A user mistake in the workflow file: shown as one clear error, never with a stack trace. */
+/**
+ * A mistake in a value someone wrote: one clear error, never with a stack trace. The field and the detail
+ * are kept apart so each program names the field its own way (the action: "input 'usd-limit'"; the
+ * broker: "field 'usd-limit'"); the message is the action's wording.
+ */
 export class InputError extends Error {
   constructor(
     readonly input: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`input '${input}': ${detail}`);
     this.name = 'InputError';

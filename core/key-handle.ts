@@ -57,24 +57,33 @@ export function sealHandle(contents: HandleContents, binding: HandleBinding): st
   return `${header}.${sealed.toString('base64url')}`;
 }
 
+/** Why a handle does not open here. */
+export type HandleProblem = 'cut-short' | 'other-repository' | 'other-run' | 'not-opened' | 'not-run-key';
+
+/** What each program tells its reader about a handle that does not open (the binding and the handle's run). */
+export type HandleWording = (problem: HandleProblem, facts: { repository: string; runId: string; handleRunId: string }) => string;
+
+/** A handle that does not open here: its kind, worded by the program that tried. */
+export class HandleRefused extends ActionFailure {
+  constructor(
+    readonly problem: HandleProblem,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HandleRefused';
+  }
+}
+
 /** Opens a handle for this repository and run, or fails saying which of the likely causes it is. */
-export function openHandle(handle: string, binding: HandleBinding): HandleContents {
-  const [, runId, repoHash, payload] = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle) ?? [];
+/** `word` is the reading program's wording of a refusal (core has none of its own). */
+export function openHandle(handle: string, binding: HandleBinding, word: HandleWording): HandleContents {
+  const [, runId = '', repoHash, payload] = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle) ?? [];
+  const refuse = (problem: HandleProblem): HandleRefused =>
+    new HandleRefused(problem, word(problem, { repository: binding.repository, runId: binding.runId, handleRunId: runId }));
   const sealed = Buffer.from(payload ?? '', 'base64url');
-  if (sealed.length <= IV_BYTES + TAG_BYTES) {
-    throw new ActionFailure("key-handle is cut short or altered: pass the minting job's `key-handle` output unchanged.");
-  }
-  if (repoHash !== repositoryHash(binding.repository)) {
-    throw new ActionFailure(
-      `key-handle was made in another repository, not ${binding.repository}. A handle works only in the repository and run that minted it.`,
-    );
-  }
-  if (runId !== binding.runId) {
-    throw new ActionFailure(
-      `key-handle was made in run ${runId}, and this is run ${binding.runId}. A handle works only in the run that minted it ` +
-        '(re-runs included): mint a run key in this workflow run, e.g. in a job that this one `needs`.',
-    );
-  }
+  if (sealed.length <= IV_BYTES + TAG_BYTES) throw refuse('cut-short');
+  if (repoHash !== repositoryHash(binding.repository)) throw refuse('other-repository');
+  if (runId !== binding.runId) throw refuse('other-run');
   try {
     const decipher = createDecipheriv('aes-256-gcm', encryptionKey(binding.adminKey), sealed.subarray(0, IV_BYTES));
     decipher.setAAD(associatedData(`${VERSION}.${runId}.${repoHash}`, binding.repository));
@@ -84,24 +93,28 @@ export function openHandle(handle: string, binding: HandleBinding): HandleConten
     if (typeof k !== 'string' || typeof i !== 'string' || typeof e !== 'string' || typeof d !== 'string') throw new Error('fields');
     return { apiKey: k, keyId: i, expiresAt: e, description: d };
   } catch {
-    throw new ActionFailure(
-      'key-handle could not be opened: either it was altered (pass the output unchanged), or admin-key is not the admin key ' +
-        'the minting job used (every job of the run must use the same secret).',
-    );
+    throw refuse('not-opened');
   }
 }
 
 /**
- * Opens a handle for `mode: use` and `mode: revoke`: the run key of this repository and run, with its tag.
- * `mask` gets the secret the moment it is decrypted, before anything can print.
+ * Opens a handle for `mode: use` and `mode: revoke` (and the broker's unwrap): the run key of this
+ * repository and run, with its tag. `mask` gets the secret the moment it is decrypted, before anything
+ * can print.
  */
-export function openRunKey(handle: string, binding: HandleBinding, mask: (secret: string) => void): HandleContents & { tag: KeyTag } {
-  const key = openHandle(handle, binding);
+export function openRunKey(
+  handle: string,
+  binding: HandleBinding,
+  mask: (secret: string) => void,
+  word: HandleWording,
+): HandleContents & { tag: KeyTag } {
+  const key = openHandle(handle, binding, word);
   mask(key.apiKey);
   const tag = parseTag(key.description);
   if (tag?.scope !== 'run' || !isTagOfRepository(tag, binding.repository) || tag.runId !== binding.runId) {
-    throw new ActionFailure(
-      "key-handle does not hold this run's key: pass the key-handle output of this run's job that minted with scope: run.",
+    throw new HandleRefused(
+      'not-run-key',
+      word('not-run-key', { repository: binding.repository, runId: binding.runId, handleRunId: tag?.runId ?? '' }),
     );
   }
   return { ...key, tag };

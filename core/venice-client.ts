@@ -1,98 +1,38 @@
 /**
  * The Venice API as the action and the broker use it (swagger.yaml, /api_keys): create, verify, list, read and
- * delete keys. Each request is built from one routing table (ROUTES), sent through the step's one
- * transport, retried through withRetries, and its answer validated before anything uses it: an id, a
- * date or a secret that does not look like Venice's is not trusted. Errors are explained for a person.
- * Nothing here logs a header or a create response.
+ * delete keys. Each request is built from one routing table (ROUTES, venice-api.ts), sent through the
+ * step's one transport, retried through withRetries, and its answer validated (venice-api.ts's checks)
+ * before anything uses it. Errors are explained for a person (venice-errors.ts). Nothing here logs a
+ * header or a create response.
  */
 import type { Deadline } from './deadline.js';
 import { ActionFailure, messageOf } from './errors.js';
 import { type HttpResponse, type HttpTransport, NoResponseError } from './http.js';
-import type { KeyRequest, LimitPeriod, ModelPrivacy } from './key-request.js';
 import { isKeyId } from './ownership.js';
-import { type RetryableFailure, type RetryPolicy, withRetries } from './retry.js';
-import { safeText } from './safe-text.js';
-
-export type VeniceCall = 'create' | 'verify' | 'list' | 'get' | 'delete' | 'update';
-
-interface Route {
-  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
-  path: (id: string) => string;
-  /** Said in messages: "… failed while creating the key". */
-  doing: string;
-  /** Sent with the admin key; verify uses the new key itself. */
-  admin: boolean;
-  /** A create or delete in flight is let to settle for a moment after a cancel (see index.ts). */
-  settles: boolean;
-}
-
-const ROUTES: Record<VeniceCall, Route> = {
-  create: { method: 'POST', path: () => '/api_keys', doing: 'creating the key', admin: true, settles: true },
-  verify: { method: 'GET', path: () => '/api_keys/rate_limits', doing: 'checking the new key works', admin: false, settles: false },
-  list: { method: 'GET', path: () => '/api_keys', doing: 'listing keys', admin: true, settles: false },
-  get: { method: 'GET', path: (id) => `/api_keys/${encodeURIComponent(id)}`, doing: 'reading the key', admin: true, settles: false },
-  update: { method: 'PATCH', path: () => '/api_keys', doing: 'updating the key', admin: true, settles: true },
-  delete: {
-    method: 'DELETE',
-    path: (id) => `/api_keys?id=${encodeURIComponent(id)}`,
-    doing: 'deleting the key',
-    admin: true,
-    settles: true,
-  },
-};
-
-export interface CreateKeyBody {
-  apiKeyType: 'INFERENCE';
-  description: string;
-  expiresAt: string;
-  consumptionLimit: { usd: number | null; diem: number | null };
-  limitPeriod: LimitPeriod;
-  modelPrivacy?: ModelPrivacy;
-}
-
-/** The request body for POST /api_keys. Always an inference key; nothing else is ever sent. */
-export function createKeyBody(
-  config: Pick<KeyRequest, 'expiresInMs' | 'usdLimit' | 'diemLimit' | 'limitPeriod' | 'modelPrivacy'>,
-  description: string,
-  now: number,
-): CreateKeyBody {
-  return {
-    apiKeyType: 'INFERENCE',
-    description,
-    expiresAt: new Date(now + config.expiresInMs).toISOString(),
-    consumptionLimit: { usd: config.usdLimit, diem: config.diemLimit },
-    limitPeriod: config.limitPeriod,
-    ...(config.modelPrivacy ? { modelPrivacy: config.modelPrivacy } : {}),
-  };
-}
-
-export interface MintedKey {
-  id: string;
-  apiKey: string;
-  description: string;
-  /** ISO 8601 UTC, as Venice reports it (a key without one is never handed out). */
-  expiresAt: string;
-}
-
-export interface ListedKey {
-  id: string;
-  description: string;
-  /** ISO 8601 UTC, or null for a key that never expires. */
-  expiresAt: string | null;
-  createdAt: string | null;
-  apiKeyType: string;
-  /** What it spent over the trailing seven days, when the listing says (usage figures as strings). */
-  spent?: { usd: number; diem: number } | undefined;
-  /** What it spent in its current limit period (Venice says only for keys with a consumption limit). */
-  currentPeriod?: { usd: number; diem: number } | undefined;
-}
-
-/** GET /api_keys/{id}: the key as Venice has it now, with what it spent. */
-export interface KeyDetails extends ListedKey {
-  spent: { usd: number; diem: number };
-  /** Only for keys with a consumption limit. */
-  currentPeriod: { usd: number; diem: number } | undefined;
-}
+import { type RetryPolicy, withRetries } from './retry.js';
+import {
+  amount,
+  type CreateKeyBody,
+  EXPIRY_SLACK_MS,
+  isApiKey,
+  isoDate,
+  type KeyDetails,
+  type ListedKey,
+  listedKey,
+  type MintedKey,
+  ROUTES,
+  type VeniceCall,
+} from './venice-api.js';
+import {
+  errorText,
+  explain,
+  isNotFound,
+  retryAfterMs,
+  retryable,
+  UnusableKeyAnswer,
+  VeniceError,
+  type VeniceProblem,
+} from './venice-errors.js';
 
 export interface VeniceClientOptions {
   apiUrl: string;
@@ -109,83 +49,8 @@ export interface VeniceClientOptions {
   advise?: ((problem: VeniceProblem) => string) | undefined;
 }
 
-/** A failed Venice request: final (with an explanation) or retryable. */
-export class VeniceError extends ActionFailure implements RetryableFailure {
-  readonly call: VeniceCall;
-  readonly status: number | undefined;
-  /** Venice's own error text, neutralised and with secrets blanked; empty when there was none. */
-  readonly veniceText: string;
-  readonly retryable: boolean;
-  readonly rateLimited: boolean;
-  readonly summary: string;
-  /** A create that may have reached Venice although we never saw the key. */
-  readonly ambiguous: boolean;
-  /** The request never reached Venice (connection refused, host not found). */
-  readonly neverSent: boolean;
-  readonly retryAfterMs: number | undefined;
-  readonly waitReason = 'Venice is rate limiting';
-
-  constructor(
-    message: string,
-    details: {
-      call: VeniceCall;
-      status?: number | undefined;
-      veniceText?: string;
-      retryable?: boolean;
-      rateLimited?: boolean;
-      summary: string;
-      ambiguous?: boolean;
-      neverSent?: boolean;
-      retryAfterMs?: number | undefined;
-    },
-  ) {
-    super(message);
-    this.name = 'VeniceError';
-    this.call = details.call;
-    this.status = details.status;
-    this.veniceText = details.veniceText ?? '';
-    this.retryable = details.retryable ?? false;
-    this.rateLimited = details.rateLimited ?? false;
-    this.summary = details.summary;
-    this.ambiguous = details.ambiguous ?? false;
-    this.neverSent = details.neverSent ?? false;
-    this.retryAfterMs = details.retryAfterMs;
-  }
-}
-
-/** A create that Venice answered, with a key that must not be handed out (it was deleted at once). */
-export class UnusableKeyAnswer extends ActionFailure {
-  constructor(
-    message: string,
-    /** Whether the key was deleted (if not, it is left for the post step). */
-    readonly deleted: boolean,
-  ) {
-    super(message);
-    this.name = 'UnusableKeyAnswer';
-  }
-}
-
-/** Venice may write an expiry in whole seconds: a key may expire up to this much after the time asked. */
-const EXPIRY_SLACK_MS = 1_000;
 const MAX_REQUEST_TIMEOUT_MS = 30_000;
 const MIN_REQUEST_TIMEOUT_MS = 1_000;
-/** Venice's key ids are UUIDs; anything with room for other text is not trusted. */
-/** Venice's secrets are `VENICE_INFERENCE_KEY_` and base64url-like characters: long, no spaces. */
-const API_KEY = /^[A-Za-z0-9_-]{32,512}$/;
-
-/** Whether a value looks like a Venice secret (so it is safe to mask: never a short or spaced string). */
-export function isApiKey(value: unknown): value is string {
-  return typeof value === 'string' && API_KEY.test(value);
-}
-
-/** An ISO 8601 date as Venice writes them, normalised to UTC with milliseconds; undefined otherwise. */
-export function isoDate(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) {
-    return undefined;
-  }
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
-}
 
 export class VeniceClient {
   /** Connections refused in a row (see unreachableFor). */
@@ -511,126 +376,10 @@ export class VeniceClient {
   }
 }
 
-function retryable(
-  call: VeniceCall,
-  status: number | undefined,
-  summary: string,
-  extra: { ambiguous?: boolean; neverSent?: boolean } = {},
-): VeniceError {
-  return new VeniceError(`${ROUTES[call].doing} failed: ${summary}.`, { call, status, retryable: true, summary, ...extra });
-}
-
-/**
- * Venice's answer for an id it does not have: a 400 saying "API key could not be found" (or "API key not
- * found"). A 404 "Not found" is not that: it means api-url points somewhere else, and must not pass as gone.
- */
-function isNotFound(error: unknown): boolean {
-  return (
-    error instanceof VeniceError &&
-    (error.status === 400 || error.status === 404) &&
-    /api key (could )?not (be )?found/i.test(error.veniceText)
-  );
-}
-
-function listedKey(entry: unknown): ListedKey | undefined {
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const key = entry as Record<string, unknown>;
-  if (!isKeyId(key.id)) return undefined;
-  const expiresAt = key.expiresAt === null || key.expiresAt === undefined ? null : isoDate(key.expiresAt);
-  if (expiresAt === undefined) return undefined; // a date we cannot read: not a key we could own
-  return {
-    id: key.id,
-    description: typeof key.description === 'string' ? key.description : '',
-    expiresAt,
-    createdAt: isoDate(key.createdAt) ?? null,
-    apiKeyType: typeof key.apiKeyType === 'string' ? key.apiKeyType : '',
-    ...spentOf(key.usage, key.currentPeriodUsage),
-  };
-}
-
-function spentOf(usage: unknown, period: unknown): Pick<ListedKey, 'spent' | 'currentPeriod'> {
-  const week = (usage as { trailingSevenDays?: Record<string, unknown> } | undefined)?.trailingSevenDays;
-  const current = period as Record<string, unknown> | undefined;
-  return {
-    ...(week ? { spent: { usd: amount(week.usd), diem: amount(week.diem) } } : {}),
-    ...(current && typeof current === 'object' ? { currentPeriod: { usd: amount(current.usd), diem: amount(current.diem) } } : {}),
-  };
-}
-
-/** Venice writes usage as strings ("0.4200"); anything else counts as nothing spent. */
-function amount(value: unknown): number {
-  const number = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : typeof value === 'number' ? value : 0;
-  return Number.isFinite(number) && number >= 0 ? number : 0;
-}
-
-/**
- * What went wrong with the admin key or the request, in words that hold for whoever holds the key. Each
- * program adds its own advice (VeniceClientOptions.advise): the action speaks to the workflow that
- * holds admin-key, the broker to its callers, who hold no key at all.
- */
-export type VeniceProblem = 'inference-key' | 'refused-key' | 'no-key' | 'forbidden' | 'bad-settings' | 'not-venice' | 'unreachable';
-
-/** Errors from Venice, explained for the person reading the log. */
-function explain(call: VeniceCall, status: number, veniceText: string, advise: (problem: VeniceProblem) => string): string {
-  const doing = ROUTES[call].doing;
-  const said = veniceText ? ` Venice said: "${veniceText}".` : '';
-  if (status === 401 && /admin api key required/i.test(veniceText)) {
-    return `Venice refused ${doing} with 401 "Admin API key required": the admin key is an inference key.${advise('inference-key')}`;
-  }
-  if (status === 401 && call === 'verify') {
-    return `the key did not work: Venice answered 401 when it was used.${said} It may have been deleted or have expired.`;
-  }
-  if (status === 401) return `Venice refused the admin key (401).${said}${advise('refused-key')}`;
-  if (status === 402) {
-    return `Venice answered 402 (payment required) while ${doing}: it received no usable key.${advise('no-key')}`;
-  }
-  if (status === 403) return `Venice forbade ${doing} (403).${said}${advise('forbidden')}`;
-  if (status === 400 && call === 'create') return `Venice rejected the new key's settings (400).${said}${advise('bad-settings')}`;
-  if (status === 404 || status === 405) {
-    return `${doing} failed with HTTP ${status}: the address does not look like Venice's API.${said}${advise('not-venice')}`;
-  }
-  return `${doing} failed with HTTP ${status}.${said}`;
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
-}
-
-/** Venice's `error` text, neutralised for the log, shortened, with any secret blanked out in case it was echoed. */
-function errorText(json: unknown, raw: string, secrets: string[]): string {
-  const error = (json as { error?: unknown } | undefined)?.error;
-  let text = typeof error === 'string' ? error : json === undefined ? raw.slice(0, 1000) : '';
-  for (const secret of secrets) if (secret) text = text.split(secret).join('***');
-  text = text.replace(/\s+/g, ' ').trim();
-  return safeText(text.length > 200 ? `${text.slice(0, 200)}…` : text);
-}
-
-/**
- * How long the server asked us to wait. Retry-After is seconds or an HTTP date; Venice's
- * x-ratelimit-reset-* headers have unclear units, so a value is read as an epoch in ms or s when it is
- * that large, else as seconds from now. Anything odd is ignored (the window-sized wait applies).
- */
-export function retryAfterMs(headers: HttpResponse['headers'], now = Date.now()): number | undefined {
-  const first = (name: string): string | undefined => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const retryAfter = first('retry-after');
-  if (retryAfter !== undefined) {
-    if (/^\d+(\.\d+)?$/.test(retryAfter.trim())) return Number(retryAfter) * 1000;
-    const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  for (const name of ['x-ratelimit-reset-requests', 'x-ratelimit-reset']) {
-    const value = Number(first(name));
-    if (!Number.isFinite(value) || value < 0 || first(name) === undefined) continue;
-    if (value > 1e12) return Math.max(0, value - now);
-    if (value > 1e9) return Math.max(0, value * 1000 - now);
-    return value * 1000;
-  }
-  return undefined;
 }

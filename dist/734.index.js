@@ -65,8 +65,10 @@ var key_handle = __webpack_require__(4698);
 var ownership = __webpack_require__(3389);
 // EXTERNAL MODULE: ./core/retry.ts + 1 modules
 var retry = __webpack_require__(3053);
-// EXTERNAL MODULE: ./core/venice-client.ts
-var venice_client = __webpack_require__(6900);
+// EXTERNAL MODULE: ./core/venice-api.ts
+var venice_api = __webpack_require__(1811);
+// EXTERNAL MODULE: ./core/venice-errors.ts
+var venice_errors = __webpack_require__(5864);
 ;// CONCATENATED MODULE: ./src/backends/broker/broker-client.ts
 /**
  * The action's side of the key broker (broker/): mint, delete and unwrap, each sent with a fresh OIDC
@@ -82,6 +84,7 @@ var venice_client = __webpack_require__(6900);
  * still in progress) is waited out like a 429.
  * The broker's own 502 (Venice refused the request) is final: trying again cannot change Venice's mind.
  */
+
 
 
 
@@ -123,13 +126,13 @@ class BrokerClient {
         // gets the same key back (the broker keeps it 10 minutes), never a second one.
         const json = await this.send('POST', '/v1/keys', 'minting the key', rotate ? { ...fields, rotate: true } : fields, (0,external_node_crypto_.randomUUID)());
         const data = json;
-        if ((0,venice_client/* isApiKey */.A)(data.apiKey))
+        if ((0,venice_api/* isApiKey */.A)(data.apiKey))
             this.options.mask(data.apiKey); // before anything else is read or printed
         const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
-        const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
+        const expiresAt = (0,venice_api/* isoDate */._$)(data.expiresAt);
         const handle = data.handle;
         if (!(0,ownership/* isKeyId */.rZ)(data.id) ||
-            !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
+            !(0,venice_api/* isApiKey */.A)(data.apiKey) ||
             !tag ||
             !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
             tag.runId !== this.options.runId ||
@@ -187,7 +190,7 @@ class BrokerClient {
         return (Array.isArray(value) ? value : []).flatMap((entry) => {
             const key = entry;
             const tag = (0,description_tag/* parseTag */.ED)(typeof key.description === 'string' ? key.description : '');
-            const expiresAt = key.expiresAt === null ? null : (0,venice_client/* isoDate */._$)(key.expiresAt);
+            const expiresAt = key.expiresAt === null ? null : (0,venice_api/* isoDate */._$)(key.expiresAt);
             if (!(0,ownership/* isKeyId */.rZ)(key.id) || !tag || !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) || expiresAt === undefined)
                 return [];
             return [
@@ -195,7 +198,7 @@ class BrokerClient {
                     id: key.id,
                     description: key.description,
                     expiresAt,
-                    createdAt: (0,venice_client/* isoDate */._$)(key.createdAt) ?? null,
+                    createdAt: (0,venice_api/* isoDate */._$)(key.createdAt) ?? null,
                     apiKeyType: 'INFERENCE',
                     tag,
                 },
@@ -214,12 +217,12 @@ class BrokerClient {
     /** POST /v1/keys/unwrap: the run's key from its handle (the broker holds the handle's key). */
     async unwrap(handle) {
         const data = (await this.send('POST', '/v1/keys/unwrap', "opening the run's key-handle", { handle }));
-        if ((0,venice_client/* isApiKey */.A)(data.apiKey))
+        if ((0,venice_api/* isApiKey */.A)(data.apiKey))
             this.options.mask(data.apiKey);
         const tag = (0,description_tag/* parseTag */.ED)(typeof data.description === 'string' ? data.description : '');
-        const expiresAt = (0,venice_client/* isoDate */._$)(data.expiresAt);
+        const expiresAt = (0,venice_api/* isoDate */._$)(data.expiresAt);
         if (!(0,ownership/* isKeyId */.rZ)(data.id) ||
-            !(0,venice_client/* isApiKey */.A)(data.apiKey) ||
+            !(0,venice_api/* isApiKey */.A)(data.apiKey) ||
             tag?.scope !== 'run' ||
             tag.runId !== this.options.runId ||
             !(0,description_tag/* isTagOfRepository */.wQ)(tag, this.options.repository) ||
@@ -267,7 +270,7 @@ class BrokerClient {
             catch { }
             if (response.status >= 200 && response.status < 300 && typeof json === 'object' && json !== null)
                 return json;
-            throw explain(response.status, json, doing, (0,venice_client/* retryAfterMs */.Vs)(response.headers));
+            throw explain(response.status, json, doing, (0,venice_errors/* retryAfterMs */.Vs)(response.headers));
         }, { policy: this.options.policy, deadline, log: this.options.log, signal: this.options.signal });
     }
 }

@@ -3,11 +3,11 @@
 // account's active-key limit, the issuer's keys out of reach, and callers that hang up while queued or
 // while their key is being created (the key is then deleted: nobody could use it or delete it).
 import { CompactSign } from 'jose';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
-import { fastPolicy } from '../../test/support/in-process.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -28,12 +28,7 @@ async function start(limits?: Record<string, unknown>, { realSleeps = false } = 
   });
   return issuer.sign(jobClaims('octo-org/shop', '500'));
 }
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 /** Waits (bounded) until the broker has written `count` audit lines: it finishes after a caller hangs up. */
 async function auditLines(count: number): Promise<Record<string, unknown>[]> {

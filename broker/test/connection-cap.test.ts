@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, startTestBroker, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed({ limits: { 'max-connections': 8, 'refusals-per-address': 3 } });
 const sockets: Socket[] = [];

@@ -6,8 +6,8 @@ import { Agent, request } from 'node:http';
 import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 test('a queued caller is answered 503 with Retry-After the moment the broker starts draining', async () => {
   const venice = await new VeniceServer().start();

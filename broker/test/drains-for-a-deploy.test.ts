@@ -9,9 +9,9 @@ import { LoadBalancer } from '../../fakes/load-balancer.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runStep } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const redis = useRedisServer();
 

@@ -3,20 +3,15 @@
 // its 2-window ratio too): one repository bursts 60 mints and most of its queued callers hang up;
 // their turns are given back, and another repository's mint, arriving after the burst, is served in
 // the next free turn, ahead of the first repository's remaining queue. Venice never answers 429.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer);
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test("a repository's burst of 60 cannot starve another; abandoned turns are given back", async () => {
   venice = await new VeniceServer({ createLimit: { count: 2, windowMs: 6_000 }, retryAfterHeader: false }).start();

@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { jobClaims } from '../../fakes/oidc-issuer.ts';
-import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { call, useBrokerBed } from './support/broker-bed.ts';
 
 // The real limits' shape, shortened: a request must arrive whole within 1 s (10 s by default).
 const bed = useBrokerBed({ limits: { 'body-bytes': 1024, 'request-timeout': '1s' } });

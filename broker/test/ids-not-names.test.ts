@@ -1,20 +1,15 @@
 // Rules about who may mint match the immutable ids GitHub puts in the token, through the broker as its
 // own process: whoever registers a freed owner name (same name, new id) is refused by an id rule, and
 // every audit line records the ids beside the names.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { idOf, jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer);
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test('an id rule admits its owner and refuses a token with the same owner name but another id', async () => {
   venice = await new VeniceServer().start();

@@ -1,20 +1,15 @@
 // The issuer's keys through an outage: after one good fetch, 30 minutes without the issuer still admit
 // valid tokens (stale-if-error), and the broker asks the issuer at most once per cooldown, however
 // many tokens (good or junk) arrive. A virtual clock drives the half hour.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, newSigningKey, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test('a 30-minute JWKS outage after one good fetch admits valid tokens, with at most one fetch per cooldown', async () => {
   let now = Date.parse('2026-11-30T10:00:00Z');

@@ -19,9 +19,9 @@ import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/gi
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, DEFAULT_RULES, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
-import { waitUntil } from '../../test/support/wait.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { waitUntil } from '../../testkit/wait.ts';
+import { AUDIENCE, call, DEFAULT_RULES, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';

@@ -3,11 +3,11 @@
 // name, a sweep's ids, and rotate only with a preview key. What each answers, and that it touches only
 // the caller's repository.
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addOwnedKey } from '../../test/support/bed.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { addOwnedKey } from '../../testkit/seed-keys.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -37,12 +37,7 @@ beforeEach(async () => {
     ],
   });
 });
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 const pull = (pr: number, extra: Record<string, string> = {}, repository = 'octo-org/shop') =>
   issuer.sign(jobClaims(repository, '500', { ref: `refs/pull/${pr}/merge`, event_name: 'pull_request', ...extra }));

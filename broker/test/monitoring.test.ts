@@ -9,8 +9,8 @@ import { parse } from 'yaml';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { promtool, withPromtool } from '../../test/support/promtool.ts';
+import { AUDIENCE, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { promtool, withPromtool } from './support/promtool.ts';
 
 const MONITORING = join(REPO, 'broker', 'monitoring');
 const alerts = parse(readFileSync(join(MONITORING, 'alerts.yaml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };

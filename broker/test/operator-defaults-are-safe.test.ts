@@ -16,9 +16,9 @@ import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { EXAMPLE_OWNER_ID, exampleConfig } from './support/example-config.ts';
+import { scrape } from './support/metrics.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
 import { jobClaims } from '../../fakes/oidc-issuer.ts';
-import { addKeysThatMustSurvive, REPOSITORY } from '../../test/support/bed.ts';
-import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { addKeysThatMustSurvive, REPOSITORY } from '../../testkit/seed-keys.ts';
+import { call, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed({
   rules: [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: { scopes: ['job', 'run', 'pr'] } }],

@@ -1,9 +1,9 @@
 // The organisation's policy decides: no matching rule is a 403; a request above a ceiling is clamped or
 // refused as the rule says, and the answer (and the audit line) says which ceiling and what was granted.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -20,12 +20,7 @@ async function start(rules: unknown[]): Promise<void> {
     defaults: { ceilings: { usd: 5, diem: 5, 'max-expiry': '7d', 'live-keys': 10 } },
   });
 }
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 const CEILINGS = {
   usd: 5,

@@ -2,12 +2,12 @@
 // exactly the key it was granted (read back from Venice), with no create in its path; a pooled key
 // spends nothing; a PATCH that fails or answers oddly costs a create, never a wrong key, and leaves no
 // key behind; a drain deletes the pool; rotate orders by hand-out, not Venice's createdAt.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { INFERENCE_COST, VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
-import { waitUntil } from '../../test/support/wait.ts';
+import { waitUntil } from '../../testkit/wait.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const CEILINGS = { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100 };
 const RULES = [
@@ -24,12 +24,7 @@ let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
 
-afterEach(async () => {
-  await broker?.stop();
-  expectCleanAudit(broker, venice, issuer);
-  await issuer?.stop();
-  await venice?.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 async function start(size: number, limits?: Record<string, unknown>): Promise<void> {
   venice = await new VeniceServer().start();

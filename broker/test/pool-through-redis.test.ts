@@ -8,10 +8,10 @@ import { afterEach, expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { RedisServer } from '../../fakes/redis-server.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
-import { inRedis, withRedis } from '../../test/support/redis.ts';
-import { waitUntil } from '../../test/support/wait.ts';
+import { inRedis, withRedis } from '../../testkit/redis.ts';
+import { waitUntil } from '../../testkit/wait.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const test = withRedis;
 let redis: RedisServer;

@@ -1,20 +1,15 @@
 // Rate limits per caller: each rule's requests per repository per minute (429 with Retry-After,
 // audited), other repositories unaffected; refusals before a rule matched logged in aggregate, one
 // line per minute with the counts by reason, the first few on lines of their own.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  expectCleanAudit(broker, venice, issuer);
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test("a repository past its rule's mint limit gets 429 with Retry-After; another repository is not held back", async () => {
   venice = await new VeniceServer().start();

@@ -9,10 +9,10 @@ import { expect, test } from 'vitest';
 import { formatTag } from '../../core/description-tag.ts';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addKeysThatMustSurvive, addOwnedKey } from '../../test/support/bed.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
+import { addKeysThatMustSurvive, addOwnedKey } from '../../testkit/seed-keys.ts';
 import { recordKeys, signRecord } from '../src/keys/sealed-records.ts';
+import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 test("a crashed mint's key is found through the journal in state-dir and deleted at the next start; nothing else is", async () => {
   const venice = await new VeniceServer().start();

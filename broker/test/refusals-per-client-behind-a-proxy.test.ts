@@ -5,16 +5,14 @@
 import { afterEach, expect, test } from 'vitest';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
 
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 afterEach(async () => {
-  await broker.stop();
-  await issuer.stop();
-  await venice.stop();
   expect(venice.requests.filter((request) => request.call !== 'list')).toEqual([]);
 });
 

@@ -15,9 +15,9 @@ import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { RedisServer } from '../../fakes/redis-server.ts';
 import { runStep, type StepResult } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
-import { inRedis, withRedis } from '../../test/support/redis.ts';
+import { inRedis, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const WINDOW_MS = 12_000;
 let redis: RedisServer;

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, expect, test as vitestTest } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
-import { CHROMIUM, renderedDom, screenshot } from '../../test/support/chromium.ts';
-import { inRedis, REDIS_VERSION, useRedisServer } from '../../test/support/redis.ts';
+import { inRedis, REDIS_VERSION, useRedisServer } from '../../testkit/redis.ts';
+import { AUDIENCE, call, spawnBroker, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { CHROMIUM, renderedDom, screenshot } from './support/chromium.ts';
 
 const redis = useRedisServer();
 let venice: VeniceServer;

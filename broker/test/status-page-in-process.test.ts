@@ -5,8 +5,8 @@
 // multiply Venice's listings. (status-page-in-a-browser.test.ts loads it from the bundle in Chromium.)
 import { expect, test } from 'vitest';
 import { jobClaims } from '../../fakes/oidc-issuer.ts';
-import { call, leasedKey, useBrokerBed } from '../../test/support/broker-bed.ts';
 import { BROKER_VERSION } from '../src/observe/version.ts';
+import { call, leasedKey, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed();
 

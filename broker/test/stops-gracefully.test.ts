@@ -3,7 +3,7 @@
 import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, spawnBroker } from './support/broker-bed.ts';
 
 test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () => {
   const venice = await new VeniceServer().start();

@@ -11,8 +11,8 @@ import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 // Venice's 20 a minute, scaled: 4 per 3 s, without Retry-After.

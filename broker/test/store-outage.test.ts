@@ -6,9 +6,9 @@
 import { expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const redis = useRedisServer();
 

@@ -2,20 +2,15 @@
 // random ids, 200 unwraps and 200 mints cause no Venice request at all, are logged in aggregate (not a
 // line each), and a repository the policy admits, from the same address, mints at once right after.
 import { randomUUID } from 'node:crypto';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer);
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 /** `count` requests, `concurrency` at a time. */
 async function flood(count: number, concurrency: number, send: (i: number) => Promise<{ status: number }>): Promise<number[]> {

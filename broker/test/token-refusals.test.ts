@@ -3,7 +3,7 @@
 import { base64url, SignJWT } from 'jose';
 import { expect, test } from 'vitest';
 import { jobClaims, newSigningKey } from '../../fakes/oidc-issuer.ts';
-import { AUDIENCE, call, expectCleanAudit, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, expectCleanAudit, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed();
 const claims = jobClaims('octo-org/shop', '500');

@@ -5,9 +5,9 @@
 import { expect } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { fastPolicy } from '../../test/support/in-process.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 

@@ -3,7 +3,7 @@
 // would create and delete another key).
 import { beforeEach, expect, test } from 'vitest';
 import { jobClaims } from '../../fakes/oidc-issuer.ts';
-import { call, useBrokerBed } from '../../test/support/broker-bed.ts';
+import { call, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed();
 let token: string;

@@ -9,8 +9,8 @@ import { expect, test } from 'vitest';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, spawnBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { scrape } from '../../test/support/metrics.ts';
+import { AUDIENCE, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { scrape } from './support/metrics.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'broker/package.json'), 'utf8')) as { version: string }).version;
 

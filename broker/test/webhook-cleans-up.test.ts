@@ -9,8 +9,9 @@ import { deliver, ping, pullRequestClosed, workflowRunCompleted } from '../../fa
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runStep } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addKeysThatMustSurvive, addOwnedKey, expectNoLeaks } from '../../test/support/bed.ts';
-import { AUDIENCE, call, DEFAULT_RULES, expectCleanAudit, spawnBroker, type TestBroker } from '../../test/support/broker-bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
+import { addKeysThatMustSurvive, addOwnedKey } from '../../testkit/seed-keys.ts';
+import { AUDIENCE, call, DEFAULT_RULES, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 let venice: VeniceServer;
@@ -29,12 +30,9 @@ beforeEach(async () => {
     rules: DEFAULT_RULES.map((rule) => ({ ...rule, 'allow-skip-delete': true })),
   });
 });
+stopAndScanAfterEach(() => ({ venice, issuer, broker }), [SECRET]);
 afterEach(async () => {
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer, [SECRET]);
   expectNoLeaks(venice);
-  await issuer.stop();
-  await venice.stop();
 });
 
 /** Waits (bounded: 5 s) until `done` holds; the broker works after answering 202. */

@@ -3,27 +3,22 @@
 // are not GitHub's, a Venice that fails while the keys are being deleted (retried, then left to the
 // reconcile, which deletes them), and a broker holding off after Venice's 429.
 import { createHmac, randomUUID } from 'node:crypto';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addOwnedKey } from '../../test/support/bed.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
-import { undocumented } from '../../test/support/broker-openapi.ts';
-import { fastPolicy } from '../../test/support/in-process.ts';
-import { waitUntil } from '../../test/support/wait.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
+import { addOwnedKey } from '../../testkit/seed-keys.ts';
+import { waitUntil } from '../../testkit/wait.ts';
 import { signatureMatches } from '../src/keys/github-webhook.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { undocumented } from './support/broker-openapi.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
-afterEach(async () => {
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer, [SECRET]);
-  await issuer.stop();
-  await venice.stop();
-});
+stopAndScanAfterEach(() => ({ venice, issuer, broker }), [SECRET]);
 
 async function start(reconcile = '30s'): Promise<void> {
   venice = await new VeniceServer().start();

@@ -10,7 +10,7 @@ import { expect, test } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker } from './support/broker-bed.ts';
 import { EXAMPLE_OWNER_ID, exampleConfig } from './support/example-config.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';

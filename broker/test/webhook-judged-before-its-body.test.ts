@@ -9,7 +9,7 @@ import { afterEach, expect, test } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS, type TestBroker } from '../../test/support/broker-bed.ts';
+import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 const SIGNATURE = `sha256=${'0'.repeat(64)}`;
@@ -18,12 +18,9 @@ let issuer: OidcIssuer;
 let broker: TestBroker;
 const sockets: Socket[] = [];
 
+stopAndScanAfterEach(() => ({ venice, issuer, broker }), [SECRET]);
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
-  await broker.stop();
-  expectCleanAudit(broker, venice, issuer, [SECRET]);
-  await issuer.stop();
-  await venice.stop();
 });
 
 async function start(webhook: Record<string, unknown> = {}, limits: Record<string, unknown> = {}): Promise<void> {

@@ -4,8 +4,8 @@ import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../test/support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 const redis = useRedisServer();

@@ -9,11 +9,11 @@ import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
 import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, expectCleanAudit, spawnBroker } from '../../test/support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
 import { LeaseBook } from '../src/keys/lease-book.ts';
 import { recordKeys } from '../src/keys/sealed-records.ts';
 import { redisState } from '../src/state/redis-state.ts';
+import { AUDIENCE, expectCleanAudit, spawnBroker } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';

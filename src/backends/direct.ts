@@ -17,8 +17,10 @@ import {
 import { buildDescription, formatTag, type KeyTag, tagForRequest } from '../../core/description-tag.js';
 import { openRunKey, sealHandle } from '../../core/key-handle.js';
 import { endsWithPullRequest, factsOfTag, isOlderInSlot } from '../../core/ownership.js';
-import { createKeyBody, type VeniceClient } from '../../core/venice-client.js';
+import { createKeyBody } from '../../core/venice-api.js';
+import type { VeniceClient } from '../../core/venice-client.js';
 import { type ActionIO, STATE } from '../runner/action-io.js';
+import { handleAdviceForWorkflow } from '../runner/handle-advice.js';
 import type { Config } from '../runner/inputs.js';
 import type { RunContext } from '../runner/run-context.js';
 import type { KeyBackend, Minted, MintOrder, RunKey } from './key-backend.js';
@@ -61,7 +63,7 @@ export function directBackend(deps: DirectDeps): KeyBackend {
       return (await deleteKeys(older, { io, client, repository }, { why: 'rotated out' })).ids;
     },
     async openHandle(handle): Promise<RunKey> {
-      return openRunKey(handle, binding, io.setSecret);
+      return openRunKey(handle, binding, io.setSecret, handleAdviceForWorkflow);
     },
     deleteKey: (id: string, tag: KeyTag): Promise<SingleOutcome> => deleteTaggedKey({ id, tag }, { io, client, repository }),
     deleteLeftovers: (tag, keep) => deleteInvocationKeys(tag, { io, client, repository }, { why: 'main did not hand it out', keep }),

@@ -9,7 +9,7 @@ import type { DeletedKeys, OwnedKey, SingleOutcome } from '../../core/delete-key
 import type { KeyTag } from '../../core/description-tag.js';
 import type { HandleContents } from '../../core/key-handle.js';
 import type { KeyRequest } from '../../core/key-request.js';
-import type { MintedKey } from '../../core/venice-client.js';
+import type { MintedKey } from '../../core/venice-api.js';
 import type { Config } from '../runner/inputs.js';
 
 /** What a mint asks for: the inputs, with the run's pull request and the slot resolved. */

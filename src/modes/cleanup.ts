@@ -12,7 +12,7 @@ import { formatDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/errors.js';
 import { isKeyId } from '../../core/ownership.js';
 import { quoted } from '../../core/safe-text.js';
-import { VeniceError } from '../../core/venice-client.js';
+import { VeniceError } from '../../core/venice-errors.js';
 import type { KeyBackend } from '../backends/key-backend.js';
 import { type ActionIO, STATE } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';

@@ -4,7 +4,8 @@
  */
 import type { DeletedKeys } from '../../core/delete-keys.js';
 import { ActionFailure } from '../../core/errors.js';
-import type { MintedKey, VeniceClient } from '../../core/venice-client.js';
+import type { MintedKey } from '../../core/venice-api.js';
+import type { VeniceClient } from '../../core/venice-client.js';
 import type { ActionIO } from '../runner/action-io.js';
 
 /** Asks Venice, with the new key itself, whether it may be used (direct and broker mints alike). */

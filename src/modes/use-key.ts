@@ -7,7 +7,8 @@
 
 import { ActionFailure } from '../../core/errors.js';
 import { quoted } from '../../core/safe-text.js';
-import { type VeniceClient, VeniceError } from '../../core/venice-client.js';
+import type { VeniceClient } from '../../core/venice-client.js';
+import { VeniceError } from '../../core/venice-errors.js';
 import type { KeyBackend } from '../backends/key-backend.js';
 import type { ActionIO } from '../runner/action-io.js';
 import type { Config } from '../runner/inputs.js';

@@ -3,7 +3,7 @@
  * which holds `admin-key` and sets the key's inputs. (The broker gives its callers its own.)
  */
 import type { DeadlineWording } from '../../core/deadline.js';
-import type { VeniceProblem } from '../../core/venice-client.js';
+import type { VeniceProblem } from '../../core/venice-errors.js';
 
 /** The step ran out of its `timeout` talking to Venice. */
 export const VENICE_STEP_DEADLINE: DeadlineWording = {

@@ -8,13 +8,14 @@
 //   budget is its venice-timeout, which its callers cannot change).
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { AUDIENCE, spawnBroker, TEST_DEFAULTS } from '../../broker/test/support/broker-bed.ts';
 import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runJob, runStep, startStep, stepsRun } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from '../support/bed.ts';
-import { AUDIENCE, spawnBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../support/redis.ts';
+import { expectNoLeaks, expectNotShown } from '../../testkit/leaks.ts';
+import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

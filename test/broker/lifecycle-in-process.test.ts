@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { leasedKey, TEST_DEFAULTS, useBrokerBed } from '../../broker/test/support/broker-bed.ts';
 import { events, GitHubServer } from '../../fakes/github-server.ts';
-import { REPOSITORY } from '../support/bed.ts';
-import { leasedKey, TEST_DEFAULTS, useBrokerBed } from '../support/broker-bed.ts';
+import { REPOSITORY } from '../../testkit/seed-keys.ts';
 import { mainInProcess } from '../support/in-process.ts';
 
 const bed = useBrokerBed({

@@ -2,9 +2,9 @@
 // step says so (a warning per ceiling, and the summary shows what was granted, not what was asked);
 // post deletes the key through the broker and reports its spend.
 import { expect, test } from 'vitest';
+import { useBrokerBed } from '../../broker/test/support/broker-bed.ts';
 import { GitHubServer } from '../../fakes/github-server.ts';
-import { REPOSITORY } from '../support/bed.ts';
-import { useBrokerBed } from '../support/broker-bed.ts';
+import { REPOSITORY } from '../../testkit/seed-keys.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const bed = useBrokerBed();

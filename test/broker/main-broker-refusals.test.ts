@@ -3,7 +3,7 @@
 // a repository outside the policy, and the broker's queue full for longer than the step has left. Each
 // is one error naming the likely cause; no key is left anywhere.
 import { expect, test } from 'vitest';
-import { useBrokerBed } from '../support/broker-bed.ts';
+import { useBrokerBed } from '../../broker/test/support/broker-bed.ts';
 import { mainInProcess } from '../support/in-process.ts';
 
 const bed = useBrokerBed({ limits: { 'creates-per-minute': 1, 'queue-timeout': '1s' } });

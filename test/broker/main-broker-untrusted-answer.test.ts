@@ -5,12 +5,13 @@
 // got no answer is sent again within the timeout (the broker finds and deletes a lost attempt's key).
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { AUDIENCE } from '../../broker/test/support/broker-bed.ts';
 import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { stepsRun } from '../../fakes/runner.ts';
 import { readRunnerLog } from '../../fakes/runner-log.ts';
-import { expectNotShown, REPOSITORY, RUN_ID } from '../support/bed.ts';
-import { AUDIENCE } from '../support/broker-bed.ts';
+import { expectNotShown } from '../../testkit/leaks.ts';
+import { REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const SECRET = 'VENICE_INFERENCE_KEY_fromTheFakeBroker0123456789abc';

@@ -5,11 +5,13 @@
 // key of that PR and nothing else; sweep deletes keys of closed PRs and completed runs, carries on past
 // what GitHub cannot answer, and a dry run deletes nothing.
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { AUDIENCE, expectCleanAudit, leasedKey, spawnBroker, type TestBroker } from '../../broker/test/support/broker-bed.ts';
 import { events } from '../../fakes/github-server.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runJob, runStep } from '../../fakes/runner.ts';
-import { addKeysThatMustSurvive, addOwnedKey, expectNotShown, REPOSITORY, RUN_ID, useTestBed } from '../support/bed.ts';
-import { AUDIENCE, expectCleanAudit, leasedKey, spawnBroker, type TestBroker } from '../support/broker-bed.ts';
+import { expectNotShown } from '../../testkit/leaks.ts';
+import { addKeysThatMustSurvive, addOwnedKey, REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 
 const bed = useTestBed({ github: true });
 let issuer: OidcIssuer;

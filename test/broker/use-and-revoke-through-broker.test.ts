@@ -1,8 +1,8 @@
 // A run key through the broker, in-process: jobs of the run open the handle through the broker (the
 // action holds no key to open it with), a job of another run cannot, and the last job revokes it.
 import { expect, test } from 'vitest';
-import { REPOSITORY } from '../support/bed.ts';
-import { useBrokerBed } from '../support/broker-bed.ts';
+import { useBrokerBed } from '../../broker/test/support/broker-bed.ts';
+import { REPOSITORY } from '../../testkit/seed-keys.ts';
 import { mainInProcess } from '../support/in-process.ts';
 
 const bed = useBrokerBed();

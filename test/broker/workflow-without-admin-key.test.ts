@@ -5,11 +5,12 @@
 // by its post step. At the end no key is left, the audit log has one line per decision, and no step
 // printed a key, an ID token or the runner's request token.
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { AUDIENCE, spawnBroker, type TestBroker } from '../../broker/test/support/broker-bed.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runJob, runStep, stepsRun } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from '../support/bed.ts';
-import { AUDIENCE, spawnBroker, type TestBroker } from '../support/broker-bed.ts';
+import { expectNoLeaks, expectNotShown } from '../../testkit/leaks.ts';
+import { REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;

@@ -10,7 +10,10 @@
 //   fakes/       Venice, GitHub, the OIDC issuer, the runner and the broker as a process, for tests,
 //                demo and bench: imports fakes/ and core/
 //   scripts/     demo, bench, bundle, checks: anything but tests
-//   test/, broker/test/: may import anything; nothing else imports them
+//   testkit/     what both programs' tests share (leak scans, seeded keys, waits, gates): imports
+//                testkit/, fakes/ and core/; only the tests import it
+//   test/, broker/test/: may import anything but each other's support: the broker's tests own theirs
+//                (broker/test/support/) and never import test/; nothing else imports them
 // and no cycles among the programs' modules. The checker is tried on a made-up tree first (a positive
 // control), so a rule that silently matches nothing cannot pass.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -32,6 +35,8 @@ const MAY_IMPORT: [string, string[]][] = [
   ['broker/src/http/', ['broker/src/', 'core/']],
   ['broker/src/', ['broker/src/', 'core/']],
   ['fakes/', ['fakes/', 'core/']],
+  ['testkit/', ['testkit/', 'fakes/', 'core/']],
+  ['broker/test/', ['broker/test/', 'broker/src/', 'testkit/', 'fakes/', 'core/']],
   ['scripts/', ['scripts/', 'fakes/', 'core/', 'src/', 'broker/src/']],
 ];
 const TESTS = ['test/', 'broker/test/'];
@@ -64,7 +69,12 @@ function layoutProblems(graph: Graph): string[] {
   for (const [file, targets] of graph) {
     const rule = MAY_IMPORT.find(([home]) => file.startsWith(home));
     for (const target of targets) {
-      if (TESTS.some((folder) => target.startsWith(folder)) && !TESTS.some((folder) => file.startsWith(folder))) {
+      const fromTests = TESTS.some((folder) => file.startsWith(folder));
+      if (
+        (TESTS.some((folder) => target.startsWith(folder)) || target.startsWith('testkit/')) &&
+        !fromTests &&
+        !file.startsWith('testkit/')
+      ) {
         problems.push(`${file} imports ${target}: nothing outside the tests imports them`);
       } else if (rule && !rule[1].some((allowed) => target.startsWith(allowed))) {
         problems.push(`${file} imports ${target}: ${rule[0]} may import only ${rule[1].join(', ')}`);
@@ -94,6 +104,8 @@ test('the checker finds a forbidden import and a cycle in a made-up tree (positi
     ['broker/src/app.ts', ['src/modes/mint.ts', 'core/tag.ts']],
     ['src/modes/mint.ts', ['broker/src/app.ts']],
     ['scripts/demo.ts', ['test/support/bed.ts']],
+    ['scripts/bench.ts', ['testkit/wait.ts']],
+    ['broker/test/policy.test.ts', ['test/support/in-process.ts', 'broker/test/support/broker-bed.ts', 'testkit/leaks.ts']],
     ['src/a.ts', ['src/b.ts']],
     ['src/b.ts', ['src/a.ts']],
     // The broker's rooms: the shared state imports no other room; observe does not reach the keys.
@@ -108,6 +120,8 @@ test('the checker finds a forbidden import and a cycle in a made-up tree (positi
     'broker/src/app.ts imports src/modes/mint.ts: broker/src/ may import only broker/src/, core/',
     'src/modes/mint.ts imports broker/src/app.ts: src/modes/ may import only src/modes/, src/backends/key-backend.ts, src/runner/, src/github/, core/',
     'scripts/demo.ts imports test/support/bed.ts: nothing outside the tests imports them',
+    'scripts/bench.ts imports testkit/wait.ts: nothing outside the tests imports them',
+    'broker/test/policy.test.ts imports test/support/in-process.ts: broker/test/ may import only broker/test/, broker/src/, testkit/, fakes/, core/',
     'broker/src/state/redis-state.ts imports broker/src/keys/leases.ts: broker/src/state/ may import only broker/src/state/, core/',
     'broker/src/observe/audit.ts imports broker/src/keys/pool.ts: broker/src/observe/ may import only broker/src/observe/, broker/src/policy/, core/',
     'broker/src/keys/mint.ts imports broker/src/http/app.ts: broker/src/keys/ may import only broker/src/keys/, broker/src/observe/, broker/src/policy/, broker/src/state/, core/',
@@ -118,7 +132,7 @@ test('the checker finds a forbidden import and a cycle in a made-up tree (positi
 });
 
 test('the repository keeps its layout: core imports neither program, the broker only core, nothing imports the tests, no cycles', () => {
-  const graph = importGraph(['core', 'src', 'broker/src', 'fakes', 'scripts', 'test', 'broker/test']);
+  const graph = importGraph(['core', 'src', 'broker/src', 'fakes', 'scripts', 'testkit', 'test', 'broker/test']);
   expect(graph.size).toBeGreaterThan(100);
   expect([...graph.keys()].filter((file) => file.startsWith('core/')).length).toBeGreaterThan(10);
   expect(layoutProblems(graph)).toEqual([]);

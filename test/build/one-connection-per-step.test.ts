@@ -4,7 +4,8 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import { runStep, stepsRun } from '../../fakes/runner.ts';
 import { makeCertificate } from '../../fakes/test-certificate.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { addOwnedKey, expectNoLeaks } from '../support/bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
+import { addOwnedKey } from '../../testkit/seed-keys.ts';
 
 const certificate = makeCertificate('localhost');
 let server: VeniceServer;

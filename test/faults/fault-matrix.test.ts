@@ -4,7 +4,7 @@
 // the loopback server, each row on a server of its own so the rows can run at once.
 import { expect, test } from 'vitest';
 import { type Call, type Fault, VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks } from '../support/bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const FAULTS = {

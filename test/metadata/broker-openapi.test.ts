@@ -1,7 +1,7 @@
 // broker/openapi.yaml documents the broker's HTTP API; every broker test's call() holds the answers it
 // sees to it. Here: the document itself, and that a drifted answer or document is caught (positive control).
 import { expect, test } from 'vitest';
-import { BROKER_OPENAPI, undocumented } from '../support/broker-openapi.ts';
+import { BROKER_OPENAPI, undocumented } from '../../broker/test/support/broker-openapi.ts';
 
 const minted = {
   id: '0d8fbff0-5ab9-4ba1-94c2-fb2f19656310',

@@ -3,7 +3,8 @@
 import { expect, test } from 'vitest';
 import { events } from '../../fakes/github-server.ts';
 import { runJob } from '../../fakes/runner.ts';
-import { addKeysThatMustSurvive, addOwnedKey, useTestBed } from '../support/bed.ts';
+import { addKeysThatMustSurvive, addOwnedKey } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 
 const bed = useTestBed({ github: true });
 

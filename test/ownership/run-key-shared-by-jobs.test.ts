@@ -2,7 +2,9 @@
 // last `if: always()` job that revokes it. One create in all; the minting job's post leaves the key.
 import { expect, test } from 'vitest';
 import { runJob, runStep } from '../../fakes/runner.ts';
-import { addKeysThatMustSurvive, expectNotShown, useTestBed } from '../support/bed.ts';
+import { expectNotShown } from '../../testkit/leaks.ts';
+import { addKeysThatMustSurvive } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 
 const bed = useTestBed();
 

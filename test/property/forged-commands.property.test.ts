@@ -5,7 +5,9 @@
 // may show outside its own add-mask line.
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { addOwnedKey, expectNoLeaks, REPOSITORY, useTestBed } from '../support/bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
+import { addOwnedKey, REPOSITORY } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 import { type InProcessResult, mainInProcess, postInProcess } from '../support/in-process.ts';
 
 // Many mints in a minute: the creation limit is lifted (the matrix tests keep Venice's).

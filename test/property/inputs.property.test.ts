@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildDescription, newTag } from '../../core/description-tag.ts';
 import { InputErrors } from '../../core/errors.ts';
 import { keyRequestFields, readKeyRequest } from '../../core/key-request.ts';
-import { createKeyBody } from '../../core/venice-client.ts';
+import { createKeyBody } from '../../core/venice-api.ts';
 import { actionInputs, runnerInputs } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
 import { loadVeniceSchemas, type VeniceSchemas } from '../../fakes/venice-spec.ts';

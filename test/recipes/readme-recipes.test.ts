@@ -1,10 +1,12 @@
 // The README's workflow recipes, run as written (test/support/recipe-runner.ts): what each promises about
 // keys holds when its action steps run through the runner harness against the test servers.
 import { expect, test } from 'vitest';
+import { AUDIENCE, startTestBroker } from '../../broker/test/support/broker-bed.ts';
 import { events } from '../../fakes/github-server.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { addOwnedKey, expectNotShown, REPOSITORY, RUN_ID, useTestBed } from '../support/bed.ts';
-import { AUDIENCE, startTestBroker } from '../support/broker-bed.ts';
+import { expectNotShown } from '../../testkit/leaks.ts';
+import { addOwnedKey, REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 import { readmeWorkflows } from '../support/readme.ts';
 import { parseRecipe, runRecipe, type Workflow } from '../support/recipe-runner.ts';
 

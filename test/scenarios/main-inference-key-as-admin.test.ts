@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { runJob } from '../../fakes/runner.ts';
-import { expectNotShown, useTestBed } from '../support/bed.ts';
+import { expectNotShown } from '../../testkit/leaks.ts';
+import { useTestBed } from '../support/bed.ts';
 
 const bed = useTestBed();
 

@@ -3,7 +3,7 @@ import { ConnectProxy } from '../../fakes/connect-proxy.ts';
 import { runJob, stepsRun } from '../../fakes/runner.ts';
 import { makeCertificate } from '../../fakes/test-certificate.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks } from '../support/bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
 
 // "venice.test" resolves nowhere but in the proxy: a request that succeeds went through the proxy.
 const HOST = 'venice.test';

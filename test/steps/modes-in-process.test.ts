@@ -1,7 +1,8 @@
 // use, revoke and sweep in-process (so coverage sees them), with the error paths the scenario tests in
 // test/ownership do not reach; and the mint summary's spend ceiling on a chosen clock.
 import { expect, test } from 'vitest';
-import { addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
+import { addOwnedKey, REPOSITORY } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const bed = useTestBed({ github: true });

@@ -1,7 +1,8 @@
 // The post step in-process, for the cases that need no runner: what it says and when it asks Venice.
 import { expect, test } from 'vitest';
 import { formatTag, newTag } from '../../core/description-tag.ts';
-import { addOwnedKey, REPOSITORY, useTestBed } from '../support/bed.ts';
+import { addOwnedKey, REPOSITORY } from '../../testkit/seed-keys.ts';
+import { useTestBed } from '../support/bed.ts';
 import { mainInProcess, postInProcess } from '../support/in-process.ts';
 
 const bed = useTestBed();

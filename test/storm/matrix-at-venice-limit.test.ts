@@ -6,9 +6,9 @@
 import { expect, test } from 'vitest';
 import { stepsRun } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks } from '../support/bed.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
+import { seededRandom, VirtualClock, virtualPolicy } from '../../testkit/virtual-clock.ts';
 import { mainInProcess } from '../support/in-process.ts';
-import { seededRandom, VirtualClock, virtualPolicy } from '../support/virtual-clock.ts';
 
 const JOBS = 30;
 const WINDOW_MS = 60_000;

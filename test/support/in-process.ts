@@ -4,12 +4,13 @@
 // the same escaping, so the runner-log port and the leak scan read it as they read a real step.
 
 import { newInvocationToken } from '../../core/description-tag.ts';
-import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.ts';
+import type { RetryPolicy } from '../../core/retry.ts';
 import { runnerInputs, type StepResult, stepsRun } from '../../fakes/runner.ts';
 import { readRunnerLog } from '../../fakes/runner-log.ts';
 import type { ActionIO } from '../../src/runner/action-io.ts';
 import { escapeData } from '../../src/runner/runner-commands.ts';
 import { type CancelSignals, runMainStep, runPostStep } from '../../src/steps.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
 
 export interface InProcessOptions {
   inputs: Record<string, string>;
@@ -26,22 +27,6 @@ export interface InProcessOptions {
   fail?: 'summary' | 'output';
   /** Called as each workflow command is issued, e.g. to cancel the job the moment a key is masked. */
   onCommand?: (command: string, data: string) => void;
-}
-
-/**
- * The production policy's numbers (the same attempts, backoff and one-minute window), with real sleeps
- * capped so tests do not wait for Retry-After or the window in full. Every delay asked for is recorded.
- */
-export function fastPolicy(delays: number[] = [], maxSleepMs = 20): RetryPolicy {
-  return {
-    ...defaultRetryPolicy,
-    random: () => 0.5, // deterministic: the middle of every jitter range
-    sleep: async (ms, signal) => {
-      delays.push(ms);
-      signal?.throwIfAborted();
-      await new Promise((done) => setTimeout(done, Math.min(ms, maxSleepMs)));
-    },
-  };
 }
 
 /** What the step meant to issue as workflow commands, in order, beside the text it printed. */

@@ -4,10 +4,12 @@ import { expect, test } from 'vitest';
 import { Deadline } from '../../core/deadline.ts';
 import { ActionFailure } from '../../core/errors.ts';
 import { createTransport } from '../../core/http.ts';
-import { type CreateKeyBody, isoDate, retryAfterMs, VeniceClient, VeniceError } from '../../core/venice-client.ts';
+import { type CreateKeyBody, isoDate } from '../../core/venice-api.ts';
+import { VeniceClient } from '../../core/venice-client.ts';
+import { retryAfterMs, VeniceError } from '../../core/venice-errors.ts';
 import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
 import { useTestBed } from '../support/bed.ts';
-import { fastPolicy } from '../support/in-process.ts';
 
 const bed = useTestBed();
 

@@ -4,9 +4,11 @@
 import { expect, test } from 'vitest';
 import { Deadline } from '../../core/deadline.ts';
 import { createTransport } from '../../core/http.ts';
-import { type CreateKeyBody, VeniceClient, VeniceError } from '../../core/venice-client.ts';
+import type { CreateKeyBody } from '../../core/venice-api.ts';
+import { VeniceClient } from '../../core/venice-client.ts';
+import { VeniceError } from '../../core/venice-errors.ts';
+import { fastPolicy } from '../../testkit/fast-policy.ts';
 import { useTestBed } from '../support/bed.ts';
-import { fastPolicy } from '../support/in-process.ts';
 
 const bed = useTestBed();
 

@@ -24,7 +24,7 @@ import type { DeleteAnswer, KeysAnswer, MintAnswer, RevokeAnswer, SweepAnswer, U
 import { ActionFailure, messageOf } from '../../../core/errors.js';
 import { keyRequestFields } from '../../../core/key-request.js';
 import { safeText } from '../../../core/safe-text.js';
-import { UnusableKeyAnswer } from '../../../core/venice-client.js';
+import { UnusableKeyAnswer } from '../../../core/venice-errors.js';
 import type { GitHubWebhook } from '../keys/github-webhook.js';
 import { deleteForCaller, isVeniceRefusal, type OperationDeps, Refusal, unwrapForCaller } from '../keys/key-operations.js';
 import { listForCaller, requireOperation, revokeForCaller, rotateAfterMint, sweepForCaller } from '../keys/lifecycle.js';

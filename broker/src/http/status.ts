@@ -8,7 +8,7 @@
  * reload, a tab left open, several operators): loads in between share it. Leases are read from the store on each load (one read). The recent activity is this
  * replica's own (each replica's page shows what it saw); the leases, the window and the store are shared.
  */
-import type { ListedKey } from '../../../core/venice-client.js';
+import type { ListedKey } from '../../../core/venice-api.js';
 import { KeyListing } from '../keys/key-listing.js';
 import type { Lease } from '../keys/leases.js';
 import type { AuditRecord } from '../observe/audit.js';

@@ -6,7 +6,7 @@
  * a create or delete by this broker makes the next request list again (a listing that was already under
  * way when a key changed is not cached).
  */
-import type { ListedKey } from '../../../core/venice-client.js';
+import type { ListedKey } from '../../../core/venice-api.js';
 
 export class KeyListing {
   private cached: { at: number; generation: number; keys: ListedKey[] } | undefined;

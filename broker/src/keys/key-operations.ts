@@ -14,12 +14,14 @@ import { messageOf } from '../../../core/errors.js';
 import { isKeyHandle, openRunKey } from '../../../core/key-handle.js';
 import { KEY_REQUEST_DEFAULTS, type KeyRequest, type KeyRequestField, readKeyRequest } from '../../../core/key-request.js';
 import { isKeyId, mayDeleteFromRun } from '../../../core/ownership.js';
-import { type VeniceClient, VeniceError } from '../../../core/venice-client.js';
+import type { VeniceClient } from '../../../core/venice-client.js';
+import { VeniceError } from '../../../core/venice-errors.js';
 import type { Audit } from '../observe/audit.js';
 import type { BrokerMetrics } from '../observe/metrics.js';
 import type { CallerClaims } from '../policy/caller-token.js';
 import type { BrokerConfig, Rule } from '../policy/config.js';
 import type { SharedState } from '../state/shared-state.js';
+import { handleAdviceForCaller } from './handle-advice.js';
 import type { KeyListing } from './key-listing.js';
 import type { LeaseBook } from './lease-book.js';
 import { endLeasedKey, leaseEndDeps } from './lease-ends.js';
@@ -140,7 +142,7 @@ export function parseMintRequest(body: unknown, rule: Rule): KeyRequest {
   } catch (error) {
     // readKeyRequest throws only InputErrors: every mistake in the request, each naming its field.
     const { errors } = error as InputErrors;
-    throw new Refusal(400, errors.map((e) => e.message.replace(/^input /, 'field ')).join(' '), {
+    throw new Refusal(400, errors.map((e) => `field '${e.input}': ${e.detail}`).join(' '), {
       rule: rule.name,
       auditReason: `field(s) not accepted: ${errors.map((e) => e.input).join(', ')}; the answer shows accepted values.`,
     });
@@ -220,7 +222,8 @@ export function unwrapForCaller(claims: CallerClaims, rule: Rule, body: unknown,
     throw new Refusal(400, 'the body must be {"handle": "vek1.…"}: the minting job\'s key-handle output, unchanged.', { rule: rule.name });
   }
   try {
-    return openRunKey(handle, { adminKey: deps.adminKey, repository: claims.repository, runId: claims.run_id }, () => undefined);
+    const binding = { adminKey: deps.adminKey, repository: claims.repository, runId: claims.run_id };
+    return openRunKey(handle, binding, () => undefined, handleAdviceForCaller);
   } catch (error) {
     throw new Refusal(403, messageOf(error), { rule: rule.name, auditReason: 'the handle does not open for this repository and run.' });
   }

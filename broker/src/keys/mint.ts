@@ -21,7 +21,7 @@ import { messageOf } from '../../../core/errors.js';
 import { sealHandle } from '../../../core/key-handle.js';
 import type { KeyRequest } from '../../../core/key-request.js';
 import { prFromRef } from '../../../core/ownership.js';
-import { createKeyBody, type MintedKey } from '../../../core/venice-client.js';
+import { createKeyBody, type MintedKey } from '../../../core/venice-api.js';
 import type { CallerClaims } from '../policy/caller-token.js';
 import type { Rule } from '../policy/config.js';
 import { decide } from '../policy/policy.js';

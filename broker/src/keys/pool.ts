@@ -20,7 +20,8 @@
  */
 import { newInvocationToken } from '../../../core/description-tag.js';
 import { messageOf } from '../../../core/errors.js';
-import { createKeyBody, type VeniceClient } from '../../../core/venice-client.js';
+import { createKeyBody } from '../../../core/venice-api.js';
+import type { VeniceClient } from '../../../core/venice-client.js';
 import type { SharedState } from '../state/shared-state.js';
 import type { KeyListing } from './key-listing.js';
 

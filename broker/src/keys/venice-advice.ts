@@ -3,7 +3,7 @@
  * key and cannot fix the broker's: they are told it is the broker's side, and who can act on it.
  */
 import type { DeadlineWording } from '../../../core/deadline.js';
-import type { VeniceProblem } from '../../../core/venice-client.js';
+import type { VeniceProblem } from '../../../core/venice-errors.js';
 
 const OPERATOR = "the broker's operator";
 const ADVICE: Record<VeniceProblem, string> = {

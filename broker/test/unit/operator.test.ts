@@ -9,10 +9,10 @@ import { expect, test } from 'vitest';
 import { configYaml } from '../../../fakes/broker-process.ts';
 import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
-import { inRedis, useRedisServer, withRedis } from '../../../test/support/redis.ts';
+import { inRedis, useRedisServer, withRedis } from '../../../testkit/redis.ts';
 import { leasesCommand, OperatorError, revokeCommand } from '../../src/keys/operator.ts';
 import { parseConfig } from '../../src/policy/config.ts';
+import { AUDIENCE, call, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 const redis = useRedisServer();
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RedisServer } from '../../../fakes/redis-server.ts';
-import { REDIS_VERSION } from '../../../test/support/redis.ts';
+import { REDIS_VERSION } from '../../../testkit/redis.ts';
 import { LeftQueue } from '../../src/state/fair-queue.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
 import { describeRedisError, redisAddress, redisState } from '../../src/state/redis-state.ts';

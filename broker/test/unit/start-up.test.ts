@@ -8,10 +8,10 @@ import { configYaml } from '../../../fakes/broker-process.ts';
 import { closeServer, listenOnLoopback } from '../../../fakes/loopback.ts';
 import { OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
-import { AUDIENCE, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
-import { fastPolicy } from '../../../test/support/in-process.ts';
+import { fastPolicy } from '../../../testkit/fast-policy.ts';
 import { AdminKeyRefused, ListenError, startBroker } from '../../src/broker.ts';
 import { parseConfig } from '../../src/policy/config.ts';
+import { AUDIENCE, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();

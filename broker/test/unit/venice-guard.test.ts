@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
 import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../../../test/support/broker-bed.ts';
-import { fastPolicy } from '../../../test/support/in-process.ts';
+import { fastPolicy } from '../../../testkit/fast-policy.ts';
 import { VeniceGuard } from '../../src/keys/venice-guard.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
+import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, text: '' });
 

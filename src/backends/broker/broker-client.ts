@@ -33,7 +33,8 @@ import { type HandleContents, isKeyHandle } from '../../../core/key-handle.js';
 import { isKeyId } from '../../../core/ownership.js';
 import { type RetryableFailure, type RetryPolicy, withRetries } from '../../../core/retry.js';
 import { safeText } from '../../../core/safe-text.js';
-import { isApiKey, isoDate, type MintedKey, retryAfterMs } from '../../../core/venice-client.js';
+import { isApiKey, isoDate, type MintedKey } from '../../../core/venice-api.js';
+import { retryAfterMs } from '../../../core/venice-errors.js';
 
 export interface BrokerClientOptions {
   brokerUrl: string;

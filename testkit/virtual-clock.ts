@@ -2,7 +2,7 @@
 // retry policy's sleep) or finished, and then jumps straight to the earliest wake-up. A minute of
 // rate-limit waiting takes milliseconds, and the outcome depends only on the requests and the seeded
 // random numbers, never on how busy the machine is.
-import { defaultRetryPolicy, type RetryPolicy } from '../../core/retry.ts';
+import { defaultRetryPolicy, type RetryPolicy } from '../core/retry.ts';
 
 export class VirtualClock {
   now: number;

@@ -3,13 +3,14 @@
 // machine: all 30 jobs get their key, the broker's queue spaces the creates so Venice never has to say
 // 429 (with or without Retry-After on its answers), and the last key comes within 1.25 windows.
 import { expect, test } from 'vitest';
+import { AUDIENCE, expectCleanAudit, startTestBroker } from '../../broker/test/support/broker-bed.ts';
 import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { stepsRun } from '../../fakes/runner.ts';
 import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks, REPOSITORY, RUN_ID } from '../../test/support/bed.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker } from '../../test/support/broker-bed.ts';
-import { mainInProcess } from '../../test/support/in-process.ts';
-import { seededRandom, VirtualClock, virtualPolicy } from '../../test/support/virtual-clock.ts';
+import { expectNoLeaks } from '../../testkit/leaks.ts';
+import { REPOSITORY, RUN_ID } from '../../testkit/seed-keys.ts';
+import { seededRandom, VirtualClock, virtualPolicy } from '../../testkit/virtual-clock.ts';
+import { mainInProcess } from '../support/in-process.ts';
 
 const JOBS = 30;
 const WINDOW_MS = 60_000;

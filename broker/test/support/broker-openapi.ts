@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
-import { REPO } from '../../fakes/runner.ts';
+import { REPO } from '../../../fakes/runner.ts';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { $ref?: string }> }>> };
 export const BROKER_OPENAPI = parse(readFileSync(join(REPO, 'broker', 'openapi.yaml'), 'utf8')) as Doc;

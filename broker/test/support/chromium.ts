@@ -5,7 +5,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gate } from './gate.ts';
+import { gate } from '../../../testkit/gate.ts';
 
 const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome'];
 export const CHROMIUM = CANDIDATES.find((name) => spawnSync(name, ['--version'], { encoding: 'utf8' }).status === 0);

@@ -2,7 +2,7 @@
 // they are skipped with one line saying how to install it; in CI (CI=true) its absence is a failure,
 // because .ci/run installs it.
 import { afterAll } from 'vitest';
-import { REDIS_MISSING, RedisServer, redisServerVersion } from '../../fakes/redis-server.ts';
+import { REDIS_MISSING, RedisServer, redisServerVersion } from '../fakes/redis-server.ts';
 import { gate } from './gate.ts';
 
 export const REDIS_VERSION = redisServerVersion();

@@ -4,17 +4,18 @@
 // under Node 24, configured by a file and VENICE_ADMIN_KEY). Both read their config from YAML
 // through the broker's own parser.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { startBroker } from '../../broker/src/broker.ts';
-import { parseConfig } from '../../broker/src/policy/config.ts';
-import type { RetryPolicy } from '../../core/retry.ts';
-import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from '../../fakes/broker-process.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { stepsRun } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { expectNoLeaks, expectNotShown, REPOSITORY, RUN_ID } from './bed.ts';
+import type { RetryPolicy } from '../../../core/retry.ts';
+import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from '../../../fakes/broker-process.ts';
+import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
+import { stepsRun } from '../../../fakes/runner.ts';
+import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { expectNoLeaks, expectNotShown } from '../../../testkit/leaks.ts';
+import { REPOSITORY, RUN_ID } from '../../../testkit/seed-keys.ts';
+import { startBroker } from '../../src/broker.ts';
+import { parseConfig } from '../../src/policy/config.ts';
 import { undocumented } from './broker-openapi.ts';
 
-export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from '../../fakes/broker-process.ts';
+export { AUDIENCE, DEFAULT_RULES, spawnBroker, type TestBroker } from '../../../fakes/broker-process.ts';
 
 export async function startTestBroker(options: HarnessOptions & { now?: () => number; policy?: RetryPolicy }): Promise<TestBroker> {
   const lines: string[] = [];
@@ -75,6 +76,24 @@ export async function call(
   return { status: response.status, json, text, headers: response.headers };
 }
 
+/**
+ * For tests that start their own fakes and broker (each with the options it needs): after each test the
+ * broker is stopped, its audit and log scanned for every secret (expectCleanAudit), then the issuer and
+ * Venice stopped. `started` reads the test's current ones; any it did not start is skipped.
+ */
+export function stopAndScanAfterEach(
+  started: () => { venice?: VeniceServer | undefined; issuer?: OidcIssuer | undefined; broker?: TestBroker | undefined },
+  extraSecrets: string[] = [],
+): void {
+  afterEach(async () => {
+    const { venice, issuer, broker } = started();
+    await broker?.stop();
+    if (broker && venice && issuer) expectCleanAudit(broker, venice, issuer, extraSecrets);
+    await issuer?.stop();
+    await venice?.stop();
+  });
+}
+
 /** Every audit line is one JSON object, and none holds a secret (the admin key, a minted key, a token). */
 export function expectCleanAudit(broker: TestBroker, venice: VeniceServer, issuer: OidcIssuer, extraSecrets: string[] = []): void {
   const text = broker.auditText();
@@ -126,13 +145,11 @@ export function useBrokerBed(
     bed.issuer = await new OidcIssuer(AUDIENCE).start();
     bed.broker = await startTestBroker({ venice: bed.venice, issuer: bed.issuer, defaults: TEST_DEFAULTS, ...options });
   });
-  afterEach(async () => {
-    await bed.broker.stop();
-    await bed.issuer.stop();
-    await bed.venice.stop();
+  // Hooks after a test run last-registered first: the leak scans of the steps, then the fixture's stop and scan.
+  stopAndScanAfterEach(() => bed, requestTokens);
+  afterEach(() => {
     expectNoLeaks(bed.venice);
     expectNotShown([...bed.issuer.tokensIssued, ...requestTokens]);
-    expectCleanAudit(bed.broker, bed.venice, bed.issuer, requestTokens);
   });
   return bed;
 }

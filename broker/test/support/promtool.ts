@@ -1,6 +1,6 @@
 // The monitoring tests' gate (gate.ts): Prometheus's promtool (Debian's prometheus package).
 import { spawnSync } from 'node:child_process';
-import { gate } from './gate.ts';
+import { gate } from '../../../testkit/gate.ts';
 
 export const PROMTOOL = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0 ? 'promtool' : undefined;
 
