@@ -4,10 +4,10 @@
 // while their key is being created (the key is then deleted: nobody could use it or delete it).
 import { CompactSign } from 'jose';
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { fastPolicy } from '../../testkit/fast-policy.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -15,8 +15,7 @@ let broker: TestBroker;
 
 /** Any octo-org ref may mint; retries are fast unless the test needs the queue's real wait. */
 async function start(limits?: Record<string, unknown>, { realSleeps = false } = {}): Promise<string> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   const rules = [{ name: 'octo-org', match: { repository_owner: 'octo-org' }, ceilings: {} }];
   broker = await startTestBroker({
     venice,
@@ -112,8 +111,7 @@ test("the account's active-key limit is a 503 with Retry-After, before anything 
 });
 
 test("the issuer's keys never fetched is a 503 with Retry-After (the caller may retry), not a 401", async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   issuer.jwksDown = true;
   broker = await startTestBroker({ venice, issuer, oidc: { 'jwks-cooldown': '30s' } });
   const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
@@ -179,8 +177,7 @@ test('a caller that hangs up while queued is let go, and nothing is created for 
 });
 
 test('a repository already at its live-keys in mints in progress is told to retry (429) before anything is spent', async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({
     venice,
     issuer,

@@ -1,11 +1,12 @@
 // limits.max-connections: at the cap, the broker closes an idle keep-alive connection to make room for
 // a new one; when every connection has a request in progress, the new connection is closed instead.
 // Requests refused before a rule matched count against the client's address (limits.refusals-per-address).
+
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, useBrokerBed } from './support/broker-bed.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, startFakes, startTestBroker, useBrokerBed } from './support/broker-bed.ts';
 
 const bed = useBrokerBed({ limits: { 'max-connections': 8, 'refusals-per-address': 3 } });
 const sockets: Socket[] = [];
@@ -62,16 +63,13 @@ test('at the cap an idle keep-alive connection is closed for a new one; with non
 });
 
 test('on IPv6 loopback the broker answers at its bracketed address', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const v6 = await startTestBroker({ venice, issuer, host: '::1' });
   try {
     expect(v6.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
     expect((await call(v6, 'GET', '/healthz')).json).toEqual({ ok: true });
   } finally {
-    await v6.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(v6, issuer, venice);
   }
 });
 

@@ -4,14 +4,12 @@
 // /readyz 503 on it, told to close. The window's one turn is taken, so the second caller waits.
 import { Agent, request } from 'node:http';
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 test('a queued caller is answered 503 with Retry-After the moment the broker starts draining', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await startTestBroker({
     venice,
     issuer,

@@ -4,13 +4,14 @@
 // audit line; the create in flight finishes and its caller gets the key; the process exits 0. The job,
 // the action's committed dist/, retries through the load balancer, now pointing at the other replica,
 // which shares the window through Redis, and gets its key within its timeout.
+
 import { expect } from 'vitest';
 import { LoadBalancer } from '../../fakes/load-balancer.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { runStep } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { AUDIENCE, call, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const redis = useRedisServer();
@@ -19,8 +20,7 @@ withRedis(
   'SIGTERM with 10 callers and a job queued: each 503 with Retry-After and audited, /readyz 503, exit 0; the job gets its key elsewhere',
   async () => {
     await redis.start();
-    const venice = await new VeniceServer({ createLimit: { count: 4, windowMs: 12_000 }, retryAfterHeader: false }).start();
-    const issuer = await new OidcIssuer(AUDIENCE).start();
+    const { venice, issuer } = await startFakes({ venice: { createLimit: { count: 4, windowMs: 12_000 }, retryAfterHeader: false } });
     const options = {
       venice,
       issuer,
@@ -84,11 +84,7 @@ withRedis(
       expect(venice.requests.filter((request) => request.status === 429)).toEqual([]);
       for (const broker of [leaving, staying]) expectCleanAudit(broker, venice, issuer);
     } finally {
-      await balancer.stop();
-      await leaving.stop();
-      await staying.stop();
-      await issuer.stop();
-      await venice.stop();
+      await stopAll(balancer, leaving, staying, issuer, venice);
     }
   },
   120_000,

@@ -4,9 +4,9 @@
 // their turns are given back, and another repository's mint, arriving after the burst, is served in
 // the next free turn, ahead of the first repository's remaining queue. Venice never answers 429.
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, spawnBroker, startFakes, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -14,8 +14,7 @@ let broker: TestBroker;
 stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test("a repository's burst of 60 cannot starve another; abandoned turns are given back", async () => {
-  venice = await new VeniceServer({ createLimit: { count: 2, windowMs: 6_000 }, retryAfterHeader: false }).start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes({ venice: { createLimit: { count: 2, windowMs: 6_000 }, retryAfterHeader: false } }));
   broker = await spawnBroker({
     venice,
     issuer,

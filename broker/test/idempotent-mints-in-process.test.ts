@@ -3,14 +3,15 @@
 // the same key again, 409 while the first is in progress, 422 with another body, 400 when the header is
 // not one; an answer that cannot be opened again (altered in the store) is 409 and asks for a new key.
 // A webhook delivery whose leases cannot be read says so in the log and deletes nothing.
+
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -19,8 +20,7 @@ withRedis(
   'Idempotency-Key: the same key again, 409, 422, 400; an altered answer asks for a new key; a store failure under the webhook',
   async () => {
     await redis.start();
-    const venice = await new VeniceServer().start();
-    const issuer = await new OidcIssuer(AUDIENCE).start();
+    const { venice, issuer } = await startFakes();
     const broker = await startTestBroker({
       venice,
       issuer,
@@ -79,11 +79,7 @@ withRedis(
       expect(venice.count('delete')).toBe(0);
       expectCleanAudit(broker, venice, issuer, [SECRET]);
     } finally {
-      admin.disconnect();
-      await broker.stop();
-      await issuer.stop();
-      await venice.stop();
-      await redis.stop();
+      await stopAll(admin, broker, issuer, venice, redis);
     }
   },
 );

@@ -2,9 +2,9 @@
 // own process: whoever registers a freed owner name (same name, new id) is refused by an id rule, and
 // every audit line records the ids beside the names.
 import { expect, test } from 'vitest';
-import { idOf, jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { idOf, jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, spawnBroker, startFakes, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -12,8 +12,7 @@ let broker: TestBroker;
 stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test('an id rule admits its owner and refuses a token with the same owner name but another id', async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   const ownerId = idOf('octo-org');
   broker = await spawnBroker({
     venice,
@@ -74,7 +73,6 @@ test('--check validates a config and exits: 0 for the example, 1 naming the rule
   // Never a stack trace for a config mistake.
   expect(refused.stderr).not.toMatch(/\n\s+at /);
   // venice/broker stubs for afterEach
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await spawnBroker({ venice, issuer });
 });

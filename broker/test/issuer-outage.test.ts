@@ -2,9 +2,9 @@
 // valid tokens (stale-if-error), and the broker asks the issuer at most once per cooldown, however
 // many tokens (good or junk) arrive. A virtual clock drives the half hour.
 import { expect, test } from 'vitest';
-import { jobClaims, newSigningKey, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, newSigningKey, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -14,8 +14,7 @@ stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 test('a 30-minute JWKS outage after one good fetch admits valid tokens, with at most one fetch per cooldown', async () => {
   let now = Date.parse('2026-11-30T10:00:00Z');
   const clock = (): number => now;
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE, clock).start();
+  ({ venice, issuer } = await startFakes({ clock }));
   // Rate limits count real minutes (this half hour passes in milliseconds): lifted here, tested elsewhere.
   broker = await startTestBroker({
     venice,
@@ -58,8 +57,7 @@ test('a 30-minute JWKS outage after one good fetch admits valid tokens, with at 
 test('past jwks-stale-for without a good fetch, tokens get 503 with Retry-After, not 401', async () => {
   let now = Date.parse('2026-11-30T10:00:00Z');
   const clock = (): number => now;
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE, clock).start();
+  ({ venice, issuer } = await startFakes({ clock }));
   broker = await startTestBroker({ venice, issuer, now: clock, oidc: { 'jwks-cooldown': '30s', 'jwks-stale-for': '1h' } });
   issuer.jwksDown = true;
   now += 61 * 60_000;

@@ -7,6 +7,7 @@
 // - a mint takes at most 4 round trips to Redis (counted with MONITOR);
 // - `leases --json` and `revoke --repository` work while the brokers serve: revoked keys are gone at
 //   Venice, and audited `"by":"operator"`.
+
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,12 +17,12 @@ import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { configYaml } from '../../fakes/broker-process.ts';
 import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { stopAll } from '../../testkit/stop.ts';
 import { waitUntil } from '../../testkit/wait.ts';
-import { AUDIENCE, call, DEFAULT_RULES, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { call, DEFAULT_RULES, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -34,8 +35,7 @@ withRedis(
   'a re-run and a reopened PR keep their keys through late and repeated deliveries; attempt 1 and the closed PR lose theirs',
   async () => {
     await redis.start();
-    const venice = await new VeniceServer().start();
-    const issuer = await new OidcIssuer(AUDIENCE).start();
+    const { venice, issuer } = await startFakes();
     const broker = await spawnBroker({
       venice,
       issuer,
@@ -80,18 +80,14 @@ withRedis(
       for (const line of ended) expect(line).toMatchObject({ rule: expect.stringMatching(/^octo-org-/), delivery: expect.any(String) });
       expectCleanAudit(broker, venice, issuer, [SECRET]);
     } finally {
-      await broker.stop();
-      await issuer.stop();
-      await venice.stop();
-      await redis.stop();
+      await stopAll(broker, issuer, venice, redis);
     }
   },
 );
 
 withRedis('idempotent mints: the same key again, 409 while in progress, 422 with another body; 4 round trips per mint', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({ venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis) });
   const monitor = new Redis(redis.url);
   try {
@@ -137,18 +133,13 @@ withRedis('idempotent mints: the same key again, 409 while in progress, 422 with
     expect((await mint(key, { 'expires-in': '30m' })).json.id).not.toBe(first.json.id);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    monitor.disconnect();
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(monitor, broker, issuer, venice, redis);
   }
 });
 
 withRedis('live-keys 2 across three replicas: of 10 concurrent mints exactly 2 succeed; leases and revoke for operators', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const rules = DEFAULT_RULES.map((rule) => ({ ...rule, ceilings: { ...rule.ceilings, 'live-keys': 2 } }));
   const options = { venice, issuer, rules, ...inRedis(redis) };
   const replicas = [await spawnBroker(options), await spawnBroker(options), await spawnBroker(options)];
@@ -199,9 +190,6 @@ withRedis('live-keys 2 across three replicas: of 10 concurrent mints exactly 2 s
     expect((await call(replicas[1] as (typeof replicas)[number], 'POST', '/v1/keys', { token, body: {} })).status).toBe(201);
     expect(`${revoked.stdout}${revoked.stderr}${listed.stdout}${listed.stderr}`).not.toContain(venice.adminKey);
   } finally {
-    for (const replica of replicas) await replica.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(...replicas, issuer, venice, redis);
   }
 });

@@ -1,12 +1,13 @@
 // /metrics is Prometheus text (parsed by a parser of that format, not ours) with every metric the issue
 // names declared from the start, and its counters agree with the audit log: requests by route and
 // outcome, refusals, Venice requests by route, queue waits. No label carries a value a caller chose.
+
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { stopAll } from '../../testkit/stop.ts';
 import { BrokerMetrics } from '../src/observe/metrics.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const NAMED = {
@@ -22,8 +23,7 @@ const NAMED = {
 };
 
 test('every named metric is there from the start; after a mix of requests the counters agree with the audit lines', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS });
   try {
     const before = await scrape(broker);
@@ -69,15 +69,12 @@ test('every named metric is there from the start; after a mix of requests the co
     expect(labels.filter((value) => /octo-org|someone|shop|[0-9a-f]{8}-/.test(value))).toEqual([]);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });
 
 test('with metrics on a listener of its own, /metrics, /readyz and /healthz are there and /metrics is not on the API', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, metrics: { host: '127.0.0.1', port: 0 } });
   try {
     const own = { url: broker.metricsUrl as string };
@@ -87,9 +84,7 @@ test('with metrics on a listener of its own, /metrics, /readyz and /healthz are 
     expect((await call(own, 'GET', '/healthz')).status).toBe(200);
     expect((await fetch(`${broker.url}/metrics`)).status).toBe(404);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });
 

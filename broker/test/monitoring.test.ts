@@ -2,14 +2,14 @@
 // their unit tests, every alert has one, every metric an alert or a panel reads is exported by a live
 // broker's /metrics (a made-up name is caught: positive control), and `promtool check metrics` finds
 // nothing to say about /metrics (names, units, help).
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { REPO } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { promtool, withPromtool } from './support/promtool.ts';
 
 const MONITORING = join(REPO, 'broker', 'monitoring');
@@ -33,16 +33,13 @@ function missingFrom(exposition: string, exprs: string[]): string[] {
 }
 
 async function liveMetrics(): Promise<string> {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS });
   try {
     const response = await fetch(`${broker.metricsUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
     return await response.text();
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 }
 

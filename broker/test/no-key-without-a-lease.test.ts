@@ -6,14 +6,15 @@
 // - A lease and an intent forged into Redis (by whoever can write to it, without the admin key) for a key
 //   a caller holds delete nothing: not through a caller's delete, not through a webhook delivery, not
 //   through the reconciler; the broker says in its log that a record failed verification.
+
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
+import { stopAll } from '../../testkit/stop.ts';
 import { recordKeys, signRecord } from '../src/keys/sealed-records.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { call, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -21,8 +22,7 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 withRedis("Redis gone at the hand-out: 503, and Venice keeps no key of it; the key a caller holds is never the reconciler's", async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({
     venice,
     issuer,
@@ -48,17 +48,13 @@ withRedis("Redis gone at the hand-out: 503, and Venice keeps no key of it; the k
     expect(venice.liveKeys().map((key) => key.id)).toEqual([held.json.id]);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(broker, issuer, venice, redis);
   }
 });
 
 withRedis('a lease and an intent forged into Redis delete nothing, and the broker says a record failed verification', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({
     venice,
     issuer,
@@ -107,10 +103,6 @@ withRedis('a lease and an intent forged into Redis delete nothing, and the broke
     expect(logs).toMatch(/an intent in the mint journal failed verification/);
     expectCleanAudit(broker, venice, issuer, [SECRET]);
   } finally {
-    admin.disconnect();
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(admin, broker, issuer, venice, redis);
   }
 });

@@ -5,6 +5,7 @@
 //   admin key included;
 // - a busy port is one plain line naming the setting, not a stack trace;
 // - a Redis URL that names another host without a password stops the broker before it connects.
+
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -13,10 +14,10 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { configYaml } from '../../fakes/broker-process.ts';
 import { closeServer, listenOnLoopback } from '../../fakes/loopback.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { EXAMPLE_OWNER_ID, exampleConfig } from './support/example-config.ts';
 import { scrape } from './support/metrics.ts';
 
@@ -36,8 +37,7 @@ function runServer(configText: string, env: Record<string, string>): Promise<{ c
 }
 
 test('the example config: /metrics only on 127.0.0.1:9090, and it counts every Venice request, the start-up check included', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({ venice, issuer, webhookSecret: SECRET, configText: exampleConfig(venice, issuer) });
   try {
     expect(broker.metricsUrl).toBe('http://127.0.0.1:9090');
@@ -54,15 +54,12 @@ test('the example config: /metrics only on 127.0.0.1:9090, and it counts every V
     expect(metrics.sum('broker_venice_requests_total')).toBe(venice.requests.length);
     expectCleanAudit(broker, venice, issuer, [SECRET]);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });
 
 test('a busy port: one plain line naming listen.port; a Redis on another host without a password: one line, before any connection', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const taken = createServer();
   const port = await listenOnLoopback(taken);
   try {

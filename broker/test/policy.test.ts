@@ -1,17 +1,16 @@
 // The organisation's policy decides: no matching rule is a 403; a request above a ceiling is clamped or
 // refused as the rule says, and the answer (and the audit line) says which ceiling and what was granted.
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
 let broker: TestBroker;
 
 async function start(rules: unknown[]): Promise<void> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   // Ceilings a rule leaves out come from defaults (every rule must have usd, diem, max-expiry, live-keys).
   broker = await startTestBroker({
     venice,

@@ -3,10 +3,10 @@
 // spends nothing; a PATCH that fails or answers oddly costs a create, never a wrong key, and leaves no
 // key behind; a drain deletes the pool; rotate orders by hand-out, not Venice's createdAt.
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { INFERENCE_COST, VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { INFERENCE_COST, type VeniceServer } from '../../fakes/venice-server.ts';
 import { waitUntil } from '../../testkit/wait.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const CEILINGS = { usd: 5, diem: 5, 'max-expiry': '2h', 'live-keys': 100 };
@@ -27,8 +27,7 @@ let broker: TestBroker;
 stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 async function start(size: number, limits?: Record<string, unknown>): Promise<void> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({ venice, issuer, rules: RULES, pool: { size, 'max-age': '30m' }, ...(limits ? { limits } : {}) });
   await waitUntil(() => pooled().length === size, 'the pool to fill');
   // Venice lists a key a moment before the broker has its answer: wait for the broker's own count too.

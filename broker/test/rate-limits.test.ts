@@ -2,9 +2,9 @@
 // audited), other repositories unaffected; refusals before a rule matched logged in aggregate, one
 // line per minute with the counts by reason, the first few on lines of their own.
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -12,8 +12,7 @@ let broker: TestBroker;
 stopAndScanAfterEach(() => ({ venice, issuer, broker }));
 
 test("a repository past its rule's mint limit gets 429 with Retry-After; another repository is not held back", async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({
     venice,
     issuer,
@@ -35,8 +34,7 @@ test("a repository past its rule's mint limit gets 429 with Retry-After; another
 test('refusals before a rule matched: 20 lines a minute, then one line with the counts, written when the minute ends', async () => {
   let now = Date.parse('2026-11-30T10:00:00Z');
   const clock = (): number => now;
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE, clock).start();
+  ({ venice, issuer } = await startFakes({ clock }));
   broker = await startTestBroker({ venice, issuer, now: clock, limits: { 'refusals-per-address': 1_000 } });
   const stranger = await issuer.sign(jobClaims('evil-corp/x', '1'));
   for (let i = 0; i < 25; i++) await call(broker, 'POST', '/v1/keys', { token: stranger, body: {} });
@@ -57,8 +55,7 @@ test('refusals before a rule matched: 20 lines a minute, then one line with the 
 });
 
 test("a request the broker cannot serve (a tag that cannot fit Venice's 64 characters) is a 500, audited, the reason in the log", async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({ venice, issuer });
   // Everything at its longest at once: a 13-digit run id, a 3-digit attempt, a 9-digit PR and an 8-character slot.
   const token = await issuer.sign(

@@ -2,21 +2,20 @@
 // nobody was handed. The next broker on that directory reads the journal at start and deletes that key,
 // found by its tag, with an audit line and a count in /metrics; keys the journal does not name (keys
 // callers hold, other repositories' keys, hand-made look-alikes) are untouched.
+
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { formatTag } from '../../core/description-tag.ts';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
 import { addKeysThatMustSurvive, addOwnedKey } from '../../testkit/seed-keys.ts';
+import { stopAll } from '../../testkit/stop.ts';
 import { recordKeys, signRecord } from '../src/keys/sealed-records.ts';
-import { AUDIENCE, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 test("a crashed mint's key is found through the journal in state-dir and deleted at the next start; nothing else is", async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const orphan = addOwnedKey(venice, { repository: 'octo-org/shop', runId: '500' });
   const held = addOwnedKey(venice, { repository: 'octo-org/shop', runId: '500' });
   const survivors = [held, ...addKeysThatMustSurvive(venice)];
@@ -64,8 +63,6 @@ test("a crashed mint's key is found through the journal in state-dir and deleted
     expect(broker.logs.join('\n')).toMatch(/an intent in the mint journal failed verification/);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });

@@ -3,9 +3,9 @@
 // appended), so one stranger's flood does not lock out the others; without it the header is ignored
 // and a client cannot pick its own address to escape the limit.
 import { afterEach, expect, test } from 'vitest';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import type { OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { startFakes, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -17,8 +17,7 @@ afterEach(async () => {
 });
 
 async function start(trustedProxies?: string[]): Promise<void> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({
     venice,
     issuer,

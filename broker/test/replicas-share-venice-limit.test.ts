@@ -11,12 +11,12 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { TestBroker } from '../../fakes/broker-process.ts';
 import { LoadBalancer } from '../../fakes/load-balancer.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { RedisServer } from '../../fakes/redis-server.ts';
 import { runStep, type StepResult } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { inRedis, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { AUDIENCE, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const WINDOW_MS = 12_000;
@@ -56,8 +56,7 @@ const startReplica = () =>
 withRedis(
   'three replicas through one Redis: 12 jobs, one replica killed mid-burst; all served, 0 429s, fair, no orphan left',
   async () => {
-    venice = await new VeniceServer({ createLimit: { count: 4, windowMs: WINDOW_MS }, retryAfterHeader: false }).start();
-    issuer = await new OidcIssuer(AUDIENCE).start();
+    ({ venice, issuer } = await startFakes({ venice: { createLimit: { count: 4, windowMs: WINDOW_MS }, retryAfterHeader: false } }));
     replicas.push(...(await Promise.all([startReplica(), startReplica(), startReplica()])));
     balancer = await new LoadBalancer(replicas.map((replica) => replica.url)).start();
     // The first window's four creates are made at once but answered 2.5 s late: a kill now orphans them.

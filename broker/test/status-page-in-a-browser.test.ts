@@ -6,11 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test as vitestTest } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { REPO } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { inRedis, REDIS_VERSION, useRedisServer } from '../../testkit/redis.ts';
-import { AUDIENCE, call, spawnBroker, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { call, spawnBroker, startFakes, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 import { CHROMIUM, renderedDom, screenshot } from './support/chromium.ts';
 
 const redis = useRedisServer();
@@ -19,8 +19,7 @@ let issuer: OidcIssuer;
 let broker: TestBroker;
 
 beforeAll(async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
 });
 afterAll(async () => {
   await broker?.stop();

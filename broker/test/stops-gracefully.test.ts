@@ -1,13 +1,13 @@
 // A platform stopping the broker (SIGTERM, as `docker stop` sends it) while a mint is in flight: the
 // broker stops accepting, the mint finishes and its caller gets the key, and the process exits 0.
+
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker } from './support/broker-bed.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, spawnBroker, startFakes } from './support/broker-bed.ts';
 
 test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({ venice, issuer });
   try {
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
@@ -27,8 +27,6 @@ test('SIGTERM lets a mint in flight finish, then the broker exits 0', async () =
       /"message":"SIGTERM: draining: \/readyz is 503[^\n]*\n(.*\n)*\{"level":"info","time":"[^"]+","message":"stopped"\}/,
     );
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });

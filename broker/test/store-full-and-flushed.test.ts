@@ -7,12 +7,13 @@
 // - Redis flushed mid-burst (the window and the queue forgotten while Venice's own window is full): the
 //   waiting callers meet Venice's 429s, the hold is not re-armed a window per 429, and they are served
 //   within 1.15x the floor (one window and its margin).
+
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, expectCleanAudit, spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 // Venice's 20 a minute, scaled: 4 per 3 s, without Retry-After.
@@ -21,8 +22,7 @@ const LIMITS = { 'creates-per-minute': 4, 'create-window': '3s', 'queue-timeout'
 
 withRedis('Redis full: /readyz 503 says so and the mint 503 says the store is full; a forged hold lasts at most the clamp', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({ venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis), limits: LIMITS });
   const admin = new Redis(redis.url);
   try {
@@ -59,18 +59,13 @@ withRedis('Redis full: /readyz 503 says so and the mint 503 says the store is fu
     expect(Date.now() - started).toBeLessThanOrEqual(2 * WINDOW_MS + 500);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    admin.disconnect();
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(admin, broker, issuer, venice, redis);
   }
 });
 
 withRedis('Redis flushed mid-burst: the waiting callers are served within 1.15x the floor, with no hold re-armed per 429', async () => {
   await redis.start();
-  const venice = await new VeniceServer({ createLimit: { count: 4, windowMs: WINDOW_MS }, retryAfterHeader: false }).start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes({ venice: { createLimit: { count: 4, windowMs: WINDOW_MS }, retryAfterHeader: false } });
   const broker = await spawnBroker({ venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis), limits: LIMITS });
   const admin = new Redis(redis.url);
   try {
@@ -95,10 +90,6 @@ withRedis('Redis flushed mid-burst: the waiting callers are served within 1.15x 
     expect(venice.liveKeys()).toHaveLength(8);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    admin.disconnect();
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(admin, broker, issuer, venice, redis);
   }
 });

@@ -3,19 +3,19 @@
 // Retry-After (never let through on per-process counts), a stranger's refusal is answered as always,
 // /readyz is 503 naming the store, reconciliation says it failed, and Venice hears no create; when
 // Redis is back (empty, as after a failover), service resumes without a restart.
+
 import { expect } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const redis = useRedisServer();
 
 withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing created; Redis back: minting again', async () => {
   await redis.start();
-  const venice = await new VeniceServer({ createLimit: { count: 4, windowMs: 12_000 }, retryAfterHeader: false }).start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes({ venice: { createLimit: { count: 4, windowMs: 12_000 }, retryAfterHeader: false } });
   const broker = await startTestBroker({
     venice,
     issuer,
@@ -73,8 +73,6 @@ withRedis('Redis stopped: mints 503 with Retry-After, /readyz 503, nothing creat
     expect(broker.audit.filter((line) => line.status === 503)).toHaveLength(4);
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });

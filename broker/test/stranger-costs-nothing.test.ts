@@ -3,9 +3,9 @@
 // line each), and a repository the policy admits, from the same address, mints at once right after.
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, spawnBroker, startFakes, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 let venice: VeniceServer;
 let issuer: OidcIssuer;
@@ -23,8 +23,7 @@ async function flood(count: number, concurrency: number, send: (i: number) => Pr
 }
 
 test("a stranger's 600 deletes, unwraps and mints cost Venice nothing; an admitted mint right after succeeds", async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await spawnBroker({ venice, issuer });
   const atStart = venice.requests.length; // the broker's one check of its admin key
   const stranger = await issuer.sign(jobClaims('evil-corp/probe', '700'));

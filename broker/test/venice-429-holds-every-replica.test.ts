@@ -2,19 +2,19 @@
 // share a real Redis; Venice answers one's listing 429 with Retry-After 3; meanwhile the other answers
 // its callers 503 with Retry-After and sends Venice nothing, and the first replica's caller, whose
 // request met the 429, waits in the queue until the wait is over and gets its key.
+
 import { expect } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { fastPolicy } from '../../testkit/fast-policy.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 
 withRedis("one replica's 429 from Venice holds the other off for the wait Venice gave", async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const options = {
     venice,
     issuer,
@@ -40,9 +40,6 @@ withRedis("one replica's 429 from Venice holds the other off for the wait Venice
     expect(venice.count('create')).toBe(1);
     for (const broker of [first, second]) expectCleanAudit(broker, venice, issuer);
   } finally {
-    await first.stop();
-    await second.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(first, second, issuer, venice);
   }
 });

@@ -2,14 +2,14 @@
 // broker/package.json says, from the committed bundle run as its own process. /metrics also carries
 // Node's process metrics (resident memory, heap, event-loop lag, open file descriptors), readiness and
 // the queue timeout, so a soak or an alert needs no shell on the host.
+
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { NODE24, REPO } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, spawnBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { spawnBroker, startFakes, TEST_DEFAULTS } from './support/broker-bed.ts';
 import { scrape } from './support/metrics.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'broker/package.json'), 'utf8')) as { version: string }).version;
@@ -17,8 +17,7 @@ const VERSION = (JSON.parse(readFileSync(join(REPO, 'broker/package.json'), 'utf
 test('--version, the start line and broker_build_info agree with broker/package.json', async () => {
   const printed = execFileSync(NODE24, [join(REPO, 'broker/dist/server.js'), '--version'], { encoding: 'utf8', timeout: 10_000 });
   expect(printed).toBe(`venice-key-broker ${VERSION}\n`);
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({ venice, issuer, defaults: TEST_DEFAULTS, limits: { 'queue-timeout': '90s' } });
   try {
     const start = broker.logs
@@ -42,8 +41,6 @@ test('--version, the start line and broker_build_info agree with broker/package.
       ).toBe(true);
     }
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });

@@ -6,12 +6,12 @@
 // delete nothing; 100 deliveries in a burst are all handled without a single Venice 429.
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { deliver, ping, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
 import { runStep } from '../../fakes/runner.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { expectNoLeaks } from '../../testkit/leaks.ts';
 import { addKeysThatMustSurvive, addOwnedKey } from '../../testkit/seed-keys.ts';
-import { AUDIENCE, call, DEFAULT_RULES, spawnBroker, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
+import { AUDIENCE, call, DEFAULT_RULES, spawnBroker, startFakes, stopAndScanAfterEach, type TestBroker } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 let venice: VeniceServer;
@@ -19,8 +19,7 @@ let issuer: OidcIssuer;
 let broker: TestBroker;
 
 beforeEach(async () => {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await spawnBroker({
     venice,
     issuer,

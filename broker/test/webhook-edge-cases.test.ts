@@ -5,13 +5,13 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
 import { deliver, pullRequestClosed, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
 import { fastPolicy } from '../../testkit/fast-policy.ts';
 import { addOwnedKey } from '../../testkit/seed-keys.ts';
 import { waitUntil } from '../../testkit/wait.ts';
 import { signatureMatches } from '../src/keys/github-webhook.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 import { undocumented } from './support/broker-openapi.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -21,8 +21,7 @@ let broker: TestBroker;
 stopAndScanAfterEach(() => ({ venice, issuer, broker }), [SECRET]);
 
 async function start(reconcile = '30s'): Promise<void> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({
     venice,
     issuer,

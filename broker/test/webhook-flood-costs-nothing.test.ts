@@ -8,9 +8,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { expect, test } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, expectCleanAudit, spawnBroker } from './support/broker-bed.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
+import { call, expectCleanAudit, spawnBroker, startFakes } from './support/broker-bed.ts';
 import { EXAMPLE_OWNER_ID, exampleConfig } from './support/example-config.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -58,8 +57,7 @@ function flood(url: string, size: number): { stop: () => void; opened: () => num
 }
 
 test('520 slow unsigned webhook bodies: mints keep being served within 1 s, memory stays flat, signed deliveries act', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await spawnBroker({
     venice,
     issuer,

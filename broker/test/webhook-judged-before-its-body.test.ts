@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
-import { AUDIENCE, call, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
+import { jobClaims, type OidcIssuer } from '../../fakes/oidc-issuer.ts';
+import type { VeniceServer } from '../../fakes/venice-server.ts';
+import { call, startFakes, startTestBroker, stopAndScanAfterEach, TEST_DEFAULTS, type TestBroker } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 const SIGNATURE = `sha256=${'0'.repeat(64)}`;
@@ -24,8 +24,7 @@ afterEach(async () => {
 });
 
 async function start(webhook: Record<string, unknown> = {}, limits: Record<string, unknown> = {}): Promise<void> {
-  venice = await new VeniceServer().start();
-  issuer = await new OidcIssuer(AUDIENCE).start();
+  ({ venice, issuer } = await startFakes());
   broker = await startTestBroker({
     venice,
     issuer,

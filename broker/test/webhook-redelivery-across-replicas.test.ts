@@ -1,19 +1,19 @@
 // GitHub redelivers a webhook delivery, and the load balancer sends it to another replica: with the
 // delivery ids in Redis, the second replica knows it, answers 200 as a duplicate and does nothing.
+
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { jobClaims, OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
+import { jobClaims } from '../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
+import { stopAll } from '../../testkit/stop.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from './support/broker-bed.ts';
 
 const SECRET = 'a-webhook-secret-for-tests-only';
 const redis = useRedisServer();
 
 withRedis('a redelivery that reaches another replica is a duplicate there: acted on once', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const options = {
     venice,
     issuer,
@@ -36,9 +36,6 @@ withRedis('a redelivery that reaches another replica is a duplicate there: acted
     expect(second.audit).toEqual([]);
     for (const broker of [first, second]) expectCleanAudit(broker, venice, issuer, [SECRET]);
   } finally {
-    await first.stop();
-    await second.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(first, second, issuer, venice);
   }
 });

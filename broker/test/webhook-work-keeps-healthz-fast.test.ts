@@ -7,13 +7,11 @@
 // so the bound here only catches a stall of the kind that was measured before leases (2 to 4 s).
 import { expect } from 'vitest';
 import { deliver, workflowRunCompleted } from '../../fakes/github-webhooks.ts';
-import { OidcIssuer } from '../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../fakes/venice-server.ts';
 import { inRedis, useRedisServer, withRedis } from '../../testkit/redis.ts';
 import { LeaseBook } from '../src/keys/lease-book.ts';
 import { recordKeys } from '../src/keys/sealed-records.ts';
 import { redisState } from '../src/state/redis-state.ts';
-import { AUDIENCE, expectCleanAudit, spawnBroker } from './support/broker-bed.ts';
+import { expectCleanAudit, spawnBroker, startFakes } from './support/broker-bed.ts';
 
 const redis = useRedisServer();
 const SECRET = 'a-webhook-secret-for-tests-only';
@@ -23,8 +21,7 @@ withRedis(
   '3,000 deliveries for finished runs with 450 leased keys: /healthz stays quick, and no lease is touched',
   async () => {
     await redis.start();
-    const venice = await new VeniceServer().start();
-    const issuer = await new OidcIssuer(AUDIENCE).start();
+    const { venice, issuer } = await startFakes();
     const broker = await spawnBroker({
       venice,
       issuer,

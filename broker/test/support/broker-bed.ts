@@ -8,7 +8,7 @@ import type { RetryPolicy } from '../../../core/retry.ts';
 import { AUDIENCE, configYaml, type HarnessOptions, type TestBroker } from '../../../fakes/broker-process.ts';
 import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
 import { stepsRun } from '../../../fakes/runner.ts';
-import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { VeniceServer, type VeniceServerOptions } from '../../../fakes/venice-server.ts';
 import { expectNoLeaks, expectNotShown } from '../../../testkit/leaks.ts';
 import { REPOSITORY, RUN_ID } from '../../../testkit/seed-keys.ts';
 import { startBroker } from '../../src/broker.ts';
@@ -76,6 +76,16 @@ export async function call(
   return { status: response.status, json, text, headers: response.headers };
 }
 
+/** A Venice fake and an OIDC issuer (for AUDIENCE) for one test, each with the options given. */
+export async function startFakes(options: { venice?: VeniceServerOptions; clock?: () => number } = {}): Promise<{
+  venice: VeniceServer;
+  issuer: OidcIssuer;
+}> {
+  const venice = await new VeniceServer(options.venice).start();
+  const issuer = await new OidcIssuer(AUDIENCE, options.clock).start();
+  return { venice, issuer };
+}
+
 /**
  * For tests that start their own fakes and broker (each with the options it needs): after each test the
  * broker is stopped, its audit and log scanned for every secret (expectCleanAudit), then the issuer and
@@ -141,8 +151,7 @@ export function useBrokerBed(
   beforeEach(async () => {
     stepsRun.length = 0;
     requestTokens.length = 0;
-    bed.venice = await new VeniceServer().start();
-    bed.issuer = await new OidcIssuer(AUDIENCE).start();
+    ({ venice: bed.venice, issuer: bed.issuer } = await startFakes());
     bed.broker = await startTestBroker({ venice: bed.venice, issuer: bed.issuer, defaults: TEST_DEFAULTS, ...options });
   });
   // Hooks after a test run last-registered first: the leak scans of the steps, then the fixture's stop and scan.

@@ -1,28 +1,21 @@
 // A lease is trusted only when this broker signed it: a record forged by whoever can write to the store
 // (or signed with another admin key, or altered by one byte) is ignored, deletes nothing, counts toward
 // nothing, and is said once in the log; a failed deletion marks the lease ending with a doubling wait.
+
 import { expect, test } from 'vitest';
 import { LeaseBook } from '../../src/keys/lease-book.ts';
 import type { Lease } from '../../src/keys/leases.ts';
 import { openAnswer, recordKeys, sealAnswer, signRecord, verifyRecord } from '../../src/keys/sealed-records.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
+import { aLease } from '../support/leases.ts';
 
-const lease: Lease = {
+const lease: Lease = aLease({
   keyId: 'k1',
   repositoryId: '42',
-  repository: 'octo-org/shop',
-  scope: 'job',
-  pr: undefined,
-  slot: undefined,
   runId: '500',
-  runAttempt: '1',
   description: 'vek:octo-org/shop job r500.1 abcdef',
-  handedOutAt: 1_000,
   expiresAt: Date.now() + 60_000,
-  rule: 'ci',
-  idempotencyKey: undefined,
-  state: 'live',
-};
+});
 
 async function stored(text: string, keyId: string) {
   const state = memoryState({ perWindow: 20, windowMs: 60_000, timeoutMs: 0, now: Date.now, sleep: async () => {}, stateDir: undefined });

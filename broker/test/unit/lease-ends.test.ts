@@ -2,6 +2,7 @@
 // rule and why; a key Venice now shows with another description is left alone (refused, said in the
 // line); a lease whose description holds no tag ends without a request; a deletion that fails leaves the
 // lease for a retry, and a batch names every key it could not delete.
+
 import { expect, test } from 'vitest';
 import { Deadline } from '../../../core/deadline.ts';
 import { createTransport } from '../../../core/http.ts';
@@ -15,6 +16,7 @@ import type { Lease } from '../../src/keys/leases.ts';
 import { recordKeys } from '../../src/keys/sealed-records.ts';
 import type { AuditRecord } from '../../src/observe/audit.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
+import { leaseOfKey } from '../support/leases.ts';
 
 test('ends: deleted, not ours any more, no tag at all; a failed batch names what it could not delete', async () => {
   const venice = await new VeniceServer().start();
@@ -37,22 +39,8 @@ test('ends: deleted, not ours any more, no tag at all; a failed batch names what
       log: { info: () => undefined, warning: () => undefined },
       changed: () => undefined,
     };
-    const leaseOf = (key: { id: string; description: string }, description = key.description): Lease => ({
-      keyId: key.id,
-      repositoryId: '1',
-      repository: 'octo-org/shop',
-      scope: 'job',
-      pr: undefined,
-      slot: undefined,
-      runId: '100',
-      runAttempt: '1',
-      description,
-      handedOutAt: 0,
-      expiresAt: Date.now() + 60_000,
-      rule: 'ci',
-      idempotencyKey: undefined,
-      state: 'live',
-    });
+    const leaseOf = (key: { id: string; description: string }, description = key.description): Lease =>
+      leaseOfKey({ id: key.id, description }, { runId: '100', handedOutAt: 0, expiresAt: Date.now() + 60_000 });
     const [plain, edited, untagged, failing] = [0, 1, 2, 3].map(() => addOwnedKey(venice, {}));
     const why = { why: 'revoke' as const, action: 'revoke' as const, reason: 'PR #7 revoked' };
     expect(await endLeasedKey(leaseOf(plain as NonNullable<typeof plain>), why, deps)).toMatchObject({ outcome: 'deleted' });

@@ -2,17 +2,18 @@
 // memory cannot be read from outside; with a state-dir, `leases` lists what a broker handed out (text and
 // JSON, with each key's spend from Venice's listing) and `revoke` ends what is selected, an audit line
 // each; a revoke without a selection, or --all without --yes, is refused before anything is read.
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { configYaml } from '../../../fakes/broker-process.ts';
-import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { jobClaims } from '../../../fakes/oidc-issuer.ts';
 import { inRedis, useRedisServer, withRedis } from '../../../testkit/redis.ts';
+import { stopAll } from '../../../testkit/stop.ts';
 import { leasesCommand, OperatorError, revokeCommand } from '../../src/keys/operator.ts';
 import { parseConfig } from '../../src/policy/config.ts';
-import { AUDIENCE, call, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
+import { call, startFakes, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 const redis = useRedisServer();
 
@@ -23,8 +24,7 @@ function io() {
 }
 
 test('leases and revoke on a state-dir: listed with their spend, revoked by repository, rule or run, each audited', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const dir = mkdtempSync(join(tmpdir(), 'vek-operator-'));
   const options = { venice, issuer, defaults: TEST_DEFAULTS, store: { 'state-dir': dir } };
   const broker = await startTestBroker(options);
@@ -69,8 +69,7 @@ test('leases and revoke on a state-dir: listed with their spend, revoked by repo
 });
 
 test('a store in memory cannot be read from outside: said, with what to use instead', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   try {
     const config = parseConfig(configYaml({ venice, issuer, defaults: TEST_DEFAULTS }));
     await expect(leasesCommand(config, venice.adminKey, { json: false }, io().io)).rejects.toThrow(
@@ -84,8 +83,7 @@ test('a store in memory cannot be read from outside: said, with what to use inst
 
 withRedis('with Redis, the commands read the store the serving brokers share', async () => {
   await redis.start();
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const options = { venice, issuer, defaults: TEST_DEFAULTS, ...inRedis(redis) };
   const broker = await startTestBroker(options);
   try {
@@ -102,9 +100,6 @@ withRedis('with Redis, the commands read the store the serving brokers share', a
       minted.json.id,
     ]);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
-    await redis.stop();
+    await stopAll(broker, issuer, venice, redis);
   }
 });

@@ -3,10 +3,8 @@
 // never past the account's active keys less the margin), one look at a time; it replaces keys near the end
 // of their life; a key given back after the pool stopped is deleted; a refill that fails is said once;
 // reap deletes the pool keys of replicas that stopped, and no other key.
+
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { Deadline } from '../../../core/deadline.ts';
-import { createTransport } from '../../../core/http.ts';
-import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
 import { fastPolicy } from '../../../testkit/fast-policy.ts';
 import { waitUntil } from '../../../testkit/wait.ts';
@@ -14,6 +12,7 @@ import { KeyListing } from '../../src/keys/key-listing.ts';
 import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/keys/pool.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
 import type { SharedState } from '../../src/state/shared-state.ts';
+import { veniceClientOf } from '../support/leases.ts';
 
 let now = Date.UTC(2026, 11, 2, 10);
 let venice: VeniceServer;
@@ -34,15 +33,7 @@ afterEach(async () => {
 });
 
 function pool(size: number, activeKeys = 500): WarmPool {
-  const client = () =>
-    new VeniceClient({
-      apiUrl: venice.apiUrl,
-      adminKey: venice.adminKey,
-      transport: createTransport({}, undefined, 1),
-      deadline: Deadline.forStep(10_000, () => now),
-      policy: { ...fastPolicy(), maxAttempts: 1 },
-      log: () => undefined,
-    });
+  const client = () => veniceClientOf(venice, { now: () => now, policy: { ...fastPolicy(), maxAttempts: 1 } });
   return new WarmPool({
     size,
     maxAgeMs: 30 * 60_000,

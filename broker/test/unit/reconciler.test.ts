@@ -3,13 +3,10 @@
 // audited as already gone; a key whose tag changed under it (hand-edited) is left alone; a key with a
 // lease is never the reconciler's; an intent not signed by this broker deletes nothing and is said in the
 // log; a lease whose key expired ends with one line; a lease whose deletion failed is tried again.
+
 import { expect, test } from 'vitest';
-import { Deadline } from '../../../core/deadline.ts';
 import { formatTag, type KeyTag } from '../../../core/description-tag.ts';
-import { createTransport } from '../../../core/http.ts';
-import { VeniceClient } from '../../../core/venice-client.ts';
 import { VeniceServer } from '../../../fakes/venice-server.ts';
-import { fastPolicy } from '../../../testkit/fast-policy.ts';
 import { addOwnedKey } from '../../../testkit/seed-keys.ts';
 import { KeyListing } from '../../src/keys/key-listing.ts';
 import { LeaseBook } from '../../src/keys/lease-book.ts';
@@ -19,18 +16,11 @@ import { recordKeys, signRecord } from '../../src/keys/sealed-records.ts';
 import type { AuditRecord } from '../../src/observe/audit.ts';
 import { BrokerMetrics } from '../../src/observe/metrics.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
+import { leaseOfKey, veniceClientOf } from '../support/leases.ts';
 
 function setUp(venice: VeniceServer) {
   const state = memoryState({ perWindow: 20, windowMs: 60_000, timeoutMs: 0, now: Date.now, sleep: async () => {}, stateDir: undefined });
-  const client = () =>
-    new VeniceClient({
-      apiUrl: venice.apiUrl,
-      adminKey: venice.adminKey,
-      transport: createTransport({}, undefined, 1),
-      deadline: Deadline.forStep(10_000),
-      policy: fastPolicy(),
-      log: () => undefined,
-    }).forCleanup();
+  const client = () => veniceClientOf(venice).forCleanup();
   const audit: AuditRecord[] = [];
   const logs: string[] = [];
   const log = { info: (line: string) => logs.push(line), warning: (line: string) => logs.push(line) };
@@ -66,24 +56,7 @@ function setUp(venice: VeniceServer) {
 }
 
 function leaseOf(key: { id: string; description: string; tag: KeyTag }, overrides: Partial<Lease> = {}): Lease {
-  const { scope, pr, slot, runId, runAttempt } = key.tag;
-  return {
-    keyId: key.id,
-    repositoryId: 'r1',
-    repository: 'octo-org/shop',
-    scope,
-    pr,
-    slot,
-    runId,
-    runAttempt,
-    description: key.description,
-    handedOutAt: Date.now(),
-    expiresAt: Date.now() + 3_600_000,
-    rule: 'ci',
-    idempotencyKey: undefined,
-    state: 'live',
-    ...overrides,
-  };
+  return leaseOfKey(key, { repositoryId: 'r1', ...overrides });
 }
 
 test('overdue intents: taken, and their keys deleted, already gone, or no longer ours; nothing while another replica leads', async () => {

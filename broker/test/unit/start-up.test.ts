@@ -6,12 +6,11 @@ import { createServer } from 'node:http';
 import { expect, test } from 'vitest';
 import { configYaml } from '../../../fakes/broker-process.ts';
 import { closeServer, listenOnLoopback } from '../../../fakes/loopback.ts';
-import { OidcIssuer } from '../../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../../fakes/venice-server.ts';
+import type { VeniceServer } from '../../../fakes/venice-server.ts';
 import { fastPolicy } from '../../../testkit/fast-policy.ts';
 import { AdminKeyRefused, ListenError, startBroker } from '../../src/broker.ts';
 import { parseConfig } from '../../src/policy/config.ts';
-import { AUDIENCE, TEST_DEFAULTS } from '../support/broker-bed.ts';
+import { startFakes, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -21,8 +20,7 @@ async function freePort(): Promise<number> {
 }
 
 test('the admin key: refused by Venice, the broker does not start; Venice out of reach, it starts and says so', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const options = { writeAudit: () => undefined, writeLog: () => undefined, env: {}, policy: fastPolicy(), checkAdminKey: true };
   try {
     const config = parseConfig(configYaml({ venice, issuer, defaults: TEST_DEFAULTS }));
@@ -53,8 +51,7 @@ test('the admin key: refused by Venice, the broker does not start; Venice out of
 });
 
 test('a busy port is a ListenError naming its setting, for either listener', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const taken = createServer();
   const port = await listenOnLoopback(taken);
   const options = { adminKey: venice.adminKey, writeAudit: () => undefined, writeLog: () => undefined, env: {} };

@@ -2,28 +2,13 @@
 // broker rarely shows at will (the store out of reach, Venice's listing unreadable, Venice holding off,
 // a webhook delivery and its deletions, the issuer's keys lost), hostile text escaped, and the hour of
 // counts rolling over on a virtual clock.
+
 import { expect, test } from 'vitest';
 import { RecentActivity, repositoryRows, type StatusSnapshot } from '../../src/http/status.ts';
 import { html, renderOverview, renderRepository } from '../../src/http/status-page.ts';
-import type { Lease } from '../../src/keys/leases.ts';
+import { aLease } from '../support/leases.ts';
 
-const lease = (fields: Partial<Lease>): Lease => ({
-  keyId: '11111111-2222-4333-8444-555555555555',
-  repositoryId: '1',
-  repository: 'octo-org/shop',
-  scope: 'job',
-  pr: undefined,
-  slot: undefined,
-  runId: '42',
-  runAttempt: '1',
-  description: 'ci vek:…',
-  handedOutAt: 1_000,
-  expiresAt: 3_600_000,
-  rule: 'ci',
-  idempotencyKey: undefined,
-  state: 'live',
-  ...fields,
-});
+const lease = aLease;
 
 const snapshot = (fields: Partial<StatusSnapshot>): StatusSnapshot => ({
   version: '9.9.9',

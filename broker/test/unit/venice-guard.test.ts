@@ -1,14 +1,15 @@
 // The broker's brake on its own use of the admin key: after a 429 it sends Venice nothing until the
 // wait given (or the rest of the window) is over, and after 5 failed answers in a row nothing for the
 // abuse guard's 30 s; meanwhile a request that needs Venice is answered 503 with Retry-After.
+
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
-import { jobClaims, OidcIssuer } from '../../../fakes/oidc-issuer.ts';
-import { VeniceServer } from '../../../fakes/venice-server.ts';
+import { jobClaims } from '../../../fakes/oidc-issuer.ts';
 import { fastPolicy } from '../../../testkit/fast-policy.ts';
+import { stopAll } from '../../../testkit/stop.ts';
 import { VeniceGuard } from '../../src/keys/venice-guard.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
-import { AUDIENCE, call, expectCleanAudit, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
+import { call, expectCleanAudit, startFakes, startTestBroker, TEST_DEFAULTS } from '../support/broker-bed.ts';
 
 const response = (status: number, headers: Record<string, string> = {}) => ({ status, headers, text: '' });
 
@@ -36,8 +37,7 @@ test('a 429 stops calls for the wait given, or the window; five failures in a ro
 });
 
 test('while Venice asks the broker to wait, mints and deletes get 503 with Retry-After and Venice hears nothing', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   // The retry policy's waits are recorded, not slept: the first mint waits out Venice's 429 at once.
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, policy: fastPolicy() });
   const bed = { venice, broker };
@@ -61,8 +61,7 @@ test('while Venice asks the broker to wait, mints and deletes get 503 with Retry
 });
 
 test('a 429 without Retry-After holds until the oldest create of the window ages out, and is not re-armed by the next', async () => {
-  const venice = await new VeniceServer().start();
-  const issuer = await new OidcIssuer(AUDIENCE).start();
+  const { venice, issuer } = await startFakes();
   const broker = await startTestBroker({ venice, issuer, defaults: TEST_DEFAULTS, policy: fastPolicy() });
   try {
     const token = await issuer.sign(jobClaims('octo-org/shop', '500'));
@@ -77,8 +76,6 @@ test('a 429 without Retry-After holds until the oldest create of the window ages
     expect(wait).toBeLessThanOrEqual(61); // the oldest create's minute, not a fresh one per 429
     expectCleanAudit(broker, venice, issuer);
   } finally {
-    await broker.stop();
-    await issuer.stop();
-    await venice.stop();
+    await stopAll(broker, issuer, venice);
   }
 });
