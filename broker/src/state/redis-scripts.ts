@@ -3,7 +3,8 @@
  * file: each header names every KEYS[i] and ARGV[i]. Every script that reads the time reads Redis's own
  * clock (TIME), so replicas whose hosts' clocks differ still agree. Keys all carry the hash tag {vkb}.
  *
- * The queue's keys are always KEYS[1..9], in this order (QUEUE_KEYS in redis-state.ts):
+ * The queue's keys are always KEYS[1..9], in this order (QUEUE_KEYS in redis-state.ts), and the queue's
+ * helpers name them (TURNS … SERVED_COUNT) so the scripts read by name:
  *   1 turns (zset: turn id → start)     2 waiters (zset: ticket → arrival)   3 waiter-repo (hash)
  *   4 waiter-seen (hash: last poll)     5 waiter-taking (hash)               6 held (Venice's hold)
  *   7 seq (arrival counter)             8 served (hash: repo → served count) 9 served-count
@@ -19,20 +20,23 @@ end
 
 /** The queue's helpers, over KEYS[1..9]. */
 const QUEUE = `${NOW_MS}
+-- The queue's keys by name: KEYS[1..9] in QUEUE_KEYS's order (redis-state.ts).
+local TURNS, WAITERS, WAITER_REPO, WAITER_SEEN, WAITER_TAKING = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local HELD, SEQ, SERVED, SERVED_COUNT = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local function drop(id)
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('HDEL', KEYS[5], id)
+  redis.call('ZREM', WAITERS, id)
+  redis.call('HDEL', WAITER_REPO, id)
+  redis.call('HDEL', WAITER_SEEN, id)
+  redis.call('HDEL', WAITER_TAKING, id)
 end
 local function prune(now, stale)
-  local seen = redis.call('HGETALL', KEYS[4])
+  local seen = redis.call('HGETALL', WAITER_SEEN)
   for i = 1, #seen, 2 do
     if tonumber(seen[i + 1]) < now - stale then drop(seen[i]) end
   end
 end
 local function turn_time(now, n, per, window, margin)
-  local recent = redis.call('ZRANGE', KEYS[1], -per, -1, 'WITHSCORES')
+  local recent = redis.call('ZRANGE', TURNS, -per, -1, 'WITHSCORES')
   local times = {}
   for i = 2, #recent, 2 do times[#times + 1] = tonumber(recent[i]) end
   local at = now
@@ -48,10 +52,10 @@ local function touch(ttl)
   end
 end
 local function held_ms(max)
-  local held = redis.call('PTTL', KEYS[6])
+  local held = redis.call('PTTL', HELD)
   if held > max then
     held = max
-    redis.call('PEXPIRE', KEYS[6], held) -- a hold longer than any Venice asks for is cut where it is read
+    redis.call('PEXPIRE', HELD, held) -- a hold longer than any Venice asks for is cut where it is read
   end
   return math.max(held, 0)
 end
@@ -59,8 +63,8 @@ end
 local function place(id, repo, now, per, window, margin, timeout, stale, ttl)
   prune(now, stale)
   local counts = {}
-  for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    local r = redis.call('HGET', KEYS[3], w)
+  for _, w in ipairs(redis.call('ZRANGE', WAITERS, 0, -1)) do
+    local r = redis.call('HGET', WAITER_REPO, w)
     if r then counts[r] = (counts[r] or 0) + 1 end
   end
   local own = counts[repo] or 0
@@ -70,10 +74,10 @@ local function place(id, repo, now, per, window, margin, timeout, stale, ttl)
   end
   local wait = turn_time(now, ahead, per, window, margin) - now
   if wait > timeout then return nil, wait - timeout end
-  local seq = redis.call('INCR', KEYS[7])
-  redis.call('ZADD', KEYS[2], seq, id)
-  redis.call('HSET', KEYS[3], id, repo)
-  redis.call('HSET', KEYS[4], id, now)
+  local seq = redis.call('INCR', SEQ)
+  redis.call('ZADD', WAITERS, seq, id)
+  redis.call('HSET', WAITER_REPO, id, repo)
+  redis.call('HSET', WAITER_SEEN, id, now)
   touch(ttl)
   return seq
 end
@@ -99,13 +103,14 @@ end
  *   | {'live-keys', live, in flight} | {'queue-full', ms past the timeout}
  */
 export const MINT_ADMIT = `${QUEUE}
+local IN_FLIGHT, LEASES_OF_REPO, JOURNAL, IDEM, BUSY = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local id, repo = ARGV[1], ARGV[2]
 local per, window, margin, timeout, stale = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = now_ms()
 local held = held_ms(tonumber(ARGV[9]))
 if held > 0 then return {'held', held} end
 if ARGV[14] ~= '' then
-  local earlier = redis.call('GET', KEYS[13])
+  local earlier = redis.call('GET', IDEM)
   if earlier then
     local record = cjson.decode(earlier)
     if record['h'] ~= ARGV[14] then return {'mismatch'} end
@@ -113,12 +118,12 @@ if ARGV[14] ~= '' then
     if redis.call('EXISTS', ARGV[17] .. tostring(record['p'])) == 1 then return {'in-progress'} end
   end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf', now)
-local live, running = redis.call('ZCARD', KEYS[11]), redis.call('ZCARD', KEYS[10])
+redis.call('ZREMRANGEBYSCORE', IN_FLIGHT, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', LEASES_OF_REPO, '-inf', now)
+local live, running = redis.call('ZCARD', LEASES_OF_REPO), redis.call('ZCARD', IN_FLIGHT)
 if live + running >= tonumber(ARGV[11]) then return {'live-keys', live, running} end
 -- Mints are arriving: the warm pool's refills wait until none has for a moment (TAKE_IDLE).
-redis.call('SET', KEYS[14], '1', 'PX', tonumber(ARGV[19]))
+redis.call('SET', BUSY, '1', 'PX', tonumber(ARGV[19]))
 local seq = 0
 if ARGV[18] == '1' then
   local placed, over = place(id, repo, now, per, window, margin, timeout, stale, tonumber(ARGV[8]))
@@ -126,11 +131,11 @@ if ARGV[18] == '1' then
   seq = placed
 end
 local lapse = tonumber(ARGV[12])
-redis.call('ZADD', KEYS[10], now + lapse, ARGV[10])
-if redis.call('PTTL', KEYS[10]) < lapse then redis.call('PEXPIRE', KEYS[10], lapse) end
-redis.call('HSET', KEYS[12], ARGV[10], (now + lapse) .. '|' .. ARGV[13])
+redis.call('ZADD', IN_FLIGHT, now + lapse, ARGV[10])
+if redis.call('PTTL', IN_FLIGHT) < lapse then redis.call('PEXPIRE', IN_FLIGHT, lapse) end
+redis.call('HSET', JOURNAL, ARGV[10], (now + lapse) .. '|' .. ARGV[13])
 if ARGV[14] ~= '' then
-  redis.call('SET', KEYS[13], cjson.encode({s = 'p', h = ARGV[14], p = ARGV[16]}), 'PX', lapse)
+  redis.call('SET', IDEM, cjson.encode({s = 'p', h = ARGV[14], p = ARGV[16]}), 'PX', lapse)
 end
 return {'admitted', seq}
 `;
@@ -145,25 +150,26 @@ return {'admitted', seq}
  * Returns {1, 0} (taken) or {0, ms until its turn}
  */
 export const TAKE = `${QUEUE}
+local JOURNAL = KEYS[10]
 local id, repo, seq = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local per, window, margin, stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = now_ms()
 prune(now, stale)
-if not redis.call('ZSCORE', KEYS[2], id) then
-  redis.call('ZADD', KEYS[2], seq, id)
-  redis.call('HSET', KEYS[3], id, repo)
+if not redis.call('ZSCORE', WAITERS, id) then
+  redis.call('ZADD', WAITERS, seq, id)
+  redis.call('HSET', WAITER_REPO, id, repo)
 end
-redis.call('HSET', KEYS[4], id, now)
-redis.call('HSET', KEYS[5], id, 1)
+redis.call('HSET', WAITER_SEEN, id, now)
+redis.call('HSET', WAITER_TAKING, id, 1)
 local lists, repos, pos, served = {}, {}, {}, {}
-for _, w in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if redis.call('HEXISTS', KEYS[5], w) == 1 then
-    local r = redis.call('HGET', KEYS[3], w)
+for _, w in ipairs(redis.call('ZRANGE', WAITERS, 0, -1)) do
+  if redis.call('HEXISTS', WAITER_TAKING, w) == 1 then
+    local r = redis.call('HGET', WAITER_REPO, w)
     if not lists[r] then
       lists[r] = {}
       repos[#repos + 1] = r
       pos[r] = #repos
-      served[r] = tonumber(redis.call('HGET', KEYS[8], r) or '-1')
+      served[r] = tonumber(redis.call('HGET', SERVED, r) or '-1')
     end
     table.insert(lists[r], w)
   end
@@ -190,15 +196,15 @@ local at = turn_time(now, math.max(index, 0), per, window, margin)
 local held = held_ms(tonumber(ARGV[10]))
 if held > 0 then at = math.max(at, now + held) end
 if index == 0 and at <= now then
-  redis.call('ZADD', KEYS[1], now, ARGV[8])
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(per + 1))
+  redis.call('ZADD', TURNS, now, ARGV[8])
+  redis.call('ZREMRANGEBYRANK', TURNS, 0, -(per + 1))
   drop(id)
-  redis.call('HSET', KEYS[8], repo, redis.call('INCR', KEYS[9]))
+  redis.call('HSET', SERVED, repo, redis.call('INCR', SERVED_COUNT))
   touch(tonumber(ARGV[9]))
-  local intent = ARGV[11] ~= '' and redis.call('HGET', KEYS[10], ARGV[11])
+  local intent = ARGV[11] ~= '' and redis.call('HGET', JOURNAL, ARGV[11])
   if intent then
     local bar = string.find(intent, '|', 1, true)
-    if bar then redis.call('HSET', KEYS[10], ARGV[11], (now + tonumber(ARGV[12])) .. string.sub(intent, bar)) end
+    if bar then redis.call('HSET', JOURNAL, ARGV[11], (now + tonumber(ARGV[12])) .. string.sub(intent, bar)) end
   end
   return {1, 0}
 end
@@ -227,14 +233,15 @@ return {'admitted', placed}
  * Returns 1 (taken) or 0
  */
 export const TAKE_IDLE = `${QUEUE}
+local BUSY = KEYS[10]
 local now = now_ms()
 local per = tonumber(ARGV[1])
 prune(now, tonumber(ARGV[4]))
-if redis.call('ZCARD', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[10]) == 1 then return 0 end
+if redis.call('ZCARD', WAITERS) > 0 or redis.call('EXISTS', BUSY) == 1 then return 0 end
 if held_ms(tonumber(ARGV[7])) > 0 then return 0 end
 if turn_time(now, 0, per, tonumber(ARGV[2]), tonumber(ARGV[3])) > now then return 0 end
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(per + 1))
+redis.call('ZADD', TURNS, now, ARGV[5])
+redis.call('ZREMRANGEBYRANK', TURNS, 0, -(per + 1))
 touch(tonumber(ARGV[6]))
 return 1
 `;
@@ -247,14 +254,14 @@ return 1
 
 /** KEYS: 1-9 the queue. ARGV: 1 windowMs, 2 marginMs. Returns the turns taken in the current window. */
 export const WINDOW_CREATES = `${QUEUE}
-return redis.call('ZCOUNT', KEYS[1], '(' .. (now_ms() - tonumber(ARGV[1]) - tonumber(ARGV[2])), '+inf')
+return redis.call('ZCOUNT', TURNS, '(' .. (now_ms() - tonumber(ARGV[1]) - tonumber(ARGV[2])), '+inf')
 `;
 
 /** KEYS: 1-9 the queue. ARGV: 1 windowMs, 2 marginMs. Returns ms until the oldest turn of the window ages out (0: none). */
 export const WINDOW_FREES = `${QUEUE}
 local now = now_ms()
 local span = tonumber(ARGV[1]) + tonumber(ARGV[2])
-local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local oldest = redis.call('ZRANGEBYSCORE', TURNS, '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if #oldest == 0 then return 0 end
 return tonumber(oldest[2]) + span - now
 `;
@@ -272,16 +279,17 @@ return tonumber(oldest[2]) + span - now
  * Returns 1 (recorded) or 0 (the intent was taken: hand nothing out)
  */
 export const HAND_OUT = `${NOW_MS}
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
+local JOURNAL, LEASE, LEASES, LEASES_OF_REPO, IN_FLIGHT, IDEM, CLAIMED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+if redis.call('HDEL', JOURNAL, ARGV[1]) == 0 and redis.call('EXISTS', CLAIMED) == 1 then return 0 end
 local now = now_ms()
 local expires = tonumber(ARGV[4])
 local life = math.max(1, expires - now + tonumber(ARGV[7]))
-redis.call('SET', KEYS[2], ARGV[3], 'PX', life)
-redis.call('ZADD', KEYS[3], expires, ARGV[2])
-redis.call('ZADD', KEYS[4], expires, ARGV[2])
-if redis.call('PTTL', KEYS[4]) < life then redis.call('PEXPIRE', KEYS[4], life) end
-redis.call('ZREM', KEYS[5], ARGV[1])
-if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5], 'PX', ARGV[6]) end
+redis.call('SET', LEASE, ARGV[3], 'PX', life)
+redis.call('ZADD', LEASES, expires, ARGV[2])
+redis.call('ZADD', LEASES_OF_REPO, expires, ARGV[2])
+if redis.call('PTTL', LEASES_OF_REPO) < life then redis.call('PEXPIRE', LEASES_OF_REPO, life) end
+redis.call('ZREM', IN_FLIGHT, ARGV[1])
+if ARGV[5] ~= '' then redis.call('SET', IDEM, ARGV[5], 'PX', ARGV[6]) end
 return 1
 `;
 
@@ -291,9 +299,10 @@ return 1
  * Idempotency-Key.
  */
 export const ABANDON = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[2] == '1' then redis.call('HDEL', KEYS[2], ARGV[1]) end
-if ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
+local IN_FLIGHT, JOURNAL, IDEM = KEYS[1], KEYS[2], KEYS[3]
+redis.call('ZREM', IN_FLIGHT, ARGV[1])
+if ARGV[2] == '1' then redis.call('HDEL', JOURNAL, ARGV[1]) end
+if ARGV[3] == '1' then redis.call('DEL', IDEM) end
 return 1
 `;
 
@@ -330,10 +339,11 @@ return texts
  * 4 idem:<repository id>:<key> (or an unused key). ARGV: 1 key id.
  */
 export const END_LEASE = `
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[4])
+local LEASE, LEASES, LEASES_OF_REPO, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+redis.call('DEL', LEASE)
+redis.call('ZREM', LEASES, ARGV[1])
+redis.call('ZREM', LEASES_OF_REPO, ARGV[1])
+redis.call('DEL', IDEM)
 return 1
 `;
 
