@@ -72,13 +72,12 @@ async function rotate(key: Minted, order: MintOrder, deps: MintDeps): Promise<st
   const { io, backend } = deps;
   const where = `PR #${key.tag.pr} slot ${key.tag.slot}`;
   try {
-    const deleted = await io.group(`Rotate out older keys of ${where}`, () => backend.rotateOlder(key, order));
-    io.info(
-      deleted.length === 0
-        ? `No older key of ${where} to rotate out.`
-        : `Rotated out ${deleted.length} older key(s) of ${where}${backend.via}.`,
-    );
-    return deleted;
+    return await io.group(`Rotate out older keys of ${where}`, async () => {
+      const deleted = await backend.rotateOlder(key, order);
+      const done = `Rotated out ${deleted.length} older key(s) of ${where}${backend.via}.`;
+      io.info(deleted.length === 0 ? `No older key of ${where} to rotate out.` : done);
+      return deleted;
+    });
   } catch (error) {
     io.warning(`could not delete the older keys of ${where}${backend.via} (${messageOf(error)}); they expire as set.`);
     return [];
