@@ -62,7 +62,7 @@ export async function runMainStep(step: StepEnvironment): Promise<void> {
         return gitHub;
       },
     };
-    const backend = await keyBackend(config, step, context);
+    const backend = await keyBackend(config, step, context, deps.client);
     const isCancelled = (): boolean => step.cancel.signal.aborted;
     if (config.mode === 'use') return await useRunKey(config, { ...deps, backend });
     if (config.mode === 'revoke') return await revoke(config, { ...deps, backend });
@@ -126,9 +126,14 @@ function transportOf(step: StepEnvironment): HttpTransport {
  * the OIDC request are loaded then, from their own chunk: a workflow with an admin key never pays for
  * them at start-up); else Venice, directly, with the admin key.
  */
-async function keyBackend(config: Config, step: StepEnvironment, context: RunContext): Promise<KeyBackend> {
+async function keyBackend(
+  config: Config,
+  step: StepEnvironment,
+  context: RunContext,
+  // One client (and so one deadline) for the step: main's verify shares the direct path's.
+  client = veniceClient(config, step),
+): Promise<KeyBackend> {
   if (!config.brokerUrl) {
-    const client = veniceClient(config, step);
     return directBackend({ io: step.io, client, context, now: step.now, adminKey: config.adminKey, newToken: step.newToken });
   }
   const { brokerBackend } = await import('./backends/broker/broker-backend.js');
