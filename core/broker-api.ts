@@ -15,9 +15,9 @@ import {
   type KeyRequestField,
   LIMIT_PERIODS,
   type LimitPeriod,
-  MAX_LIMIT,
   MODEL_PRIVACIES,
   type ModelPrivacy,
+  parseLimit,
 } from './key-request.js';
 
 /** What a mint was granted, as the action's inputs write it (`unlimited`, `3600s`): keyRequestFields. */
@@ -109,7 +109,5 @@ export function readGranted(value: unknown): Partial<Pick<KeyRequest, 'usdLimit'
 }
 
 function limitOf(value: unknown): number | null | undefined {
-  if (value === 'unlimited') return null;
-  const amount = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
-  return amount >= 0 && amount <= MAX_LIMIT ? amount : undefined;
+  return typeof value === 'string' ? parseLimit(value) : undefined;
 }

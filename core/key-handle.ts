@@ -74,8 +74,10 @@ export class HandleRefused extends ActionFailure {
   }
 }
 
-/** Opens a handle for this repository and run, or fails saying which of the likely causes it is. */
-/** `word` is the reading program's wording of a refusal (core has none of its own). */
+/**
+ * Opens a handle for this repository and run, or fails saying which of the likely causes it is, in
+ * `word`s: the reading program's wording of a refusal (core has none of its own).
+ */
 export function openHandle(handle: string, binding: HandleBinding, word: HandleWording): HandleContents {
   const [, runId = '', repoHash, payload] = /^vek1\.(\d{1,20})\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)$/.exec(handle) ?? [];
   const refuse = (problem: HandleProblem): HandleRefused =>

@@ -139,10 +139,16 @@ export function durationInput(name: string, raw: string, example: string, maxMs:
   return ms;
 }
 
-function limitInput(name: string, raw: string): number | null {
+/** A limit as written (an input, or a broker's answer): 0 to MAX_LIMIT, or "unlimited" (any case) for none; undefined otherwise. */
+export function parseLimit(raw: string): number | null | undefined {
   if (raw.toLowerCase() === 'unlimited') return null;
   const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(value) || value > MAX_LIMIT) {
+  return Number.isFinite(value) && value <= MAX_LIMIT ? value : undefined;
+}
+
+function limitInput(name: string, raw: string): number | null {
+  const value = parseLimit(raw);
+  if (value === undefined) {
     throw new InputError(name, `"${raw}" is not a limit. Use a number from 0 to ${MAX_LIMIT}, e.g. "5" or "0.5", or "unlimited".`);
   }
   return value;

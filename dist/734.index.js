@@ -51,10 +51,7 @@ function readGranted(value) {
     return granted;
 }
 function limitOf(value) {
-    if (value === 'unlimited')
-        return null;
-    const amount = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
-    return amount >= 0 && amount <= key_request/* MAX_LIMIT */.tq ? amount : undefined;
+    return typeof value === 'string' ? (0,key_request/* parseLimit */.Fv)(value) : undefined;
 }
 
 // EXTERNAL MODULE: ./core/description-tag.ts
@@ -401,12 +398,6 @@ function brokerBackend(connection) {
             const key = await broker.mint(fields, { rotate: config.rotate });
             rotated = key.rotated;
             const { tag, handle, rule, clamped } = key;
-            const caps = {
-                usdLimit: config.usdLimit,
-                diemLimit: config.diemLimit,
-                limitPeriod: config.limitPeriod,
-                modelPrivacy: config.modelPrivacy,
-            };
             return {
                 id: key.id,
                 apiKey: key.apiKey,
@@ -415,7 +406,8 @@ function brokerBackend(connection) {
                 tag,
                 handle,
                 broker: { rule, clamped },
-                granted: { ...caps, ...key.granted },
+                // What the broker granted; the request's own where the answer did not say.
+                granted: { ...config, ...key.granted },
                 notes: [],
             };
         },

@@ -15,7 +15,7 @@ import {
   type SingleOutcome,
 } from '../../core/delete-keys.js';
 import { buildDescription, formatTag, type KeyTag, tagForRequest } from '../../core/description-tag.js';
-import { openRunKey, sealHandle } from '../../core/key-handle.js';
+import { type HandleBinding, openRunKey, sealHandle } from '../../core/key-handle.js';
 import { endsWithPullRequest, factsOfTag, isOlderInSlot } from '../../core/ownership.js';
 import { createKeyBody } from '../../core/venice-api.js';
 import type { VeniceClient } from '../../core/venice-client.js';
@@ -42,11 +42,12 @@ export function directBackend(deps: DirectDeps): KeyBackend {
   const binding = { adminKey: deps.adminKey, repository, runId: context.runId };
   // An attempt of the create went unanswered: its key could still appear, so post must keep watching.
   let createMayLandLate = false;
+  const deleting = { io, client, repository };
   const listOwned = async (): Promise<OwnedKey[]> => ownedKeys(await client.listKeys(), repository);
   return {
     via: '',
     async mint(order) {
-      const made = await createTagged(order, deps);
+      const made = await createTagged(order, deps, binding);
       createMayLandLate = made.mayLandLate;
       return made.key;
     },
@@ -55,28 +56,26 @@ export function directBackend(deps: DirectDeps): KeyBackend {
       return { postMustWatch: createMayLandLate };
     },
     async rotateOlder(key) {
-      const keys = ownedKeys(await client.listKeys(), repository);
+      const keys = await listOwned();
       const listed = keys.find((owned) => owned.id === key.id);
       const newest = listed ? listedFacts(listed) : factsOfTag(key.tag);
       // Only older keys: a run for a later push may already have minted a newer one, which must stay.
       const older = keys.filter((owned) => owned.id !== key.id && isOlderInSlot(listedFacts(owned), newest));
-      return (await deleteKeys(older, { io, client, repository }, { why: 'rotated out' })).ids;
+      return (await deleteKeys(older, deleting, { why: 'rotated out' })).ids;
     },
     async openHandle(handle): Promise<RunKey> {
       return openRunKey(handle, binding, io.setSecret, handleAdviceForWorkflow);
     },
-    deleteKey: (id: string, tag: KeyTag): Promise<SingleOutcome> => deleteTaggedKey({ id, tag }, { io, client, repository }),
-    deleteLeftovers: (tag, keep) => deleteInvocationKeys(tag, { io, client, repository }, { why: 'main did not hand it out', keep }),
+    deleteKey: (id: string, tag: KeyTag): Promise<SingleOutcome> => deleteTaggedKey({ id, tag }, deleting),
+    deleteLeftovers: (tag, keep) => deleteInvocationKeys(tag, deleting, { why: 'main did not hand it out', keep }),
     listOwned,
     async revokePr(pr, dryRun) {
       const keys = (await listOwned()).filter((key) => endsWithPullRequest(listedFacts(key), { number: pr }));
       io.info(`${keys.length} key(s) of ${repository} PR #${pr} found.`);
-      const deleted = await io.group(`Delete the keys of PR #${pr}`, () =>
-        deleteKeys(keys, { io, client, repository }, { dryRun, readFirst: true }),
-      );
+      const deleted = await io.group(`Delete the keys of PR #${pr}`, () => deleteKeys(keys, deleting, { dryRun, readFirst: true }));
       return { keys, deleted };
     },
-    deleteOwned: (keys: OwnedKey[], dryRun: boolean): Promise<DeletedKeys> => deleteKeys(keys, { io, client, repository }, { dryRun }),
+    deleteOwned: (keys: OwnedKey[], dryRun: boolean): Promise<DeletedKeys> => deleteKeys(keys, deleting, { dryRun }),
   };
 }
 
@@ -84,7 +83,11 @@ export function directBackend(deps: DirectDeps): KeyBackend {
  * The create, with its tag saved in state before it is sent (post finds a key whose answer was lost)
  * and the key masked the moment it arrives.
  */
-async function createTagged({ config, pr, slot }: MintOrder, deps: DirectDeps): Promise<{ key: Minted; mayLandLate: boolean }> {
+async function createTagged(
+  { config, pr, slot }: MintOrder,
+  deps: DirectDeps,
+  binding: HandleBinding,
+): Promise<{ key: Minted; mayLandLate: boolean }> {
   const { io, client, context } = deps;
   const tag = tagForRequest(
     context.repository,
@@ -116,10 +119,7 @@ async function createTagged({ config, pr, slot }: MintOrder, deps: DirectDeps): 
   io.setSecret(created.apiKey); // the moment it arrives, before anything else can print
   const handle =
     config.scope === 'run'
-      ? sealHandle(
-          { apiKey: created.apiKey, keyId: created.id, expiresAt: created.expiresAt, description: created.description },
-          { adminKey: deps.adminKey, repository: context.repository, runId: context.runId },
-        )
+      ? sealHandle({ apiKey: created.apiKey, keyId: created.id, expiresAt: created.expiresAt, description: created.description }, binding)
       : undefined;
   const notes = labelTruncated ? ["The label was shortened to fit Venice's 64 characters with the action's tag."] : [];
   return { key: { ...created, tag, handle, granted: config, broker: undefined, notes }, mayLandLate };

@@ -165,13 +165,8 @@ export function parseConfig(text: string): BrokerConfig {
     );
   }
   config.metrics = readMetrics(top.metrics, read);
-  if (top['github-webhook'] !== undefined)
-    config.githubWebhook = read.values(
-      read.section(top['github-webhook'], 'github-webhook', GITHUB_WEBHOOK),
-      'github-webhook',
-      GITHUB_WEBHOOK,
-    );
-  if (top.pool !== undefined) config.pool = read.values(read.section(top.pool, 'pool', POOL), 'pool', POOL);
+  if (top['github-webhook'] !== undefined) config.githubWebhook = read.whole(top['github-webhook'], 'github-webhook', GITHUB_WEBHOOK);
+  if (top.pool !== undefined) config.pool = read.whole(top.pool, 'pool', POOL);
   config.rules = readRules(top, read);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -397,6 +392,10 @@ function reader(problems: string[], notices: string[]) {
         );
       }
       return values as SectionOf<T>;
+    },
+    /** A section read whole: its keys judged, then its values. */
+    whole<T extends Settings>(value: unknown, path: string, table: T): SectionOf<T> {
+      return this.values(this.section(value, path, table), path, table);
     },
     ...scalars,
     ...measures,

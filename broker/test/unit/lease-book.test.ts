@@ -7,7 +7,7 @@ import { LeaseBook } from '../../src/keys/lease-book.ts';
 import type { Lease } from '../../src/keys/leases.ts';
 import { openAnswer, recordKeys, sealAnswer, signRecord, verifyRecord } from '../../src/keys/sealed-records.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
-import { aLease } from '../support/leases.ts';
+import { aLease } from '../support/builders.ts';
 
 const lease: Lease = aLease({
   keyId: 'k1',

@@ -16,7 +16,7 @@ import type { Lease } from '../../src/keys/leases.ts';
 import { recordKeys } from '../../src/keys/sealed-records.ts';
 import type { AuditRecord } from '../../src/observe/audit.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
-import { leaseOfKey } from '../support/leases.ts';
+import { leaseOfKey } from '../support/builders.ts';
 
 test('ends: deleted, not ours any more, no tag at all; a failed batch names what it could not delete', async () => {
   const venice = await new VeniceServer().start();

@@ -12,7 +12,7 @@ import { KeyListing } from '../../src/keys/key-listing.ts';
 import { POOL_MARGIN, poolKeyOwner, WarmPool } from '../../src/keys/pool.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
 import type { SharedState } from '../../src/state/shared-state.ts';
-import { veniceClientOf } from '../support/leases.ts';
+import { veniceClientOf } from '../support/builders.ts';
 
 let now = Date.UTC(2026, 11, 2, 10);
 let venice: VeniceServer;

@@ -16,7 +16,7 @@ import { recordKeys, signRecord } from '../../src/keys/sealed-records.ts';
 import type { AuditRecord } from '../../src/observe/audit.ts';
 import { BrokerMetrics } from '../../src/observe/metrics.ts';
 import { memoryState } from '../../src/state/memory-state.ts';
-import { leaseOfKey, veniceClientOf } from '../support/leases.ts';
+import { leaseOfKey, veniceClientOf } from '../support/builders.ts';
 
 function setUp(venice: VeniceServer) {
   const state = memoryState({ perWindow: 20, windowMs: 60_000, timeoutMs: 0, now: Date.now, sleep: async () => {}, stateDir: undefined });

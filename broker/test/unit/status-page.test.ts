@@ -6,7 +6,7 @@
 import { expect, test } from 'vitest';
 import { RecentActivity, repositoryRows, type StatusSnapshot } from '../../src/http/status.ts';
 import { html, renderOverview, renderRepository } from '../../src/http/status-page.ts';
-import { aLease } from '../support/leases.ts';
+import { aLease } from '../support/builders.ts';
 
 const lease = aLease;
 

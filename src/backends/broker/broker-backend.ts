@@ -47,12 +47,6 @@ export function brokerBackend(connection: BrokerConnection): KeyBackend {
       const key = await broker.mint(fields, { rotate: config.rotate });
       rotated = key.rotated;
       const { tag, handle, rule, clamped } = key;
-      const caps = {
-        usdLimit: config.usdLimit,
-        diemLimit: config.diemLimit,
-        limitPeriod: config.limitPeriod,
-        modelPrivacy: config.modelPrivacy,
-      };
       return {
         id: key.id,
         apiKey: key.apiKey,
@@ -61,7 +55,8 @@ export function brokerBackend(connection: BrokerConnection): KeyBackend {
         tag,
         handle,
         broker: { rule, clamped },
-        granted: { ...caps, ...key.granted },
+        // What the broker granted; the request's own where the answer did not say.
+        granted: { ...config, ...key.granted },
         notes: [],
       };
     },

@@ -1,4 +1,4 @@
-// Leases and Venice clients for the broker's unit tests: a lease as the broker records one
+// Builders for the broker's unit tests: a lease as the broker records one
 // (keys/leases.ts) with every field a test does not care about filled in, and a client of a Venice fake
 // with one connection, no log and a fast retry policy.
 import { Deadline } from '../../../core/deadline.ts';
